@@ -1,0 +1,1 @@
+"""The Lambda control-plane API (Invoke, ListFunctions, GetFunction...) over HTTP."""

@@ -1,0 +1,130 @@
+"""The Lambda control-plane API on `--invoke-port`, as boto3 and the AWS CLI speak it (rest-json).
+
+HTTP in, `InvokeRequest` out, and back; every `LambdaApiError` becomes a wire error in exactly
+one place, `render_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from samrun.api.shapes import function_configuration, get_function_shape
+from samrun.errors import InvalidParameterValue, LambdaApiError, RequestTooLarge, ServiceError
+from samrun.invoke.invoker import Invoker
+from samrun.invoke.models import InvocationType, InvokeRequest
+from samrun.invoke.resolve import Target
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/2015-03-31/functions"
+MAX_BODY = 7 * 1024 * 1024  # over Lambda's 6 MB, so the invoke path can say RequestTooLarge
+LIST_PAGE = 50
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def render_error(error: LambdaApiError, request_id: str) -> web.Response:
+    """The one translation of an API error to the wire, in the shape botocore parses."""
+    body = {"Type": "User" if error.status < 500 else "Service", "message": error.message}
+    body.update(error.fields)
+    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code}
+    return web.json_response(body, status=error.status, headers=headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = str(uuid.uuid4())
+    try:
+        return await handler(request)
+    except LambdaApiError as exc:
+        return render_error(exc, request_id)
+    except web.HTTPRequestEntityTooLarge:
+        return render_error(RequestTooLarge("Request must be smaller than 6291456 bytes for the "
+                                            "InvokeFunction operation"), request_id)
+    except web.HTTPException:
+        raise
+    except Exception:  # the edge's one catch-all: log it, answer as Lambda would
+        logger.exception("Lambda API: %s %s failed", request.method, request.path)
+        return render_error(ServiceError("An internal error occurred"), request_id)
+
+
+class LambdaApi:
+    def __init__(self, invoker: Invoker) -> None:
+        self.invoker = invoker
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+        app.router.add_post(PREFIX + "/{name}/invocations", self.invoke)
+        app.router.add_get(PREFIX + "/", self.list_functions)
+        app.router.add_get(PREFIX, self.list_functions)
+        app.router.add_get(PREFIX + "/{name}", self.get_function)
+        app.router.add_get(PREFIX + "/{name}/configuration", self.get_configuration)
+        return app
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        try:
+            kind = InvocationType(invocation_type)
+        except ValueError:
+            raise InvalidParameterValue(f"Invalid invocation type: {invocation_type}") from None
+        invoke_request = InvokeRequest(
+            function=unquote(request.match_info["name"]),
+            qualifier=request.query.get("Qualifier"),
+            payload=await request.read(),
+            invocation_type=kind,
+            tail_logs=request.headers.get("X-Amz-Log-Type") == "Tail",
+            client_context=request.headers.get("X-Amz-Client-Context"),
+        )
+        result = await self.invoker.invoke(invoke_request)
+        headers = {"X-Amz-Executed-Version": result.executed_version,
+                   "x-amzn-RequestId": result.request_id}
+        if kind is InvocationType.EVENT:
+            return web.Response(status=202, headers=headers)
+        if kind is InvocationType.DRY_RUN:
+            return web.Response(status=204, headers=headers)
+        if result.function_error:
+            headers["X-Amz-Function-Error"] = result.function_error
+        if invoke_request.tail_logs:
+            headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail).decode()
+        return web.Response(status=200, body=result.payload, headers=headers,
+                            content_type="application/json")
+
+    async def list_functions(self, request: web.Request) -> web.Response:
+        graph = self.invoker.directory.graph
+        try:
+            start = int(request.query.get("Marker", "0"))
+            size = min(int(request.query.get("MaxItems", str(LIST_PAGE))), LIST_PAGE)
+        except ValueError:
+            raise InvalidParameterValue("Marker and MaxItems must be numbers") from None
+        page = graph.functions[start:start + size]
+        shapes = await asyncio.to_thread(lambda: [function_configuration(graph, f) for f in page])
+        body: dict[str, object] = {"Functions": shapes}
+        if start + size < len(graph.functions):
+            body["NextMarker"] = str(start + size)
+        return web.json_response(body)
+
+    async def get_function(self, request: web.Request) -> web.Response:
+        target = self._target(request)
+        graph = self.invoker.directory.graph
+        shape = await asyncio.to_thread(
+            get_function_shape, graph, target.function, target.version, target.config
+        )
+        return web.json_response(shape)
+
+    async def get_configuration(self, request: web.Request) -> web.Response:
+        target = self._target(request)
+        graph = self.invoker.directory.graph
+        shape = await asyncio.to_thread(
+            function_configuration, graph, target.function, target.version, target.config
+        )
+        return web.json_response(shape)
+
+    def _target(self, request: web.Request) -> Target:
+        name = unquote(request.match_info["name"])
+        return self.invoker.directory.resolve(name, request.query.get("Qualifier"))

@@ -1,0 +1,210 @@
+"""The command line: flags -> Config -> the command. Thin; the only module that prints hints.
+
+Exit codes: 0 ok, 1 a function error (invoke) or validation errors (validate), 2 a template or
+usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from samrun.config import Config
+from samrun.errors import SamrunError, TemplateError
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+
+
+def find_template(given: str | None) -> Path:
+    """TEMPLATE defaults to template.yaml, then template.yml, in the current folder (as SAM CLI)."""
+    if given:
+        path = Path(given)
+        return path / "template.yaml" if path.is_dir() else path
+    for name in ("template.yaml", "template.yml", "template.json"):
+        if Path(name).exists():
+            return Path(name)
+    return Path("template.yaml")
+
+
+def parse_overrides(values: Sequence[str]) -> dict[str, str]:
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        if value.startswith("ParameterKey="):
+            key_part, _, value_part = value.partition(",ParameterValue=")
+            overrides[key_part.removeprefix("ParameterKey=")] = value_part
+            continue
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+        overrides[key] = val
+    return overrides
+
+
+def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
+    """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SamrunError(f"--env-vars {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise SamrunError(f"--env-vars {path}: expected an object of objects, as SAM CLI reads it")
+    return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    return Config(
+        template=find_template(getattr(args, "template", None)).resolve(),
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 3000),
+        invoke_port=getattr(args, "invoke_port", 3001),
+        backend=getattr(args, "backend", "process"),
+        region=args.region,
+        account_id=args.account_id,
+        parameter_overrides=parse_overrides(args.parameter_overrides),
+        env_vars=load_env_vars(getattr(args, "env_vars", None)),
+        state_dir=Path(args.state_dir).resolve(),
+        idle_ttl_s=getattr(args, "idle_ttl", 300.0),
+        max_sandboxes=getattr(args, "max_sandboxes", 32),
+        watch=getattr(args, "watch", False),
+        host_env={k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from samrun.plan import plan_document, plan_table
+    from samrun.template import load_graph
+
+    config = build_config(args)
+    graph = load_graph(
+        config.template,
+        parameter_overrides=config.parameter_overrides,
+        region=config.region,
+        account_id=config.account_id,
+    )
+    if args.json:
+        print(json.dumps(plan_document(graph), indent=2))
+    else:
+        print(plan_table(graph))
+    for warning in graph.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from samrun.template import validate_template
+
+    config = build_config(args)
+    problems = validate_template(
+        config.template,
+        parameter_overrides=config.parameter_overrides,
+        region=config.region,
+        account_id=config.account_id,
+    )
+    for problem in problems:
+        print(problem.render())
+    errors = [p for p in problems if p.is_error]
+    if not errors:
+        print(f"{config.template}: valid", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_up
+
+    return run_up(build_config(args))
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_invoke
+
+    event = sys.stdin.buffer.read() if args.event == "-" else None
+    if args.event and args.event != "-":
+        try:
+            event = Path(args.event).read_bytes()
+        except OSError as exc:
+            raise SamrunError(f"-e {args.event}: {exc.strerror}") from None
+    return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
+
+
+def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
+    if template:
+        parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
+    parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
+    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
+    parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+
+
+def add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
+    parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
+    parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samrun", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the app until Ctrl-C")
+    add_common(up)
+    add_runtime(up)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=3000, help="API routes (3000)")
+    up.add_argument("--invoke-port", type=int, default=3001, help="Lambda API (3001)")
+    up.add_argument("--watch", action="store_true", help="hot-reload code and template")
+    up.set_defaults(run=cmd_up)
+
+    invoke = commands.add_parser("invoke", help="invoke one function once, without a server")
+    invoke.add_argument("target", nargs="+", metavar="[TEMPLATE] FUNCTION[:QUALIFIER]")
+    invoke.add_argument("-e", "--event", help="event file, or - for standard input")
+    add_common(invoke, template=False)
+    add_runtime(invoke)
+    invoke.set_defaults(run=cmd_invoke)
+
+    plan = commands.add_parser("plan", help="what `up` would run")
+    add_common(plan)
+    plan.add_argument("--json", action="store_true", help="JSON (schemas/plan.schema.json)")
+    plan.set_defaults(run=cmd_plan)
+
+    validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
+    add_common(validate)
+    validate.set_defaults(run=cmd_validate)
+    return parser
+
+
+def split_invoke_target(args: argparse.Namespace) -> None:
+    """`invoke [TEMPLATE] FUNCTION[:QUALIFIER]`: one or two positionals."""
+    if len(args.target) > 2:
+        raise SamrunError("invoke takes [TEMPLATE] FUNCTION[:QUALIFIER]")
+    args.template = args.target[0] if len(args.target) == 2 else None
+    args.function = args.target[-1]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = make_parser().parse_args(argv)
+    if args.command == "invoke":
+        try:
+            split_invoke_target(args)
+        except SamrunError as exc:
+            sys.exit(report(exc))
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        code = run(args)
+    except SamrunError as exc:
+        code = report(exc)
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+def report(exc: SamrunError) -> int:
+    """The one place a SamrunError becomes a message and an exit code."""
+    print(f"samrun: {exc}" if not isinstance(exc, TemplateError) else str(exc), file=sys.stderr)
+    return 2

@@ -1,0 +1,1 @@
+"""The invoke path, with no HTTP in it: resolve, (concurrency), pool, result."""

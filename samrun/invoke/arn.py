@@ -1,0 +1,47 @@
+"""Function names as the Lambda API accepts them: name, partial ARN or ARN, each with an
+optional qualifier."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from samrun.errors import InvalidParameterValue
+
+FUNCTION_REF = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?"
+    r"(?:(?P<account>\d{12}):function:)?"
+    r"(?P<name>[a-zA-Z0-9-_.]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRef:
+    name: str
+    qualifier: str | None
+    region: str | None
+    account: str | None
+
+
+def parse_function_ref(text: str, qualifier: str | None = None) -> FunctionRef:
+    """Parse `text`; a qualifier in the name and the Qualifier parameter must agree."""
+    match = FUNCTION_REF.match(text)
+    if match is None or len(text) > 170:
+        raise InvalidParameterValue(
+            f"1 validation error detected: Value '{text}' at 'functionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: "
+            r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+            r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+        )
+    in_name = match["qualifier"]
+    if in_name and qualifier and in_name != qualifier:
+        raise InvalidParameterValue(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return FunctionRef(match["name"], in_name or qualifier, match["region"], match["account"])
+
+
+def function_arn(region: str, account: str, name: str, qualifier: str | None = None) -> str:
+    arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn

@@ -1,0 +1,119 @@
+"""Invoker.invoke: resolve the target, check the payload, run it on its pool, shape the result.
+
+Every source of invocations (the Lambda API, front doors, pollers, schedules) comes through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+
+from samrun.errors import InvalidRequestContent, RequestTooLarge
+from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
+from samrun.invoke.resolve import FunctionDirectory, Target
+from samrun.runtime.pool import PoolSet
+from samrun.runtime.session import InvokeEvent
+
+logger = logging.getLogger(__name__)
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_ASYNC_PAYLOAD = 256 * 1024
+LOG_TAIL_BYTES = 4096
+
+
+class Invoker:
+    def __init__(self, directory: FunctionDirectory, pools: PoolSet) -> None:
+        self.directory = directory
+        self.pools = pools
+        self._async_tasks: set[asyncio.Task[InvokeResult]] = set()
+
+    async def invoke(self, request: InvokeRequest) -> InvokeResult:
+        target = self.directory.resolve(request.function, request.qualifier)
+        check_payload(request)
+        request_id = str(uuid.uuid4())
+        if request.invocation_type is InvocationType.DRY_RUN:
+            return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
+        if request.invocation_type is InvocationType.EVENT:
+            task = asyncio.create_task(self.run(target, request, request_id))
+            self._async_tasks.add(task)
+            task.add_done_callback(self._async_done)
+            return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
+        return await self.run(target, request, request_id)
+
+    async def run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
+        """Steps 4-8 of an invocation: the pool of the target's version runs the event."""
+        pool = self.pools.pool(target.function, target.version, target.config)
+        event = InvokeEvent(
+            request_id=request_id,
+            payload=request.payload,
+            deadline_ms=int((time.time() + target.config.timeout_s) * 1000),
+            invoked_arn=target.invoked_arn,
+            trace_id=request.trace_id or new_trace_id(),
+            client_context=decode_client_context(request.client_context),
+        )
+        outcome = await pool.invoke(event)
+        tail = b""
+        if request.tail_logs:
+            tail = ("\n".join(outcome.log_lines) + "\n").encode()[-LOG_TAIL_BYTES:]
+        return InvokeResult(
+            request_id=request_id,
+            payload=outcome.payload,
+            executed_version=target.version,
+            function_error="Unhandled" if outcome.error_type else None,
+            error_type=outcome.error_type,
+            log_tail=tail,
+            duration_ms=outcome.duration_ms,
+            init_duration_ms=outcome.init_duration_ms,
+        )
+
+    async def close(self) -> None:
+        """Wait for accepted asynchronous invocations (the caller bounds how long)."""
+        if self._async_tasks:
+            await asyncio.gather(*self._async_tasks, return_exceptions=True)
+
+    def _async_done(self, task: asyncio.Task[InvokeResult]) -> None:
+        self._async_tasks.discard(task)
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            logger.error("asynchronous invocation failed: %s", task.exception())
+
+
+def check_payload(request: InvokeRequest) -> None:
+    """Lambda's size limits and its JSON check, before anything runs."""
+    limit = MAX_ASYNC_PAYLOAD if request.invocation_type is InvocationType.EVENT else MAX_SYNC_PAYLOAD
+    if len(request.payload) > limit:
+        raise RequestTooLarge(
+            f"{len(request.payload)} byte payload is too large for the "
+            f"{request.invocation_type} invocation type (limit {limit} bytes)"
+        )
+    if not request.payload:
+        return
+    try:
+        json.loads(request.payload)
+    except ValueError as exc:
+        raise InvalidRequestContent(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
+
+
+def decode_client_context(encoded: str | None) -> str | None:
+    """The Invoke API takes base64 JSON; the Runtime API hands the runtime the JSON itself."""
+    if not encoded:
+        return None
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from None
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header, as Lambda passes `_X_AMZN_TRACE_ID` to the runtime."""
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"

@@ -1,0 +1,35 @@
+"""The messages of the invoke path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class InvocationType(StrEnum):
+    REQUEST_RESPONSE = "RequestResponse"
+    EVENT = "Event"
+    DRY_RUN = "DryRun"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeRequest:
+    function: str  # a name, a partial ARN or an ARN, optionally with :QUALIFIER
+    payload: bytes
+    qualifier: str | None = None
+    invocation_type: InvocationType = InvocationType.REQUEST_RESPONSE
+    tail_logs: bool = False
+    client_context: str | None = None  # base64 JSON, passed through to the runtime
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeResult:
+    request_id: str
+    payload: bytes
+    executed_version: str
+    function_error: str | None = None  # "Unhandled" when the function failed
+    error_type: str | None = None  # the function's errorType, for logs and front doors
+    log_tail: bytes = b""  # the last 4 KB of the invocation's log, when asked for
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None

@@ -1,0 +1,287 @@
+"""The app graph: immutable, typed data that the rest of samrun runs.
+
+`samrun.template` builds one `AppGraph` from a template; nothing outside `samrun.template`
+knows about YAML, CloudFormation spellings or the SAM transform. Reload builds a new graph and
+diffs it against the old one, so nothing here is ever mutated. Mappings are plain dicts by
+convention never written after construction (they keep `dataclasses.asdict` and JSON simple).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "123456789012"
+LATEST = "$LATEST"
+
+UNRESOLVED_PREFIX = "${unresolved:"
+"""A value that could not be resolved locally is kept as `${unresolved:<intrinsic>}`."""
+
+
+def is_unresolved(value: object) -> bool:
+    """True for a value the template loader could not resolve to a local value."""
+    return isinstance(value, str) and value.startswith(UNRESOLVED_PREFIX)
+
+
+class PackageType(StrEnum):
+    ZIP = "Zip"
+    IMAGE = "Image"
+
+
+class RouteKind(StrEnum):
+    REST = "rest"
+    HTTP = "http"
+    FUNCTION_URL = "function_url"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Code:
+    """Where a function's or layer's code comes from; exactly one field is set."""
+
+    path: str | None = None  # absolute local path: a folder or a .zip file
+    inline: str | None = None  # InlineCode / Code.ZipFile
+    image_uri: str | None = None  # PackageType Image
+    remote: str | None = None  # s3://bucket/key or anything else samrun cannot read locally
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerRef:
+    """A layer as a function lists it: its ARN, and its local content when the app defines it."""
+
+    arn: str
+    logical_id: str | None = None  # set when the layer is a resource of this template
+    code: Code | None = None  # local content (a folder or .zip) when known
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Layer:
+    logical_id: str
+    name: str
+    arn: str  # arn:aws:lambda:REGION:ACCOUNT:layer:NAME:1
+    code: Code
+    compatible_runtimes: tuple[str, ...] = ()
+    compatible_architectures: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageConfig:
+    entry_point: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    working_directory: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionConfig:
+    """Everything that forces new instances when it changes; a published version freezes one."""
+
+    runtime: str | None  # None for PackageType Image
+    handler: str | None
+    code: Code
+    package_type: PackageType = PackageType.ZIP
+    memory_mb: int = 128
+    timeout_s: int = 3
+    ephemeral_storage_mb: int = 512
+    architectures: tuple[str, ...] = ("x86_64",)
+    environment: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[LayerRef, ...] = ()
+    tracing: str | None = None  # Active | PassThrough
+    image_config: ImageConfig | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Destination:
+    """An async destination or dead-letter target: `type` is sqs | sns | lambda | eventbridge."""
+
+    type: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeConfig:
+    """EventInvokeConfig: how asynchronous invocations are retried and where results go."""
+
+    maximum_retry_attempts: int | None = None  # None: Lambda's default (2)
+    maximum_event_age_s: int | None = None  # None: Lambda's default (21600)
+    on_success: Destination | None = None
+    on_failure: Destination | None = None
+    qualifier: str = LATEST
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentPreference:
+    type: str  # Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, ...
+    enabled: bool = True
+    pre_traffic_hook: str | None = None  # function name
+    post_traffic_hook: str | None = None
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionUrl:
+    auth_type: str = "NONE"  # NONE | AWS_IAM
+    invoke_mode: str = "BUFFERED"  # BUFFERED | RESPONSE_STREAM
+    cors: Mapping[str, Any] = field(default_factory=dict)
+    qualifier: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Function:
+    logical_id: str
+    name: str  # FunctionName, or the logical id
+    arn: str  # unqualified: arn:aws:lambda:REGION:ACCOUNT:function:NAME
+    config: FunctionConfig  # $LATEST
+    reserved_concurrency: int | None = None
+    auto_publish_alias: str | None = None
+    deployment_preference: DeploymentPreference | None = None
+    invoke_config: InvokeConfig | None = None
+    dead_letter: Destination | None = None
+    function_url: FunctionUrl | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Version:
+    """A published version: an immutable snapshot of a function's code and configuration."""
+
+    function: str  # Function.name
+    version: str  # "1", "2", ...
+    config: FunctionConfig
+    logical_id: str | None = None
+    description: str = ""
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alias:
+    function: str  # Function.name
+    name: str
+    version: str  # a published version, never $LATEST with weights
+    additional_version_weights: Mapping[str, float] = field(default_factory=dict)
+    provisioned_concurrency: int | None = None
+    logical_id: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Route:
+    """One HTTP route of an API Gateway REST API, an HTTP API, or a function URL."""
+
+    api: str  # logical id of the API (or of the function, for a function URL)
+    kind: RouteKind
+    method: str  # GET, POST, ..., ANY
+    path: str  # /orders/{id}, /{proxy+}, $default
+    function: str  # Function.name
+    payload_format: str = "1.0"  # "1.0" | "2.0"
+    auth: str | None = None  # authorizer name, AWS_IAM, NONE...
+    qualifier: str | None = None  # alias or version the integration targets
+    stage: str = "Prod"
+    timeout_ms: int = 29000
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventSourceMapping:
+    function: str  # Function.name
+    source_type: str  # sqs | kinesis | dynamodb | kafka | mq | docdb
+    source: str  # the source's ARN (or a broker address)
+    batch_size: int | None = None
+    starting_position: str | None = None
+    maximum_batching_window_s: int | None = None
+    function_response_types: tuple[str, ...] = ()
+    filters: tuple[Mapping[str, Any], ...] = ()
+    enabled: bool = True
+    qualifier: str | None = None
+    logical_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # retries, bisect, destinations...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushSource:
+    """A service that invokes a function asynchronously: s3 | sns | eventbridge | iot | ..."""
+
+    function: str
+    type: str
+    source: str  # bucket name, topic ARN, rule name, ...
+    details: Mapping[str, Any] = field(default_factory=dict)
+    qualifier: str | None = None
+    logical_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Schedule:
+    function: str
+    expression: str  # rate(5 minutes) | cron(...) | at(...)
+    enabled: bool = True
+    input: str | None = None  # the JSON text sent as the event, when set
+    name: str | None = None
+    qualifier: str | None = None
+    logical_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListenerRule:
+    priority: int
+    conditions: tuple[Mapping[str, Any], ...]
+    actions: tuple[Mapping[str, Any], ...]
+    logical_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listener:
+    logical_id: str
+    port: int
+    protocol: str = "HTTP"
+    default_actions: tuple[Mapping[str, Any], ...] = ()
+    rules: tuple[ListenerRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetGroup:
+    logical_id: str
+    function: str | None
+    arn: str
+    multi_value_headers: bool = False
+    health_check: Mapping[str, Any] = field(default_factory=dict)
+    listeners: tuple[Listener, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resource:
+    """A resource samrun provisions in the local AWS endpoint: sqs | sns | s3 | kinesis | dynamodb
+    | eventbridge."""
+
+    logical_id: str
+    type: str
+    name: str
+    arn: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppGraph:
+    template_path: str
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+    functions: tuple[Function, ...] = ()
+    layers: tuple[Layer, ...] = ()
+    versions: tuple[Version, ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    routes: tuple[Route, ...] = ()
+    event_source_mappings: tuple[EventSourceMapping, ...] = ()
+    push_sources: tuple[PushSource, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    target_groups: tuple[TargetGroup, ...] = ()
+    resources: tuple[Resource, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def function(self, name: str) -> Function | None:
+        """The function whose name (or logical id) is `name`."""
+        for function in self.functions:
+            if name in (function.name, function.logical_id):
+                return function
+        return None

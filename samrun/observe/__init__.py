@@ -1,0 +1,1 @@
+"""What samrun shows: function logs, console tables, (later) metrics and traces."""

@@ -1,0 +1,168 @@
+"""Realise an app graph: the composition root (`App`), and the `up` and `invoke` commands.
+
+Everything is wired together here and nowhere else, so two Apps can run in one process.
+Shutdown order: stop accepting on front doors, drain in-flight invocations (bounded), stop
+instances, close Runtime API listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from dataclasses import replace
+
+from aiohttp import web
+
+from samrun.api.lambda_api import LambdaApi
+from samrun.config import Config
+from samrun.errors import SamrunError
+from samrun.invoke.invoker import Invoker
+from samrun.invoke.models import InvokeRequest
+from samrun.invoke.resolve import FunctionDirectory
+from samrun.model import AppGraph, Function, FunctionConfig
+from samrun.observe.console import function_table
+from samrun.observe.logs import function_output, setup_logging
+from samrun.runtime.launcher import HostContext, Launcher
+from samrun.runtime.pool import PoolSet, SandboxCapacity
+from samrun.runtime.process import ProcessBackend
+from samrun.runtime.runtimes import RuntimeLocator
+from samrun.runtime.sandbox import Backend
+from samrun.runtime.server import RuntimeApiServer
+
+logger = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT_S = 5.0
+
+
+def make_backend(name: str) -> Backend:
+    if name == "process":
+        return ProcessBackend()
+    raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind now, so port 0 gives a real port to announce, and a busy port fails early."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SamrunError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(512)
+    return sock
+
+
+class App:
+    """One running application: its pools, its invoker, and its listeners."""
+
+    def __init__(self, config: Config, graph: AppGraph) -> None:
+        self.config = config
+        self.graph = graph
+        self.backend = make_backend(config.backend)
+        self.runtime_server = RuntimeApiServer(config.host)
+        self.locator = RuntimeLocator()
+        self._api_socket = listen(config.host, config.invoke_port)
+        self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
+        self.capacity = SandboxCapacity(config.max_sandboxes)
+        host = HostContext(
+            backend=self.backend, server=self.runtime_server, locator=self.locator,
+            state_dir=config.state_dir, region=graph.region, lambda_endpoint=self.lambda_endpoint,
+            host_env=config.host_env,
+        )
+        self.pools = PoolSet(self.capacity, lambda f, v, c: self._launcher(host, f, v, c),
+                             idle_ttl_s=config.idle_ttl_s, init_timeout_s=config.init_timeout_s)
+        self.directory = FunctionDirectory(graph)
+        self.invoker = Invoker(self.directory, self.pools)
+        self._api_runner: web.AppRunner | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.runtime_server.start()
+        self._api_runner = web.AppRunner(LambdaApi(self.invoker).app(), access_log=None,
+                                         handle_signals=False)
+        await self._api_runner.setup()
+        await web.SockSite(self._api_runner, self._api_socket, shutdown_timeout=1).start()
+        self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def stop(self) -> None:
+        if self._reaper:
+            self._reaper.cancel()
+        if self._api_runner:
+            await self._api_runner.cleanup()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                await self.invoker.close()
+        await self.pools.close()
+        await self.runtime_server.stop()
+        await self.backend.close()
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _launcher(self, host: HostContext, function: Function, version: str,
+                  config: FunctionConfig) -> Launcher:
+        overrides = {**self.config.env_vars.get("Parameters", {}),
+                     **self.config.env_vars.get(function.logical_id, {}),
+                     **self.config.env_vars.get(function.name, {})}
+        declared = {k: v for k, v in overrides.items() if k in config.environment}
+        return Launcher(host, function_name=function.name, version=version, config=config,
+                        env_overrides=declared, emit=function_output(function.name))
+
+    async def _reap_idle(self) -> None:
+        interval = max(0.5, min(30.0, self.config.idle_ttl_s / 2))
+        while True:
+            await asyncio.sleep(interval)
+            await self.pools.reap()
+
+
+def load(config: Config) -> AppGraph:
+    from samrun.template import load_graph
+
+    return load_graph(config.template, parameter_overrides=config.parameter_overrides,
+                      region=config.region, account_id=config.account_id)
+
+
+def run_up(config: Config) -> int:
+    setup_logging(sys.stdout)
+    graph = load(config)
+    return asyncio.run(serve(config, graph))
+
+
+async def serve(config: Config, graph: AppGraph) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    app = App(config, graph)
+    async with app:
+        for warning in graph.warnings:
+            logger.warning("%s", warning)
+        print(function_table(graph, app.lambda_endpoint), flush=True)
+        logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
+        await stop.wait()
+        logger.info("stopping")
+    return 0
+
+
+def run_invoke(config: Config, target: str, event: bytes) -> int:
+    setup_logging(sys.stderr)
+    graph = load(config)
+    return asyncio.run(invoke_once(config, graph, target, event))
+
+
+async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    async with App(replace(config, invoke_port=0), graph) as app:
+        result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+    sys.stdout.buffer.write(result.payload + b"\n")
+    sys.stdout.flush()
+    return 1 if result.function_error else 0

@@ -1,0 +1,1 @@
+"""Running functions: the Runtime API server, sandboxes, and instance pools."""

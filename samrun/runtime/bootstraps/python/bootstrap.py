@@ -1,0 +1,229 @@
+"""samrun's Python runtime: the Lambda Runtime API client, standard library only.
+
+It behaves as Lambda's Python runtime (awslambdaric) does: the same handler resolution, the same
+init and invoke error shapes (Runtime.ImportModuleError, Runtime.UserCodeSyntaxError,
+Runtime.HandlerNotFound, Runtime.MarshalError...), the same context object and log format. It
+runs on any Python 3.9+, so each python3.X runtime can use that interpreter when it is installed.
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+API = "/2018-06-01/runtime"
+
+
+class Fault(Exception):
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+class RuntimeClient:
+    """One keep-alive connection to the Runtime API."""
+
+    def __init__(self, address):
+        host, port = address.rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port))
+
+    def request(self, method, path, body=None, headers=None):
+        self.conn.request(method, API + path, body=body, headers=headers or {})
+        response = self.conn.getresponse()
+        return response, response.read()
+
+    def next(self):
+        response, body = self.request("GET", "/invocation/next")
+        return response.headers, body
+
+    def post(self, path, body, error_type=None):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        headers = {"Content-Type": "application/json"}
+        if error_type:
+            headers["Lambda-Runtime-Function-Error-Type"] = error_type
+        self.request("POST", path, body, headers)
+
+
+class Context:
+    """The `context` argument, with the attributes Lambda's Python runtime gives it."""
+
+    def __init__(self, headers):
+        env = os.environ
+        self.aws_request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+        self.invoked_function_arn = headers.get("Lambda-Runtime-Invoked-Function-Arn", "")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self._deadline_ms = int(headers.get("Lambda-Runtime-Deadline-Ms") or 0)
+        self.client_context = _client_context(headers.get("Lambda-Runtime-Client-Context"))
+        self.identity = _cognito(headers.get("Lambda-Runtime-Cognito-Identity"))
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+
+class _Namespace:
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+
+def _client_context(text):
+    if not text:
+        return None
+    data = json.loads(text)
+    client = data.get("client") or {}
+    return _Namespace(
+        client=_Namespace(
+            installation_id=client.get("installation_id"),
+            app_title=client.get("app_title"),
+            app_version_name=client.get("app_version_name"),
+            app_version_code=client.get("app_version_code"),
+            app_package_name=client.get("app_package_name"),
+        ),
+        custom=data.get("custom"),
+        env=data.get("env"),
+    )
+
+
+def _cognito(text):
+    data = json.loads(text) if text else {}
+    return _Namespace(
+        cognito_identity_id=data.get("cognitoIdentityId"),
+        cognito_identity_pool_id=data.get("cognitoIdentityPoolId"),
+    )
+
+
+class _RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = _RequestIdFilter.request_id
+        return True
+
+
+def setup_logging():
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime
+    handler.addFilter(_RequestIdFilter())
+    logging.getLogger().addHandler(handler)
+
+
+def load_handler(spec):
+    """Resolve `module.function` as awslambdaric does, raising its faults."""
+    try:
+        modname, fname = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise Fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    if modname.split(".")[0] in sys.builtin_module_names:
+        message = f"Cannot use built-in module {modname} as a handler module"
+        raise Fault("Runtime.BuiltInModuleConflict", message)
+    try:
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as exc:
+        message = f"Unable to import module '{modname}': {exc}"
+        raise Fault("Runtime.ImportModuleError", message) from None
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        message = f"Syntax error in module '{modname}': {exc}"
+        raise Fault("Runtime.UserCodeSyntaxError", message, trace) from None
+    handler = getattr(module, fname, None)
+    if handler is None:
+        fault = Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+
+        def missing(event, context):
+            raise fault
+
+        return missing
+    return handler
+
+
+def error_body(error_type, message, trace, request_id=""):
+    return {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+
+
+def exception_body(exc, request_id=""):
+    if isinstance(exc, Fault):
+        return error_body(exc.error_type, exc.message, exc.trace, request_id)
+    trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+    return error_body(type(exc).__name__, str(exc), trace, request_id)
+
+
+def log_error(body):
+    lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
+    if body["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in body["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _default(value):
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def to_json(result):
+    try:
+        return json.dumps(result, default=_default).encode()
+    except (TypeError, ValueError) as exc:
+        raise Fault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+
+
+def handle(client, handler, headers, body):
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id", "")
+    _RequestIdFilter.request_id = request_id
+    os.environ["_X_AMZN_TRACE_ID"] = headers.get("Lambda-Runtime-Trace-Id", "")
+    try:
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as exc:
+            raise Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
+        payload = to_json(handler(event, Context(headers)))
+    except Exception as exc:
+        failure = exception_body(exc, request_id)
+        log_error(failure)
+        path = f"/invocation/{request_id}/error"
+        client.post(path, json.dumps(failure).encode(), failure["errorType"])
+        return
+    client.post(f"/invocation/{request_id}/response", payload)
+
+
+def main():
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
+    setup_logging()
+    try:
+        handler = load_handler(os.environ["_HANDLER"])
+    except Exception as exc:
+        failure = exception_body(exc)
+        log_error(failure)
+        client.post("/init/error", json.dumps(failure).encode(), failure["errorType"])
+        sys.exit(1)
+    while True:
+        headers, body = client.next()
+        handle(client, handler, headers, body)
+
+
+if __name__ == "__main__":
+    main()

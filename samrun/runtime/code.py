@@ -1,0 +1,100 @@
+"""Lay out a function's code (/var/task) and its layers (/opt) inside the state folder.
+
+A code folder is used where it is, so an edit shows at the next cold start; a .zip or inline code
+is unpacked once per content hash. Layers merge in order, later layers winning, as Lambda
+extracts them into /opt. No entry may land outside its folder (zip slip).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from samrun.errors import InvalidParameterValue
+from samrun.model import Code
+
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
+
+
+def prepare_code(code: Code, runtime: str | None, state_dir: Path) -> Path:
+    """The folder that becomes LAMBDA_TASK_ROOT."""
+    if code.inline is not None:
+        return write_inline(code.inline, runtime, state_dir)
+    if code.path is None:
+        raise InvalidParameterValue(f"code is not available locally: {code.remote or code.image_uri}")
+    path = Path(code.path)
+    if path.is_dir():
+        return path
+    if path.is_file() and zipfile.is_zipfile(path):
+        return extract_zip(path, state_dir / "code")
+    raise InvalidParameterValue(f"code not found: {path}")
+
+
+def write_inline(source: str, runtime: str | None, state_dir: Path) -> Path:
+    family = "nodejs" if (runtime or "").startswith("nodejs") else "python"
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    folder = state_dir / "code" / f"inline-{digest}"
+    target = folder / INLINE_FILES[family]
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_text(source)
+    return folder
+
+
+def extract_zip(archive: Path, root: Path) -> Path:
+    """Unpack `archive` under `root` once per content; refuse entries that escape the folder."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    folder = root / f"zip-{digest}"
+    if folder.is_dir():
+        return folder
+    staging = root / f".zip-{digest}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        unpack_safely(archive, staging)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def unpack_safely(archive: Path, target: Path) -> None:
+    base = target.resolve()
+    with zipfile.ZipFile(archive) as zipped:
+        members = zipped.infolist()
+        if sum(member.file_size for member in members) > MAX_UNZIPPED_BYTES:
+            raise InvalidParameterValue(
+                f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes: {archive}"
+            )
+        for member in members:
+            destination = (base / member.filename).resolve()
+            if not destination.is_relative_to(base):
+                raise InvalidParameterValue(
+                    f"refused zip entry {member.filename!r} of {archive}: it escapes its folder"
+                )
+        for member in members:
+            extracted = Path(zipped.extract(member, base))
+            mode = (member.external_attr >> 16) & 0o777
+            if mode and not member.is_dir():
+                extracted.chmod(mode)
+
+
+def prepare_layers(layer_paths: Sequence[Path], state_dir: Path) -> Path | None:
+    """The folder that stands for /opt: one layer folder as is, else a merged copy."""
+    folders = [
+        path if path.is_dir() else extract_zip(path, state_dir / "layers") for path in layer_paths
+    ]
+    if not folders:
+        return None
+    if len(folders) == 1:
+        return folders[0]
+    key = hashlib.sha256("\0".join(str(f) for f in folders).encode()).hexdigest()[:16]
+    merged = state_dir / "opt" / key
+    shutil.rmtree(merged, ignore_errors=True)
+    for folder in folders:  # later layers win, as Lambda extracts them in order
+        shutil.copytree(folder, merged, dirs_exist_ok=True, symlinks=True)
+    return merged

@@ -1,0 +1,160 @@
+"""One execution environment: a sandbox, its Runtime API session, and Lambda's platform lines.
+
+An instance answers invocations one at a time. A timeout, a crash or an out-of-memory kill ends
+it; the caller gets Lambda's error as a result and the pool never hands it out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from samrun.runtime import protocol
+from samrun.runtime.sandbox import Sandbox
+from samrun.runtime.session import InvokeEvent, RuntimeSession, SessionClosed
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(slots=True, kw_only=True)
+class Outcome:
+    """What one invocation produced, errors included (they are results, not exceptions)."""
+
+    payload: bytes
+    error_type: str | None = None  # None: success
+    duration_ms: float = 0.0
+    init_duration_ms: float | None = None
+    log_lines: list[str] = field(default_factory=list)
+
+
+def error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class Instance:
+    """Created by a Launcher once its sandbox is running; `start` runs the init phase."""
+
+    def __init__(self, *, instance_id: str, version: str, memory_mb: int, session: RuntimeSession,
+                 sandbox: Sandbox, close_listener: Callable[[], Awaitable[None]],
+                 emit: LineSink) -> None:
+        self.id = instance_id
+        self.version = version
+        self.memory_mb = memory_mb
+        self.session = session
+        self.sandbox = sandbox
+        self.reusable = True
+        self.last_used = time.monotonic()
+        self.init_duration_ms: float | None = None
+        self._close_listener = close_listener
+        self._emit = emit
+        self._log: list[str] | None = None
+        self._started = time.monotonic()
+        self._exit_watch = asyncio.get_running_loop().create_task(self._watch_exit())
+
+    def on_output(self, line: str) -> None:
+        """A line the runtime wrote: to the function's log, and to the invocation's tail."""
+        self._emit(line)
+        if self._log is not None:
+            self._log.append(line)
+
+    async def start(self, timeout_s: float) -> Outcome | None:
+        """The init phase: None once the runtime asks for work, else the init failure."""
+        self._log = []
+        try:
+            async with asyncio.timeout(timeout_s):
+                failure = await self.session.wait_ready()
+        except TimeoutError:
+            message = f"Init phase timed out after {timeout_s:.2f} seconds"
+            outcome = await self._fail(protocol.TIMEOUT, message, "")
+        except SessionClosed:
+            outcome = await self._fail(*self._death(), "")
+        else:
+            self.init_duration_ms = (time.monotonic() - self._started) * 1000
+            if failure is None:
+                self._take_log()
+                return None
+            await self.stop()
+            outcome = Outcome(payload=failure.payload, error_type=failure.error_type)
+        outcome.log_lines = self._take_log()
+        return outcome
+
+    async def invoke(self, event: InvokeEvent, timeout_s: float) -> Outcome:
+        self._log = []
+        self.emit_platform(f"START RequestId: {event.request_id} Version: {self.version}")
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s):
+                reply = await self.session.invoke(event)
+        except TimeoutError:
+            elapsed = time.monotonic() - began
+            self.emit_platform(f"{iso_now()} {event.request_id} Task timed out after "
+                               f"{elapsed:.2f} seconds")
+            outcome = await self._fail(protocol.TIMEOUT,
+                                       f"Task timed out after {elapsed:.2f} seconds",
+                                       event.request_id)
+        except SessionClosed:
+            outcome = await self._fail(*self._death(), event.request_id)
+        else:
+            self.sandbox.drain_output()  # lines written before the reply belong to it
+            outcome = Outcome(payload=reply.payload, error_type=reply.error_type)
+        outcome.duration_ms = (time.monotonic() - began) * 1000
+        self._report(event.request_id, outcome)
+        outcome.log_lines = self._take_log()
+        self.last_used = time.monotonic()
+        return outcome
+
+    async def stop(self) -> None:
+        self.reusable = False
+        await self.sandbox.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._exit_watch
+        self.session.close("stopped")
+        await self._close_listener()
+
+    def emit_platform(self, line: str) -> None:
+        self.on_output(line)
+
+    def _report(self, request_id: str, outcome: Outcome) -> None:
+        self.emit_platform(f"END RequestId: {request_id}")
+        report = (f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+                  f"Billed Duration: {max(1, math.ceil(outcome.duration_ms))} ms\t"
+                  f"Memory Size: {self.memory_mb} MB\t"
+                  f"Max Memory Used: {self.sandbox.peak_memory_mb()} MB")
+        if self.init_duration_ms is not None:
+            report += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
+            outcome.init_duration_ms = self.init_duration_ms
+            self.init_duration_ms = None  # reported once, on the cold start's invocation
+        self.emit_platform(report)
+
+    def _death(self) -> tuple[str, str]:
+        """Lambda's words for an instance that ended on its own."""
+        reason = self.sandbox.exit_reason or "signal: killed"
+        error_type = protocol.OUT_OF_MEMORY if self.sandbox.out_of_memory else protocol.EXIT_ERROR
+        return error_type, f"Runtime exited with error: {reason}"
+
+    async def _fail(self, error_type: str, message: str, request_id: str) -> Outcome:
+        """Discard the instance; the caller gets Lambda's platform error."""
+        await self.stop()
+        text = f"RequestId: {request_id} Error: {message}"
+        self.emit_platform(text)
+        self.emit_platform(error_type)
+        return Outcome(payload=error_payload(error_type, text), error_type=error_type)
+
+    def _take_log(self) -> list[str]:
+        lines, self._log = self._log or [], None
+        return lines
+
+    async def _watch_exit(self) -> None:
+        await self.sandbox.wait()
+        self.reusable = False
+        self.session.close(self.sandbox.exit_reason or "exited")
+
+
+def iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"

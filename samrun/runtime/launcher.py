@@ -1,0 +1,109 @@
+"""Start instances of one function version: code laid out once, one LaunchSpec per instance."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from samrun.model import FunctionConfig
+from samrun.runtime.code import prepare_code, prepare_layers
+from samrun.runtime.environment import InstanceIdentity, lambda_environment
+from samrun.runtime.instance import Instance, LineSink
+from samrun.runtime.runtimes import RuntimeCommand, RuntimeLocator
+from samrun.runtime.sandbox import Backend, LaunchSpec
+from samrun.runtime.server import RuntimeApiServer
+from samrun.runtime.session import RuntimeSession
+
+_instance_ids = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostContext:
+    """What every launcher shares: where things run, and where they may write."""
+
+    backend: Backend
+    server: RuntimeApiServer
+    locator: RuntimeLocator
+    state_dir: Path
+    region: str
+    lambda_endpoint: str
+    host_env: Mapping[str, str]
+    aws_endpoint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCode:
+    code_dir: Path
+    opt_dir: Path | None
+    command: RuntimeCommand
+
+
+class Launcher:
+    """Knows how to start an instance of `function_name` at `version` with `config`."""
+
+    def __init__(self, host: HostContext, *, function_name: str, version: str,
+                 config: FunctionConfig, env_overrides: Mapping[str, str], emit: LineSink) -> None:
+        self.host = host
+        self.function_name = function_name
+        self.version = version
+        self.config = config
+        self._env_overrides = env_overrides
+        self._emit = emit
+        self._prepared: PreparedCode | None = None
+
+    async def launch(self, initialization_type: str = "on-demand") -> Instance:
+        """Start a sandbox and its Runtime API listener; the caller runs `Instance.start`."""
+        prepared = self._prepared or await asyncio.to_thread(self._prepare)
+        self._prepared = prepared
+        instance_id = f"{next(_instance_ids):06d}"
+        tmp_dir = self.host.state_dir / "tmp" / f"{self.function_name}-{instance_id}"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        session = RuntimeSession()
+        address = await self.host.server.open(session)
+        who = InstanceIdentity(
+            function_name=self.function_name, version=self.version, region=self.host.region,
+            initialization_type=initialization_type, runtime_api=address,
+            instance_id=instance_id, lambda_endpoint=self.host.lambda_endpoint,
+            aws_endpoint=self.host.aws_endpoint,
+        )
+        env = lambda_environment(
+            self.config, who, code_dir=prepared.code_dir, tmp_dir=tmp_dir,
+            language_paths=prepared.command.language_paths, opt_dir=prepared.opt_dir,
+            overrides=self._env_overrides, host_env=self.host.host_env,
+        )
+        spec = LaunchSpec(
+            name=f"{self.function_name}:{instance_id}", argv=prepared.command.argv, env=env,
+            code_dir=prepared.code_dir, opt_dir=prepared.opt_dir, tmp_dir=tmp_dir,
+            memory_mb=self.config.memory_mb,
+            ephemeral_storage_mb=self.config.ephemeral_storage_mb, runtime=self.config.runtime,
+            image_uri=self.config.code.image_uri,
+        )
+
+        async def close_listener() -> None:
+            await self.host.server.close(address)
+            await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
+
+        holder: list[Instance] = []
+        try:
+            sandbox = await self.host.backend.start(spec, lambda line: holder[0].on_output(line))
+        except BaseException:
+            await close_listener()
+            raise
+        instance = Instance(instance_id=instance_id, version=self.version,
+                            memory_mb=self.config.memory_mb, session=session, sandbox=sandbox,
+                            close_listener=close_listener, emit=self._emit)
+        holder.append(instance)
+        return instance
+
+    def _prepare(self) -> PreparedCode:
+        state = self.host.state_dir
+        code_dir = prepare_code(self.config.code, self.config.runtime, state)
+        layer_paths = [Path(ref.code.path) for ref in self.config.layers
+                       if ref.code is not None and ref.code.path]
+        opt_dir = prepare_layers(layer_paths, state)
+        command = self.host.locator.command(self.config.runtime, code_dir, opt_dir)
+        return PreparedCode(code_dir, opt_dir, command)

@@ -1,0 +1,166 @@
+"""Instance pools: one per function version, warm reuse, cold starts, idle reaping.
+
+`SandboxCapacity` bounds how many sandboxes live on this machine at once. Past the bound, an idle
+instance of any pool is evicted (least recently used first); with none idle, work waits. This is
+the laptop's limit, not Lambda's throttling, which the invoke path applies before a pool is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+
+from samrun.model import Function, FunctionConfig
+from samrun.runtime.instance import Instance, Outcome
+from samrun.runtime.launcher import Launcher
+from samrun.runtime.session import InvokeEvent
+
+LauncherFactory = Callable[[Function, str, FunctionConfig], Launcher]
+
+
+class SandboxCapacity:
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.live = 0
+        self.pools: list[InstancePool] = []
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    async def reserve(self) -> None:
+        while self.live >= self.limit:
+            victim = self._least_recently_used_idle()
+            if victim is not None:
+                await victim.evict_oldest()
+                continue
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        self.live += 1
+
+    def release(self) -> None:
+        self.live -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _least_recently_used_idle(self) -> InstancePool | None:
+        pools = [pool for pool in self.pools if pool.idle]
+        return min(pools, key=lambda pool: pool.idle[0].last_used) if pools else None
+
+
+class InstancePool:
+    """Warm instances of one function version; the most recently used is reused first."""
+
+    def __init__(self, launcher: Launcher, capacity: SandboxCapacity, *, idle_ttl_s: float,
+                 init_timeout_s: float) -> None:
+        self.launcher = launcher
+        self.capacity = capacity
+        self.idle_ttl_s = idle_ttl_s
+        self.init_timeout_s = init_timeout_s
+        self.idle: deque[Instance] = deque()  # oldest left, newest right
+        self.busy: set[Instance] = set()
+        self.live: set[Instance] = set()  # each holds one capacity slot until discarded
+        self.cold_starts = 0
+        capacity.pools.append(self)
+
+    async def invoke(self, event: InvokeEvent) -> Outcome:
+        """Run `event` on a warm instance, or on a new one; errors come back as outcomes."""
+        instance = self.idle.pop() if self.idle else None
+        if instance is None:
+            instance, failure = await self._cold_start()
+            if failure is not None:
+                return failure
+        assert instance is not None
+        self.busy.add(instance)
+        try:
+            outcome = await instance.invoke(event, self.launcher.config.timeout_s)
+        finally:
+            self.busy.discard(instance)
+            await self._release(instance)
+        return outcome
+
+    async def reap(self, now: float | None = None) -> None:
+        """Stop instances idle for longer than the idle lifetime."""
+        deadline = (now or time.monotonic()) - self.idle_ttl_s
+        while self.idle and self.idle[0].last_used < deadline:
+            await self.evict_oldest()
+
+    async def evict_oldest(self) -> None:
+        instance = self.idle.popleft()
+        await self._discard(instance)
+
+    async def close(self) -> None:
+        """Stop every instance, busy ones included (shutdown)."""
+        instances = list(self.live)
+        self.idle.clear()
+        await asyncio.gather(*(self._discard(instance) for instance in instances))
+        if self in self.capacity.pools:
+            self.capacity.pools.remove(self)
+
+    async def _cold_start(self) -> tuple[Instance | None, Outcome | None]:
+        await self.capacity.reserve()
+        try:
+            instance = await self.launcher.launch()
+        except BaseException:
+            self.capacity.release()
+            raise
+        self.live.add(instance)
+        self.cold_starts += 1
+        failure = await instance.start(self.init_timeout_s)
+        if failure is not None:
+            await self._discard(instance)
+            return None, failure
+        return instance, None
+
+    async def _release(self, instance: Instance) -> None:
+        if instance.reusable:
+            self.idle.append(instance)
+        else:
+            await self._discard(instance)
+
+    async def _discard(self, instance: Instance) -> None:
+        if instance not in self.live:
+            return
+        self.live.discard(instance)
+        try:
+            await instance.stop()
+        finally:
+            self.capacity.release()
+
+
+class PoolSet:
+    """The pools of every function version, created on first use."""
+
+    def __init__(self, capacity: SandboxCapacity, make_launcher: LauncherFactory, *,
+                 idle_ttl_s: float, init_timeout_s: float) -> None:
+        self.capacity = capacity
+        self._make_launcher = make_launcher
+        self._idle_ttl_s = idle_ttl_s
+        self._init_timeout_s = init_timeout_s
+        self.pools: dict[tuple[str, str], InstancePool] = {}
+
+    def pool(self, function: Function, version: str, config: FunctionConfig) -> InstancePool:
+        key = (function.name, version)
+        pool = self.pools.get(key)
+        if pool is None:
+            launcher = self._make_launcher(function, version, config)
+            pool = InstancePool(launcher, self.capacity, idle_ttl_s=self._idle_ttl_s,
+                                init_timeout_s=self._init_timeout_s)
+            self.pools[key] = pool
+        return pool
+
+    async def reap(self) -> None:
+        now = time.monotonic()
+        for pool in list(self.pools.values()):
+            await pool.reap(now)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        self.pools.clear()

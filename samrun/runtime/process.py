@@ -1,0 +1,169 @@
+"""The process backend: each instance is a child process group on this machine.
+
+Enforced here: a private TMPDIR, RLIMIT_NOFILE 1024, RLIMIT_NPROC 1024 (not for root, which the
+kernel exempts), RLIMIT_FSIZE at the ephemeral storage size, and memory: resident memory is
+sampled every `MEMORY_POLL_S` and the group is killed past MemorySize, as Lambda kills it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+from collections.abc import Callable
+
+from samrun.errors import BackendError
+from samrun.runtime.sandbox import LaunchSpec, OutputSink
+
+logger = logging.getLogger(__name__)
+
+MEMORY_POLL_S = 0.05
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+MAX_LINE = 256 * 1024  # a longer line is cut, as CloudWatch cuts events
+
+
+def limits(spec: LaunchSpec) -> Callable[[], None]:
+    """The rlimits a child sets on itself before exec (syscalls only: safe after fork)."""
+    fsize = spec.ephemeral_storage_mb * 1024 * 1024
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        resource.setrlimit(resource.RLIMIT_NPROC, (1024, 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    return apply
+
+
+class ProcessSandbox:
+    """A runtime process group, its merged stdout/stderr pipe, and its memory watchdog."""
+
+    def __init__(self, process: asyncio.subprocess.Process, pipe: int, spec: LaunchSpec,
+                 on_output: OutputSink) -> None:
+        self._process = process
+        self._pipe = pipe
+        self._partial = b""
+        self._on_output = on_output
+        self._memory_limit_pages = spec.memory_mb / PAGE_MB
+        self._peak_pages = 0
+        self._oom = False
+        self._exit_reason: str | None = None
+        loop = asyncio.get_running_loop()
+        loop.add_reader(pipe, self.drain_output)
+        self._watchdog = loop.create_task(self._watch_memory())
+        self._waiter = loop.create_task(self._wait())
+
+    @property
+    def exit_reason(self) -> str | None:
+        return self._exit_reason
+
+    @property
+    def out_of_memory(self) -> bool:
+        return self._oom
+
+    def peak_memory_mb(self) -> int:
+        return max(1, round(max(self._peak_pages, self._resident_pages()) * PAGE_MB))
+
+    def drain_output(self) -> None:
+        """Read all the pipe holds now; deliver each complete line."""
+        while self._pipe >= 0:
+            try:
+                chunk = os.read(self._pipe, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._close_pipe()
+                return
+            self._emit(chunk)
+
+    async def wait(self) -> None:
+        await asyncio.shield(self._waiter)
+
+    async def stop(self) -> None:
+        if self._process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+        await self.wait()
+
+    def _emit(self, chunk: bytes) -> None:
+        lines = (self._partial + chunk).split(b"\n")
+        self._partial = lines.pop()
+        if len(self._partial) > MAX_LINE:
+            lines.append(self._partial)
+            self._partial = b""
+        for line in lines:
+            self._on_output(line[:MAX_LINE].decode("utf-8", "replace"))
+
+    def _close_pipe(self) -> None:
+        if self._pipe < 0:
+            return
+        asyncio.get_running_loop().remove_reader(self._pipe)
+        os.close(self._pipe)
+        self._pipe = -1
+        if self._partial:
+            self._on_output(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+
+    def _resident_pages(self) -> int:
+        try:
+            with open(f"/proc/{self._process.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    async def _watch_memory(self) -> None:
+        while self._process.returncode is None:
+            pages = self._resident_pages()
+            self._peak_pages = max(self._peak_pages, pages)
+            if pages > self._memory_limit_pages:
+                self._oom = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                return
+            await asyncio.sleep(MEMORY_POLL_S)
+
+    async def _wait(self) -> None:
+        code = await self._process.wait()
+        with contextlib.suppress(ProcessLookupError):  # leave no grandchild behind
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._watchdog.cancel()
+        self.drain_output()
+        self._close_pipe()
+        self._exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
+
+
+def signal_name(number: int) -> str:
+    """Go's spelling, as Lambda reports it: `signal: killed`, `signal: segmentation fault`."""
+    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
+             signal.SIGTERM: "terminated", signal.SIGABRT: "aborted", signal.SIGXFSZ: "file size limit exceeded"}
+    return names.get(signal.Signals(number), signal.Signals(number).name.lower())
+
+
+class ProcessBackend:
+    async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                env=dict(spec.env),
+                cwd=spec.code_dir,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,
+                process_group=0,
+                preexec_fn=limits(spec),
+            )
+        except OSError as exc:
+            os.close(read_end)
+            raise BackendError(f"cannot start {spec.argv[0]}: {exc.strerror}") from None
+        finally:
+            os.close(write_end)
+        return ProcessSandbox(process, read_end, spec, on_output)
+
+    async def close(self) -> None:
+        return None

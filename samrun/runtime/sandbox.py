@@ -1,0 +1,72 @@
+"""The seam between instances and the things that run them (processes, containers).
+
+A `Backend` starts a `Sandbox` from a `LaunchSpec`; the instance only ever talks to the runtime
+inside it through the Runtime API, so backends stay small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LaunchSpec:
+    """Everything a backend needs to start one instance of one function version."""
+
+    name: str  # for logs: function name and instance id
+    argv: tuple[str, ...]  # the runtime's bootstrap
+    env: Mapping[str, str]
+    code_dir: Path  # /var/task
+    opt_dir: Path | None  # /opt (merged layers), when the function has layers
+    tmp_dir: Path  # the instance's private /tmp
+    memory_mb: int
+    ephemeral_storage_mb: int
+    runtime: str | None = None
+    image_uri: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class Sandbox(Protocol):
+    """One running instance: a process tree or a container."""
+
+    @property
+    def exit_reason(self) -> str | None:
+        """Why it ended, in Lambda's words (`exit status 1`, `signal: killed`), once it has."""
+        ...
+
+    @property
+    def out_of_memory(self) -> bool:
+        """True when it was killed for going over its memory size."""
+        ...
+
+    def peak_memory_mb(self) -> int:
+        """The most resident memory it has used so far (for REPORT's Max Memory Used)."""
+        ...
+
+    def drain_output(self) -> None:
+        """Deliver every output line already written, now (before a reply is acted on)."""
+        ...
+
+    async def wait(self) -> None:
+        """Return once it has ended, for whatever reason."""
+        ...
+
+    async def stop(self) -> None:
+        """Kill it and everything it started; idempotent."""
+        ...
+
+
+OutputSink = Callable[[str], None]
+
+
+class Backend(Protocol):
+    async def start(self, spec: LaunchSpec, on_output: OutputSink) -> Sandbox:
+        """Start the runtime; output lines go to `on_output` as they are written."""
+        ...
+
+    async def close(self) -> None:
+        """Release what the backend holds (clients, images); sandboxes are stopped before."""
+        ...

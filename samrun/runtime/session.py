@@ -1,0 +1,128 @@
+"""The Runtime API state machine of one instance, as RAPID keeps it.
+
+    STARTING --next--> READY --invoke--> INVOKING --response/error--> RESPONDED --next--> READY
+                                 RESPONDED --invoke--> INVOKING (the event waits for `next`)
+        \\--init/error--> INIT_FAILED          (any state) --exit/kill--> DEAD
+
+The server calls `next`, `respond`, `fail` and `fail_init`; the pool calls `wait_ready`,
+`invoke` and `close`. A transition outside the machine raises `RuntimeProtocolError`, which the
+server answers on the Runtime API; it never reaches the caller of `invoke`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
+
+from samrun.errors import RuntimeProtocolError
+from samrun.runtime import protocol
+
+
+class SessionState(StrEnum):
+    STARTING = "Starting"
+    READY = "Ready"
+    INVOKING = "Invoking"
+    RESPONDED = "Responded"
+    INIT_FAILED = "InitFailed"
+    DEAD = "Dead"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvokeEvent:
+    request_id: str
+    payload: bytes
+    deadline_ms: int  # epoch milliseconds
+    invoked_arn: str
+    trace_id: str
+    client_context: str | None = None  # base64 JSON, as the Invoke API received it
+    cognito_identity: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeReply:
+    """What the runtime answered: a response, or an error with its type."""
+
+    payload: bytes
+    error_type: str | None = None  # None: a response; else the function's errorType
+
+
+class SessionClosed(Exception):
+    """The instance died (exit, kill, timeout) before it answered."""
+
+
+class RuntimeSession:
+    """One instance's side of the Runtime API. Single event loop: no locks needed."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.state = SessionState.STARTING
+        self._events: asyncio.Queue[InvokeEvent] = asyncio.Queue(maxsize=1)
+        self._ready: asyncio.Future[RuntimeReply | None] = loop.create_future()
+        self._reply: asyncio.Future[RuntimeReply] | None = None
+        self._current: InvokeEvent | None = None
+        self._delivered = False  # the current event has been handed to the runtime
+
+    # -- the pool's side -------------------------------------------------------------------
+
+    async def wait_ready(self) -> RuntimeReply | None:
+        """None when init succeeded, else the init error the runtime reported."""
+        return await asyncio.shield(self._ready)
+
+    async def invoke(self, event: InvokeEvent) -> RuntimeReply:
+        """Hand `event` to the runtime's pending `next` and wait for its answer."""
+        if self.state not in (SessionState.READY, SessionState.RESPONDED):
+            raise RuntimeProtocolError(f"cannot invoke an instance in state {self.state}")
+        self.state = SessionState.INVOKING
+        self._current = event
+        self._delivered = False
+        self._reply = asyncio.get_running_loop().create_future()
+        self._events.put_nowait(event)
+        return await self._reply
+
+    def close(self, reason: str) -> None:
+        """The instance is gone: wake whoever waits on it."""
+        self.state = SessionState.DEAD
+        if not self._ready.done():
+            self._ready.set_exception(SessionClosed(reason))
+            self._ready.exception()  # mark retrieved: nobody may be waiting yet
+        if self._reply is not None and not self._reply.done():
+            self._reply.set_exception(SessionClosed(reason))
+
+    # -- the server's side -----------------------------------------------------------------
+
+    async def next(self) -> InvokeEvent:
+        """`GET /invocation/next`: the first call ends init; each call ends the previous turn."""
+        if self.state is SessionState.STARTING:
+            self.state = SessionState.READY
+            self._ready.set_result(None)
+        elif self.state is SessionState.RESPONDED:
+            self.state = SessionState.READY
+        elif self.state is not SessionState.READY and (
+            self.state is not SessionState.INVOKING or self._delivered
+        ):
+            raise RuntimeProtocolError(f"State transition from {self.state} to Ready failed")
+        event = await self._events.get()
+        self._delivered = True
+        return event
+
+    def respond(self, request_id: str, payload: bytes) -> None:
+        self._finish(request_id, RuntimeReply(payload=payload))
+
+    def fail(self, request_id: str, payload: bytes, error_type: str) -> None:
+        self._finish(request_id, RuntimeReply(payload=payload, error_type=error_type))
+
+    def fail_init(self, payload: bytes, error_type: str) -> None:
+        if self.state is not SessionState.STARTING:
+            raise RuntimeProtocolError(f"State transition from {self.state} to InitError failed")
+        self.state = SessionState.INIT_FAILED
+        self._ready.set_result(RuntimeReply(payload=payload, error_type=error_type))
+
+    def _finish(self, request_id: str, reply: RuntimeReply) -> None:
+        current = self._current
+        if current is None or request_id != current.request_id or not self._delivered:
+            raise RuntimeProtocolError(protocol.INVALID_REQUEST_ID)
+        if self.state is not SessionState.INVOKING or self._reply is None:
+            raise RuntimeProtocolError(f"State transition from {self.state} to Responded failed")
+        self.state = SessionState.RESPONDED
+        self._reply.set_result(reply)
