@@ -20,11 +20,12 @@ from aiohttp import web
 from samrun.api.lambda_api import LambdaApi
 from samrun.config import Config
 from samrun.errors import SamrunError
+from samrun.frontdoors.server import FrontDoors
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig
-from samrun.observe.console import function_table
+from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
@@ -70,27 +71,39 @@ class App:
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
         host = HostContext(
-            backend=self.backend, server=self.runtime_server, locator=self.locator,
-            state_dir=config.state_dir, region=graph.region, lambda_endpoint=self.lambda_endpoint,
+            backend=self.backend,
+            server=self.runtime_server,
+            locator=self.locator,
+            state_dir=config.state_dir,
+            region=graph.region,
+            lambda_endpoint=self.lambda_endpoint,
             host_env=config.host_env,
         )
-        self.pools = PoolSet(self.capacity, lambda f, v, c: self._launcher(host, f, v, c),
-                             idle_ttl_s=config.idle_ttl_s, init_timeout_s=config.init_timeout_s)
+        self.pools = PoolSet(
+            self.capacity,
+            lambda f, v, c: self._launcher(host, f, v, c),
+            idle_ttl_s=config.idle_ttl_s,
+            init_timeout_s=config.init_timeout_s,
+        )
         self.directory = FunctionDirectory(graph)
         self.invoker = Invoker(self.directory, self.pools)
+        self.front_doors = FrontDoors(graph, self.invoker, host=config.host, port=config.port)
         self._api_runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await self.runtime_server.start()
-        self._api_runner = web.AppRunner(LambdaApi(self.invoker).app(), access_log=None,
-                                         handle_signals=False)
+        self._api_runner = web.AppRunner(
+            LambdaApi(self.invoker).app(), access_log=None, handle_signals=False
+        )
         await self._api_runner.setup()
         await web.SockSite(self._api_runner, self._api_socket, shutdown_timeout=1).start()
+        await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def stop(self) -> None:
+        await self.front_doors.stop()
         if self._reaper:
             self._reaper.cancel()
         if self._api_runner:
@@ -109,14 +122,23 @@ class App:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _launcher(self, host: HostContext, function: Function, version: str,
-                  config: FunctionConfig) -> Launcher:
-        overrides = {**self.config.env_vars.get("Parameters", {}),
-                     **self.config.env_vars.get(function.logical_id, {}),
-                     **self.config.env_vars.get(function.name, {})}
+    def _launcher(
+        self, host: HostContext, function: Function, version: str, config: FunctionConfig
+    ) -> Launcher:
+        overrides = {
+            **self.config.env_vars.get("Parameters", {}),
+            **self.config.env_vars.get(function.logical_id, {}),
+            **self.config.env_vars.get(function.name, {}),
+        }
         declared = {k: v for k, v in overrides.items() if k in config.environment}
-        return Launcher(host, function_name=function.name, version=version, config=config,
-                        env_overrides=declared, emit=function_output(function.name))
+        return Launcher(
+            host,
+            function_name=function.name,
+            version=version,
+            config=config,
+            env_overrides=declared,
+            emit=function_output(function.name),
+        )
 
     async def _reap_idle(self) -> None:
         interval = max(0.5, min(30.0, self.config.idle_ttl_s / 2))
@@ -128,8 +150,12 @@ class App:
 def load(config: Config) -> AppGraph:
     from samrun.template import load_graph
 
-    return load_graph(config.template, parameter_overrides=config.parameter_overrides,
-                      region=config.region, account_id=config.account_id)
+    return load_graph(
+        config.template,
+        parameter_overrides=config.parameter_overrides,
+        region=config.region,
+        account_id=config.account_id,
+    )
 
 
 def run_up(config: Config) -> int:
@@ -148,6 +174,10 @@ async def serve(config: Config, graph: AppGraph) -> int:
         for warning in graph.warnings:
             logger.warning("%s", warning)
         print(function_table(graph, app.lambda_endpoint), flush=True)
+        if app.front_doors.rows():
+            print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
+        for line in app.front_doors.ready_lines():
+            logger.info("%s", line)
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
         logger.info("stopping")
@@ -161,7 +191,7 @@ def run_invoke(config: Config, target: str, event: bytes) -> int:
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
-    async with App(replace(config, invoke_port=0), graph) as app:
+    async with App(replace(config, invoke_port=0, port=0), graph) as app:
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()

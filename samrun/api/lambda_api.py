@@ -45,8 +45,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except LambdaApiError as exc:
         return render_error(exc, request_id)
     except web.HTTPRequestEntityTooLarge:
-        return render_error(RequestTooLarge("Request must be smaller than 6291456 bytes for the "
-                                            "InvokeFunction operation"), request_id)
+        return render_error(
+            RequestTooLarge(
+                "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+            ),
+            request_id,
+        )
     except web.HTTPException:
         raise
     except Exception:  # the edge's one catch-all: log it, answer as Lambda would
@@ -82,8 +86,10 @@ class LambdaApi:
             client_context=request.headers.get("X-Amz-Client-Context"),
         )
         result = await self.invoker.invoke(invoke_request)
-        headers = {"X-Amz-Executed-Version": result.executed_version,
-                   "x-amzn-RequestId": result.request_id}
+        headers = {
+            "X-Amz-Executed-Version": result.executed_version,
+            "x-amzn-RequestId": result.request_id,
+        }
         if kind is InvocationType.EVENT:
             return web.Response(status=202, headers=headers)
         if kind is InvocationType.DRY_RUN:
@@ -92,8 +98,9 @@ class LambdaApi:
             headers["X-Amz-Function-Error"] = result.function_error
         if invoke_request.tail_logs:
             headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail).decode()
-        return web.Response(status=200, body=result.payload, headers=headers,
-                            content_type="application/json")
+        return web.Response(
+            status=200, body=result.payload, headers=headers, content_type="application/json"
+        )
 
     async def list_functions(self, request: web.Request) -> web.Response:
         graph = self.invoker.directory.graph
@@ -102,7 +109,7 @@ class LambdaApi:
             size = min(int(request.query.get("MaxItems", str(LIST_PAGE))), LIST_PAGE)
         except ValueError:
             raise InvalidParameterValue("Marker and MaxItems must be numbers") from None
-        page = graph.functions[start:start + size]
+        page = graph.functions[start : start + size]
         shapes = await asyncio.to_thread(lambda: [function_configuration(graph, f) for f in page])
         body: dict[str, object] = {"Functions": shapes}
         if start + size < len(graph.functions):

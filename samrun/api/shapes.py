@@ -14,8 +14,9 @@ from samrun.model import LATEST, AppGraph, Function, FunctionConfig
 LAST_MODIFIED = "1970-01-01T00:00:00.000+0000"
 
 
-def function_configuration(graph: AppGraph, function: Function, version: str = LATEST,
-                           config: FunctionConfig | None = None) -> dict[str, Any]:
+def function_configuration(
+    graph: AppGraph, function: Function, version: str = LATEST, config: FunctionConfig | None = None
+) -> dict[str, Any]:
     config = config or function.config
     qualified = None if version == LATEST and config is function.config else version
     shape: dict[str, Any] = {
@@ -46,14 +47,17 @@ def function_configuration(graph: AppGraph, function: Function, version: str = L
     return shape
 
 
-def get_function_shape(graph: AppGraph, function: Function, version: str = LATEST,
-                       config: FunctionConfig | None = None) -> dict[str, Any]:
+def get_function_shape(
+    graph: AppGraph, function: Function, version: str = LATEST, config: FunctionConfig | None = None
+) -> dict[str, Any]:
     config = config or function.config
     location = config.code.path or config.code.image_uri or config.code.remote or ""
     shape: dict[str, Any] = {
         "Configuration": function_configuration(graph, function, version, config),
-        "Code": {"RepositoryType": "S3", "Location": Path(location).as_uri()
-                 if location.startswith("/") else location},
+        "Code": {
+            "RepositoryType": "S3",
+            "Location": Path(location).as_uri() if location.startswith("/") else location,
+        },
         "Tags": {},
     }
     if function.reserved_concurrency is not None:

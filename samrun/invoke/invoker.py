@@ -85,7 +85,9 @@ class Invoker:
 
 def check_payload(request: InvokeRequest) -> None:
     """Lambda's size limits and its JSON check, before anything runs."""
-    limit = MAX_ASYNC_PAYLOAD if request.invocation_type is InvocationType.EVENT else MAX_SYNC_PAYLOAD
+    limit = (
+        MAX_ASYNC_PAYLOAD if request.invocation_type is InvocationType.EVENT else MAX_SYNC_PAYLOAD
+    )
     if len(request.payload) > limit:
         raise RequestTooLarge(
             f"{len(request.payload)} byte payload is too large for the "
@@ -111,7 +113,9 @@ def decode_client_context(encoded: str | None) -> str | None:
     try:
         return base64.b64decode(encoded, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.") from None
+        raise InvalidRequestContent(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
 
 
 def new_trace_id() -> str:

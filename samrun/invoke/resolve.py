@@ -65,8 +65,10 @@ class FunctionDirectory:
         return version
 
     def _same_place(self, ref: FunctionRef) -> bool:
-        return (ref.region in (None, self.graph.region)
-                and ref.account in (None, self.graph.account_id))
+        return ref.region in (None, self.graph.region) and ref.account in (
+            None,
+            self.graph.account_id,
+        )
 
     def _arn(self, name: str, qualifier: str | None) -> str:
         return function_arn(self.graph.region, self.graph.account_id, name, qualifier)

@@ -15,7 +15,7 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if record.name.startswith(FUNCTION_LOGGER + "."):
-            return f"{record.name[len(FUNCTION_LOGGER) + 1:]} | {record.getMessage()}"
+            return f"{record.name[len(FUNCTION_LOGGER) + 1 :]} | {record.getMessage()}"
         level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         text = f"samrun: {level}{record.getMessage()}"
         if record.exc_info:

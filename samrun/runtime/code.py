@@ -25,7 +25,9 @@ def prepare_code(code: Code, runtime: str | None, state_dir: Path) -> Path:
     if code.inline is not None:
         return write_inline(code.inline, runtime, state_dir)
     if code.path is None:
-        raise InvalidParameterValue(f"code is not available locally: {code.remote or code.image_uri}")
+        raise InvalidParameterValue(
+            f"code is not available locally: {code.remote or code.image_uri}"
+        )
     path = Path(code.path)
     if path.is_dir():
         return path

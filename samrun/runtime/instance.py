@@ -32,6 +32,11 @@ class Outcome:
     log_lines: list[str] = field(default_factory=list)
 
 
+class InstanceGone(Exception):
+    """A warm instance exited between invocations, before the event reached it: nothing ran, so
+    the pool runs the event on another instance (Lambda re-initialises a dead environment)."""
+
+
 def error_payload(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
 
@@ -39,9 +44,17 @@ def error_payload(error_type: str, message: str) -> bytes:
 class Instance:
     """Created by a Launcher once its sandbox is running; `start` runs the init phase."""
 
-    def __init__(self, *, instance_id: str, version: str, memory_mb: int, session: RuntimeSession,
-                 sandbox: Sandbox, close_listener: Callable[[], Awaitable[None]],
-                 emit: LineSink) -> None:
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        version: str,
+        memory_mb: int,
+        session: RuntimeSession,
+        sandbox: Sandbox,
+        close_listener: Callable[[], Awaitable[None]],
+        emit: LineSink,
+    ) -> None:
         self.id = instance_id
         self.version = version
         self.memory_mb = memory_mb
@@ -50,6 +63,7 @@ class Instance:
         self.reusable = True
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self.invocations = 0  # events this instance has answered
         self._close_listener = close_listener
         self._emit = emit
         self._log: list[str] | None = None
@@ -92,15 +106,24 @@ class Instance:
                 reply = await self.session.invoke(event)
         except TimeoutError:
             elapsed = time.monotonic() - began
-            self.emit_platform(f"{iso_now()} {event.request_id} Task timed out after "
-                               f"{elapsed:.2f} seconds")
-            outcome = await self._fail(protocol.TIMEOUT,
-                                       f"Task timed out after {elapsed:.2f} seconds",
-                                       event.request_id)
-        except SessionClosed:
+            self.emit_platform(
+                f"{iso_now()} {event.request_id} Task timed out after {elapsed:.2f} seconds"
+            )
+            outcome = await self._fail(
+                protocol.TIMEOUT, f"Task timed out after {elapsed:.2f} seconds", event.request_id
+            )
+        except SessionClosed as exc:
+            if not exc.delivered and self.invocations:
+                await self.stop()
+                self._log = None
+                raise InstanceGone(event.request_id) from None
             outcome = await self._fail(*self._death(), event.request_id)
+        except asyncio.CancelledError:
+            self.reusable = False  # mid-invocation: its state is unknown, so it is discarded
+            raise
         else:
             self.sandbox.drain_output()  # lines written before the reply belong to it
+            self.invocations += 1
             outcome = Outcome(payload=reply.payload, error_type=reply.error_type)
         outcome.duration_ms = (time.monotonic() - began) * 1000
         self._report(event.request_id, outcome)
@@ -121,10 +144,12 @@ class Instance:
 
     def _report(self, request_id: str, outcome: Outcome) -> None:
         self.emit_platform(f"END RequestId: {request_id}")
-        report = (f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, math.ceil(outcome.duration_ms))} ms\t"
-                  f"Memory Size: {self.memory_mb} MB\t"
-                  f"Max Memory Used: {self.sandbox.peak_memory_mb()} MB")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(outcome.duration_ms))} ms\t"
+            f"Memory Size: {self.memory_mb} MB\t"
+            f"Max Memory Used: {self.sandbox.peak_memory_mb()} MB"
+        )
         if self.init_duration_ms is not None:
             report += f"\tInit Duration: {self.init_duration_ms:.2f} ms"
             outcome.init_duration_ms = self.init_duration_ms

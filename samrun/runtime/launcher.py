@@ -45,8 +45,16 @@ class PreparedCode:
 class Launcher:
     """Knows how to start an instance of `function_name` at `version` with `config`."""
 
-    def __init__(self, host: HostContext, *, function_name: str, version: str,
-                 config: FunctionConfig, env_overrides: Mapping[str, str], emit: LineSink) -> None:
+    def __init__(
+        self,
+        host: HostContext,
+        *,
+        function_name: str,
+        version: str,
+        config: FunctionConfig,
+        env_overrides: Mapping[str, str],
+        emit: LineSink,
+    ) -> None:
         self.host = host
         self.function_name = function_name
         self.version = version
@@ -65,21 +73,35 @@ class Launcher:
         session = RuntimeSession()
         address = await self.host.server.open(session)
         who = InstanceIdentity(
-            function_name=self.function_name, version=self.version, region=self.host.region,
-            initialization_type=initialization_type, runtime_api=address,
-            instance_id=instance_id, lambda_endpoint=self.host.lambda_endpoint,
+            function_name=self.function_name,
+            version=self.version,
+            region=self.host.region,
+            initialization_type=initialization_type,
+            runtime_api=address,
+            instance_id=instance_id,
+            lambda_endpoint=self.host.lambda_endpoint,
             aws_endpoint=self.host.aws_endpoint,
         )
         env = lambda_environment(
-            self.config, who, code_dir=prepared.code_dir, tmp_dir=tmp_dir,
-            language_paths=prepared.command.language_paths, opt_dir=prepared.opt_dir,
-            overrides=self._env_overrides, host_env=self.host.host_env,
+            self.config,
+            who,
+            code_dir=prepared.code_dir,
+            tmp_dir=tmp_dir,
+            language_paths=prepared.command.language_paths,
+            opt_dir=prepared.opt_dir,
+            overrides=self._env_overrides,
+            host_env=self.host.host_env,
         )
         spec = LaunchSpec(
-            name=f"{self.function_name}:{instance_id}", argv=prepared.command.argv, env=env,
-            code_dir=prepared.code_dir, opt_dir=prepared.opt_dir, tmp_dir=tmp_dir,
+            name=f"{self.function_name}:{instance_id}",
+            argv=prepared.command.argv,
+            env=env,
+            code_dir=prepared.code_dir,
+            opt_dir=prepared.opt_dir,
+            tmp_dir=tmp_dir,
             memory_mb=self.config.memory_mb,
-            ephemeral_storage_mb=self.config.ephemeral_storage_mb, runtime=self.config.runtime,
+            ephemeral_storage_mb=self.config.ephemeral_storage_mb,
+            runtime=self.config.runtime,
             image_uri=self.config.code.image_uri,
         )
 
@@ -93,17 +115,26 @@ class Launcher:
         except BaseException:
             await close_listener()
             raise
-        instance = Instance(instance_id=instance_id, version=self.version,
-                            memory_mb=self.config.memory_mb, session=session, sandbox=sandbox,
-                            close_listener=close_listener, emit=self._emit)
+        instance = Instance(
+            instance_id=instance_id,
+            version=self.version,
+            memory_mb=self.config.memory_mb,
+            session=session,
+            sandbox=sandbox,
+            close_listener=close_listener,
+            emit=self._emit,
+        )
         holder.append(instance)
         return instance
 
     def _prepare(self) -> PreparedCode:
         state = self.host.state_dir
         code_dir = prepare_code(self.config.code, self.config.runtime, state)
-        layer_paths = [Path(ref.code.path) for ref in self.config.layers
-                       if ref.code is not None and ref.code.path]
+        layer_paths = [
+            Path(ref.code.path)
+            for ref in self.config.layers
+            if ref.code is not None and ref.code.path
+        ]
         opt_dir = prepare_layers(layer_paths, state)
         command = self.host.locator.command(self.config.runtime, code_dir, opt_dir)
         return PreparedCode(code_dir, opt_dir, command)

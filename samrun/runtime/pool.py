@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 
 from samrun.model import Function, FunctionConfig
-from samrun.runtime.instance import Instance, Outcome
+from samrun.runtime.instance import Instance, InstanceGone, Outcome
 from samrun.runtime.launcher import Launcher
 from samrun.runtime.session import InvokeEvent
 
@@ -27,30 +27,34 @@ class SandboxCapacity:
         self.pools: list[InstancePool] = []
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def reserve(self) -> None:
-        while self.live >= self.limit:
-            victim = self._least_recently_used_idle()
-            if victim is not None:
-                await victim.evict_oldest()
-                continue
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+    def try_reserve(self) -> bool:
+        if self.live >= self.limit:
+            return False
         self.live += 1
+        return True
+
+    async def wait(self) -> None:
+        """Until a slot is released or an instance turns idle somewhere."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
 
     def release(self) -> None:
         self.live -= 1
+        self.notify()
+
+    def notify(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
 
-    def _least_recently_used_idle(self) -> InstancePool | None:
+    def least_recently_used_idle(self) -> InstancePool | None:
         pools = [pool for pool in self.pools if pool.idle]
         return min(pools, key=lambda pool: pool.idle[0].last_used) if pools else None
 
@@ -58,8 +62,14 @@ class SandboxCapacity:
 class InstancePool:
     """Warm instances of one function version; the most recently used is reused first."""
 
-    def __init__(self, launcher: Launcher, capacity: SandboxCapacity, *, idle_ttl_s: float,
-                 init_timeout_s: float) -> None:
+    def __init__(
+        self,
+        launcher: Launcher,
+        capacity: SandboxCapacity,
+        *,
+        idle_ttl_s: float,
+        init_timeout_s: float,
+    ) -> None:
         self.launcher = launcher
         self.capacity = capacity
         self.idle_ttl_s = idle_ttl_s
@@ -72,19 +82,28 @@ class InstancePool:
 
     async def invoke(self, event: InvokeEvent) -> Outcome:
         """Run `event` on a warm instance, or on a new one; errors come back as outcomes."""
-        instance = self.idle.pop() if self.idle else None
-        if instance is None:
-            instance, failure = await self._cold_start()
-            if failure is not None:
+        while True:
+            instance, failure = await self._acquire()
+            if instance is None:
+                assert failure is not None
                 return failure
-        assert instance is not None
-        self.busy.add(instance)
-        try:
-            outcome = await instance.invoke(event, self.launcher.config.timeout_s)
-        finally:
-            self.busy.discard(instance)
-            await self._release(instance)
-        return outcome
+            self.busy.add(instance)
+            try:
+                return await instance.invoke(event, self.launcher.config.timeout_s)
+            except InstanceGone:
+                continue  # it exited while idle, before the event reached it: run it elsewhere
+            finally:
+                self.busy.discard(instance)
+                await self._release(instance)
+
+    async def _take_idle(self) -> Instance | None:
+        """The most recently used live idle instance; ones that exited while idle are dropped."""
+        while self.idle:
+            instance = self.idle.pop()
+            if instance.reusable:
+                return instance
+            await self._discard(instance)
+        return None
 
     async def reap(self, now: float | None = None) -> None:
         """Stop instances idle for longer than the idle lifetime."""
@@ -104,8 +123,22 @@ class InstancePool:
         if self in self.capacity.pools:
             self.capacity.pools.remove(self)
 
+    async def _acquire(self) -> tuple[Instance | None, Outcome | None]:
+        """A warm instance of this pool, else a new one; past the bound, evict or wait."""
+        while True:
+            instance = await self._take_idle()
+            if instance is not None:
+                return instance, None
+            if self.capacity.try_reserve():
+                return await self._cold_start()
+            victim = self.capacity.least_recently_used_idle()
+            if victim is not None:
+                await victim.evict_oldest()
+            else:
+                await self.capacity.wait()
+
     async def _cold_start(self) -> tuple[Instance | None, Outcome | None]:
-        await self.capacity.reserve()
+        """Start an instance in the slot the caller reserved."""
         try:
             instance = await self.launcher.launch()
         except BaseException:
@@ -122,6 +155,7 @@ class InstancePool:
     async def _release(self, instance: Instance) -> None:
         if instance.reusable:
             self.idle.append(instance)
+            self.capacity.notify()
         else:
             await self._discard(instance)
 
@@ -138,8 +172,14 @@ class InstancePool:
 class PoolSet:
     """The pools of every function version, created on first use."""
 
-    def __init__(self, capacity: SandboxCapacity, make_launcher: LauncherFactory, *,
-                 idle_ttl_s: float, init_timeout_s: float) -> None:
+    def __init__(
+        self,
+        capacity: SandboxCapacity,
+        make_launcher: LauncherFactory,
+        *,
+        idle_ttl_s: float,
+        init_timeout_s: float,
+    ) -> None:
         self.capacity = capacity
         self._make_launcher = make_launcher
         self._idle_ttl_s = idle_ttl_s
@@ -151,8 +191,12 @@ class PoolSet:
         pool = self.pools.get(key)
         if pool is None:
             launcher = self._make_launcher(function, version, config)
-            pool = InstancePool(launcher, self.capacity, idle_ttl_s=self._idle_ttl_s,
-                                init_timeout_s=self._init_timeout_s)
+            pool = InstancePool(
+                launcher,
+                self.capacity,
+                idle_ttl_s=self._idle_ttl_s,
+                init_timeout_s=self._init_timeout_s,
+            )
             self.pools[key] = pool
         return pool
 

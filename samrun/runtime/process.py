@@ -40,8 +40,13 @@ def limits(spec: LaunchSpec) -> Callable[[], None]:
 class ProcessSandbox:
     """A runtime process group, its merged stdout/stderr pipe, and its memory watchdog."""
 
-    def __init__(self, process: asyncio.subprocess.Process, pipe: int, spec: LaunchSpec,
-                 on_output: OutputSink) -> None:
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        pipe: int,
+        spec: LaunchSpec,
+        on_output: OutputSink,
+    ) -> None:
         self._process = process
         self._pipe = pipe
         self._partial = b""
@@ -138,8 +143,13 @@ class ProcessSandbox:
 
 def signal_name(number: int) -> str:
     """Go's spelling, as Lambda reports it: `signal: killed`, `signal: segmentation fault`."""
-    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
-             signal.SIGTERM: "terminated", signal.SIGABRT: "aborted", signal.SIGXFSZ: "file size limit exceeded"}
+    names = {
+        signal.SIGKILL: "killed",
+        signal.SIGSEGV: "segmentation fault",
+        signal.SIGTERM: "terminated",
+        signal.SIGABRT: "aborted",
+        signal.SIGXFSZ: "file size limit exceeded",
+    }
     return names.get(signal.Signals(number), signal.Signals(number).name.lower())
 
 

@@ -29,7 +29,9 @@ def invalid_request_id() -> web.Response:
 
 
 def too_large(limit: int) -> web.Response:
-    return error(413, protocol.PAYLOAD_TOO_LARGE, f"Exceeded maximum allowed payload size ({limit})")
+    return error(
+        413, protocol.PAYLOAD_TOO_LARGE, f"Exceeded maximum allowed payload size ({limit})"
+    )
 
 
 def unknown_instance() -> web.Response:

@@ -31,7 +31,7 @@ class RuntimeLocator:
 
     def __init__(self) -> None:
         self._pythons: dict[str, str] = {}
-        self._node: str | None | bool = False  # False: not looked up yet
+        self._node: str | bool | None = False  # False: not looked up yet
 
     def command(self, runtime: str | None, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
         if runtime is None:
@@ -39,11 +39,12 @@ class RuntimeLocator:
         if runtime.startswith("python"):
             return self._python(runtime, code_dir, opt_dir)
         if runtime.startswith("nodejs"):
-            return self._nodejs(runtime, opt_dir)
+            return self._nodejs(runtime, code_dir, opt_dir)
         if runtime in PROVIDED:
             return provided(code_dir, opt_dir)
-        raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported by samrun's "
-                             "process backend.")
+        raise InvalidRuntime(
+            f"The runtime parameter of {runtime} is not supported by samrun's process backend."
+        )
 
     def python_for(self, version: str) -> str:
         """That interpreter when it is on the machine and runs, else the running one."""
@@ -58,12 +59,14 @@ class RuntimeLocator:
         interpreter = self.python_for(version)
         paths = [str(code_dir)]
         if opt_dir is not None:
-            paths += [str(opt_dir / "python"),
-                      str(opt_dir / "python" / "lib" / f"python{version}" / "site-packages")]
+            paths += [
+                str(opt_dir / "python"),
+                str(opt_dir / "python" / "lib" / f"python{version}" / "site-packages"),
+            ]
         bootstrap = str(BOOTSTRAPS / "python" / "bootstrap.py")
         return RuntimeCommand((interpreter, "-u", bootstrap), {"PYTHONPATH": ":".join(paths)})
 
-    def _nodejs(self, runtime: str, opt_dir: Path | None) -> RuntimeCommand:
+    def _nodejs(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
         major = runtime.removeprefix("nodejs").removesuffix(".x")
         if major not in NODE_MAJORS:
             raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported.")
@@ -73,8 +76,11 @@ class RuntimeLocator:
             raise InvalidRuntime(f"{runtime} needs `node` on this machine's PATH")
         paths = []
         if opt_dir is not None:
-            paths = [str(opt_dir / "nodejs" / f"node{major}" / "node_modules"),
-                     str(opt_dir / "nodejs" / "node_modules")]
+            paths = [
+                str(opt_dir / "nodejs" / f"node{major}" / "node_modules"),
+                str(opt_dir / "nodejs" / "node_modules"),
+            ]
+        paths.append(str(code_dir))  # Lambda's NODE_PATH ends with /var/task
         bootstrap = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
         return RuntimeCommand((str(self._node), bootstrap), {"NODE_PATH": ":".join(paths)})
 
@@ -103,7 +109,9 @@ def find_python(version: str) -> str:
 def runs(interpreter: str) -> bool:
     """pyenv shims exist for versions that are not active; only a run tells."""
     try:
-        return subprocess.run([interpreter, "-c", "pass"], capture_output=True,
-                              timeout=10).returncode == 0
+        return (
+            subprocess.run([interpreter, "-c", "pass"], capture_output=True, timeout=10).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False

@@ -50,6 +50,10 @@ class RuntimeReply:
 class SessionClosed(Exception):
     """The instance died (exit, kill, timeout) before it answered."""
 
+    def __init__(self, reason: str, *, delivered: bool = True) -> None:
+        super().__init__(reason)
+        self.delivered = delivered  # False: the event never reached the runtime, so nothing ran
+
 
 class RuntimeSession:
     """One instance's side of the Runtime API. Single event loop: no locks needed."""
@@ -71,6 +75,8 @@ class RuntimeSession:
 
     async def invoke(self, event: InvokeEvent) -> RuntimeReply:
         """Hand `event` to the runtime's pending `next` and wait for its answer."""
+        if self.state is SessionState.DEAD:
+            raise SessionClosed("the instance has exited", delivered=False)
         if self.state not in (SessionState.READY, SessionState.RESPONDED):
             raise RuntimeProtocolError(f"cannot invoke an instance in state {self.state}")
         self.state = SessionState.INVOKING
@@ -87,7 +93,7 @@ class RuntimeSession:
             self._ready.set_exception(SessionClosed(reason))
             self._ready.exception()  # mark retrieved: nobody may be waiting yet
         if self._reply is not None and not self._reply.done():
-            self._reply.set_exception(SessionClosed(reason))
+            self._reply.set_exception(SessionClosed(reason, delivered=self._delivered))
 
     # -- the server's side -----------------------------------------------------------------
 

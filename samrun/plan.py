@@ -1,0 +1,336 @@
+"""`samrun plan`: what `samrun up` would run, as JSON (schemas/plan.schema.json) or a table.
+
+The JSON names are a contract (tests and tools read them); the table is for people, one
+section per kind of thing, columns aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
+
+PLAN_VERSION = "1"
+
+
+def _code_uri(code: Code) -> str | None:
+    if code.path:
+        return code.path
+    if code.inline is not None:
+        return "inline"
+    return code.image_uri or code.remote
+
+
+def _destination(dest: Destination | None) -> dict[str, str] | None:
+    return {"type": dest.type, "arn": dest.arn} if dest else None
+
+
+def _function(function: Function) -> dict[str, Any]:
+    config = function.config
+    invoke = function.invoke_config
+    pref = function.deployment_preference
+    url = function.function_url
+    return {
+        "name": function.name,
+        "logical_id": function.logical_id,
+        "arn": function.arn,
+        "runtime": config.runtime,
+        "handler": config.handler,
+        "package_type": str(config.package_type),
+        "code_uri": _code_uri(config.code),
+        "memory_mb": config.memory_mb,
+        "timeout_s": config.timeout_s,
+        "ephemeral_storage_mb": config.ephemeral_storage_mb,
+        "architectures": list(config.architectures),
+        "environment": dict(config.environment),
+        "layers": [layer.arn for layer in config.layers],
+        "reserved_concurrency": function.reserved_concurrency,
+        "auto_publish_alias": function.auto_publish_alias,
+        "deployment_preference": {
+            "type": pref.type,
+            "enabled": pref.enabled,
+            "pre_traffic_hook": pref.pre_traffic_hook,
+            "post_traffic_hook": pref.post_traffic_hook,
+            "alarms": list(pref.alarms),
+        }
+        if pref
+        else None,
+        "event_invoke_config": {
+            "maximum_retry_attempts": invoke.maximum_retry_attempts,
+            "maximum_event_age_s": invoke.maximum_event_age_s,
+            "on_success": _destination(invoke.on_success),
+            "on_failure": _destination(invoke.on_failure),
+            "qualifier": invoke.qualifier,
+        }
+        if invoke
+        else None,
+        "dead_letter": _destination(function.dead_letter),
+        "tracing": config.tracing,
+        "function_url": {
+            "auth_type": url.auth_type,
+            "invoke_mode": url.invoke_mode,
+            "qualifier": url.qualifier,
+            "cors": dict(url.cors),
+        }
+        if url
+        else None,
+    }
+
+
+def _target_group(group: TargetGroup) -> dict[str, Any]:
+    return {
+        "logical_id": group.logical_id,
+        "function": group.function,
+        "arn": group.arn,
+        "multi_value_headers": group.multi_value_headers,
+        "health_check": dict(group.health_check),
+        "listeners": [
+            {
+                "logical_id": listener.logical_id,
+                "port": listener.port,
+                "protocol": listener.protocol,
+                "default_actions": [dict(a) for a in listener.default_actions],
+                "rules": [
+                    {
+                        "logical_id": rule.logical_id,
+                        "priority": rule.priority,
+                        "conditions": [dict(c) for c in rule.conditions],
+                        "actions": [dict(a) for a in rule.actions],
+                    }
+                    for rule in listener.rules
+                ],
+            }
+            for listener in group.listeners
+        ],
+    }
+
+
+def plan_document(graph: AppGraph) -> dict[str, Any]:
+    """The plan as plain JSON-able data; validates against schemas/plan.schema.json."""
+    return {
+        "version": PLAN_VERSION,
+        "template": graph.template_path,
+        "region": graph.region,
+        "account_id": graph.account_id,
+        "functions": [_function(f) for f in graph.functions],
+        "layers": [
+            {
+                "logical_id": layer.logical_id,
+                "name": layer.name,
+                "arn": layer.arn,
+                "code_uri": _code_uri(layer.code),
+                "compatible_runtimes": list(layer.compatible_runtimes),
+                "compatible_architectures": list(layer.compatible_architectures),
+            }
+            for layer in graph.layers
+        ],
+        "versions": [
+            {
+                "function": v.function,
+                "version": v.version,
+                "logical_id": v.logical_id,
+                "provisioned_concurrency": v.provisioned_concurrency,
+            }
+            for v in graph.versions
+        ],
+        "aliases": [
+            {
+                "function": a.function,
+                "name": a.name,
+                "version": a.version,
+                "additional_version_weights": dict(a.additional_version_weights),
+                "provisioned_concurrency": a.provisioned_concurrency,
+            }
+            for a in graph.aliases
+        ],
+        "routes": [
+            {
+                "api": r.api,
+                "kind": str(r.kind),
+                "method": r.method,
+                "path": r.path,
+                "function": r.function,
+                "qualifier": r.qualifier,
+                "payload_format": r.payload_format,
+                "auth": r.auth,
+                "stage": r.stage,
+                "timeout_ms": r.timeout_ms,
+            }
+            for r in graph.routes
+        ],
+        "event_source_mappings": [
+            {
+                "function": m.function,
+                "qualifier": m.qualifier,
+                "source_type": m.source_type,
+                "source": m.source,
+                "batch_size": m.batch_size,
+                "starting_position": m.starting_position,
+                "maximum_batching_window_s": m.maximum_batching_window_s,
+                "function_response_types": list(m.function_response_types),
+                "filters": [dict(f) for f in m.filters],
+                "enabled": m.enabled,
+                "details": dict(m.details),
+            }
+            for m in graph.event_source_mappings
+        ],
+        "push_sources": [
+            {
+                "function": p.function,
+                "qualifier": p.qualifier,
+                "type": p.type,
+                "source": p.source,
+                "details": dict(p.details),
+            }
+            for p in graph.push_sources
+        ],
+        "schedules": [
+            {
+                "function": s.function,
+                "qualifier": s.qualifier,
+                "name": s.name,
+                "expression": s.expression,
+                "enabled": s.enabled,
+                "input": s.input,
+            }
+            for s in graph.schedules
+        ],
+        "target_groups": [_target_group(g) for g in graph.target_groups],
+        "resources": [
+            {
+                "logical_id": r.logical_id,
+                "type": r.type,
+                "name": r.name,
+                "arn": r.arn,
+                "properties": dict(r.properties),
+            }
+            for r in graph.resources
+        ],
+        "warnings": list(graph.warnings),
+    }
+
+
+def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    cells = [[_cell(v) for v in row] for row in rows]
+    if not cells:
+        return []
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+    return [
+        f"{title} ({len(cells)})",
+        line(headers),
+        line(["-" * w for w in widths]),
+        *(line(r) for r in cells),
+        "",
+    ]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ",".join(_cell(v) for v in value) or "-"
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def plan_table(graph: AppGraph) -> str:
+    """A readable plan: one aligned table per non-empty section."""
+    doc = plan_document(graph)
+    out: list[str] = []
+    out += _table(
+        "Functions",
+        ["NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "CODE"],
+        [
+            (
+                f["name"],
+                f["runtime"] or f["package_type"],
+                f["handler"],
+                f["memory_mb"],
+                f["timeout_s"],
+                f["code_uri"],
+            )
+            for f in doc["functions"]
+        ],
+    )
+    out += _table(
+        "Layers",
+        ["NAME", "ARN", "CODE"],
+        [(la["name"], la["arn"], la["code_uri"]) for la in doc["layers"]],
+    )
+    out += _table(
+        "Aliases",
+        ["FUNCTION", "ALIAS", "VERSION", "WEIGHTS", "PROVISIONED"],
+        [
+            (
+                a["function"],
+                a["name"],
+                a["version"],
+                a["additional_version_weights"],
+                a["provisioned_concurrency"],
+            )
+            for a in doc["aliases"]
+        ],
+    )
+    out += _table(
+        "Routes",
+        ["KIND", "METHOD", "PATH", "FUNCTION", "API", "PAYLOAD", "AUTH"],
+        [
+            (
+                r["kind"],
+                r["method"],
+                r["path"],
+                r["function"],
+                r["api"],
+                r["payload_format"],
+                r["auth"],
+            )
+            for r in doc["routes"]
+        ],
+    )
+    out += _table(
+        "Event source mappings",
+        ["FUNCTION", "TYPE", "SOURCE", "BATCH", "ENABLED"],
+        [
+            (m["function"], m["source_type"], m["source"], m["batch_size"], m["enabled"])
+            for m in doc["event_source_mappings"]
+        ],
+    )
+    out += _table(
+        "Push sources",
+        ["FUNCTION", "TYPE", "SOURCE"],
+        [(p["function"], p["type"], p["source"]) for p in doc["push_sources"]],
+    )
+    out += _table(
+        "Schedules",
+        ["FUNCTION", "EXPRESSION", "ENABLED", "INPUT"],
+        [(s["function"], s["expression"], s["enabled"], s["input"]) for s in doc["schedules"]],
+    )
+    out += _table(
+        "Target groups",
+        ["TARGET GROUP", "FUNCTION", "PORTS", "MULTI-VALUE"],
+        [
+            (
+                g["logical_id"],
+                g["function"],
+                [li["port"] for li in g["listeners"]],
+                g["multi_value_headers"],
+            )
+            for g in doc["target_groups"]
+        ],
+    )
+    out += _table(
+        "Resources",
+        ["TYPE", "NAME", "ARN"],
+        [(r["type"], r["name"], r["arn"]) for r in doc["resources"]],
+    )
+    if not out:
+        out = ["(nothing to run)", ""]
+    return "\n".join(out).rstrip("\n")

@@ -1,0 +1,367 @@
+'use strict';
+// samrun's Node.js runtime: a dependency-free Lambda Runtime API client that behaves as Lambda's
+// own Node.js runtime does (handler resolution, context, callbacks, log format, error shapes).
+// Runs on node 18-24. nodejs24.x follows the newer runtime: callback handlers are refused and a
+// handler's result is sent as soon as it settles.
+
+const fs = require('fs');
+const http = require('http');
+const path = require('path');
+const util = require('util');
+const { pathToFileURL } = require('url');
+
+const API = '/2018-06-01/runtime';
+const ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const MODERN = /nodejs(2[4-9]|[3-9]\d)/.test(process.env.AWS_EXECUTION_ENV || '');
+
+// -- errors ------------------------------------------------------------------------------------
+
+class RuntimeError extends Error {}
+const runtimeError = (name) => {
+  const cls = class extends RuntimeError {};
+  cls.prototype.name = `Runtime.${name}`;
+  return cls;
+};
+const ImportModuleError = runtimeError('ImportModuleError');
+const HandlerNotFound = runtimeError('HandlerNotFound');
+const MalformedHandlerName = runtimeError('MalformedHandlerName');
+const UserCodeSyntaxError = runtimeError('UserCodeSyntaxError');
+const UnhandledPromiseRejection = runtimeError('UnhandledPromiseRejection');
+const CallbackHandlerDeprecated = runtimeError('CallbackHandlerDeprecated');
+const NodeJsExit = runtimeError('NodeJsExit');
+
+const isNativeError = typeof Error.isError === 'function' ? Error.isError : util.types.isNativeError;
+const isErrorLike = (e) => isNativeError(e) || (e && typeof e.name === 'string' &&
+  typeof e.message === 'string' && typeof e.stack === 'string' && e.name && e.message);
+
+// The body posted to /error and /init/error: {errorType, errorMessage, trace}.
+function toRapid(error) {
+  try {
+    if (isErrorLike(error)) {
+      return { errorType: error.name, errorMessage: error.message,
+        trace: typeof error.stack === 'string' ? error.stack.split('\n') : [] };
+    }
+    return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
+  } catch (_) {
+    return { errorType: 'handled', errorMessage: 'callback called with Error argument, but there ' +
+      'was a problem while retrieving one or more of its message, name, and stack', trace: [] };
+  }
+}
+
+// The error as the runtime logs it: a tab, then JSON with name, message, code and stack lines.
+function toFormatted(error) {
+  const expand = (_k, v) => (v instanceof Error
+    ? Object.assign({ errorType: v.name, errorMessage: v.message, code: v.code }, v,
+      typeof v.stack === 'string' ? { stack: v.stack.split('\n') } : {})
+    : v);
+  try {
+    return '\t' + JSON.stringify(error, expand);
+  } catch (_) {
+    return '\t' + JSON.stringify(toRapid(error));
+  }
+}
+
+const intoError = (e) => (e instanceof Error ? e : new Error(e));
+
+// -- logging: console.* become `${time}\t${requestId}\t${LEVEL}\t${message}` -------------------
+
+const REQUEST_ID = Symbol.for('aws.lambda.runtime.requestId');
+const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'];
+
+function patchConsole() {
+  const json = (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON';
+  const min = Math.max(0, LEVELS.indexOf((process.env.AWS_LAMBDA_LOG_LEVEL || '').toUpperCase()));
+  const write = (level, params) => {
+    const timestamp = new Date().toISOString();
+    const requestId = global[REQUEST_ID];
+    let line;
+    if (json) {
+      const entry = { timestamp, level, requestId, message: util.format(...params) };
+      const error = params.find((p) => p instanceof Error);
+      if (params.length === 1 && !error) entry.message = params[0]; // one value stays structured
+      if (error) {
+        Object.assign(entry, { errorType: error.name, errorMessage: error.message,
+          stackTrace: String(error.stack).split('\n') });
+      }
+      try {
+        line = JSON.stringify(entry);
+      } catch (_) { // a circular value: fall back to its util.format text
+        line = JSON.stringify({ ...entry, message: util.format(...params) });
+      }
+    } else {
+      line = `${timestamp}\t${requestId}\t${level}\t${util.format(...params)}`;
+    }
+    process.stdout.write(line + '\n');
+  };
+  const method = (level) => (LEVELS.indexOf(level) >= min
+    ? (message, ...params) => write(level, [message, ...params]) : () => {});
+  console.trace = method('TRACE');
+  console.debug = method('DEBUG');
+  console.info = method('INFO');
+  console.log = console.info;
+  console.warn = method('WARN');
+  console.error = method('ERROR');
+  console.fatal = (message, ...params) => write('FATAL', [message, ...params]);
+}
+
+const logError = (what, error) => (
+  (process.env.AWS_LAMBDA_LOG_FORMAT || '').toUpperCase() === 'JSON'
+    ? console.error(intoError(error)) : console.error(what, toFormatted(intoError(error))));
+
+// -- the Runtime API client: one keep-alive connection ------------------------------------------
+
+const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+function request(method, urlPath, body, headers, retried) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: HOST, port: Number(PORT), path: API + urlPath, method, agent,
+      headers: body === undefined ? headers : { 'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(body), ...headers } }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', (err) => (!retried && (err.code === 'ECONNRESET' || err.code === 'EPIPE')
+      ? request(method, urlPath, body, headers, true).then(resolve, reject) : reject(err)));
+    req.end(body);
+  });
+}
+
+const serialize = (value) => JSON.stringify(value === undefined ? null : value);
+const postError = (where, error) => {
+  const body = toRapid(error);
+  const header = String(body.errorType).replace(/[^\x20-\x7e]/g, ''); // a header must be ASCII
+  return request('POST', where, JSON.stringify(body), { [ERROR_TYPE]: header });
+};
+const postResponse = (id, body, headers) => request(
+  'POST', `/invocation/${encodeURIComponent(id)}/response`, body, headers);
+const postInvokeError = (id, error) => postError(`/invocation/${encodeURIComponent(id)}/error`, error);
+
+// -- loading the handler: "dir/module.nested.fn" under LAMBDA_TASK_ROOT ---------------------------
+
+function typeModule(folder) {
+  // The nearest package.json decides whether .js is ESM; node_modules and / end the search.
+  for (let dir = folder; !dir.endsWith('/node_modules'); dir = path.dirname(dir)) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+      } catch (e) {
+        console.warn(`${pj} cannot be read, it will be ignored for ES module detection purposes.`, e);
+        return false;
+      }
+    }
+    if (dir === path.dirname(dir)) return false;
+  }
+  return false;
+}
+
+async function loadModule(appRoot, moduleRoot, name) {
+  const base = path.resolve(appRoot, moduleRoot, name);
+  const tryRequire = (ext) => (fs.existsSync(base + ext) ? require(base + ext) : undefined);
+  const tryImport = async (ext) => (fs.existsSync(base + ext)
+    ? import(pathToFileURL(base + ext).href) : undefined);
+  const esm = typeModule(path.dirname(base));
+  const loaded = tryRequire('') || (!esm && tryRequire('.js')) || (esm && await tryImport('.js')) ||
+    await tryImport('.mjs') || tryRequire('.cjs');
+  if (loaded) return loaded;
+  // Last, node's own resolution (a package name, or a folder with an index).
+  return require(require.resolve(name, { paths: [appRoot, path.join(appRoot, moduleRoot)] }));
+}
+
+async function loadHandler(appRoot, fullHandler) {
+  if (fullHandler.includes('..')) {
+    throw new MalformedHandlerName(`'${fullHandler}' is not a valid handler name. Use absolute ` +
+      'paths when specifying root directories in handler names.');
+  }
+  const handlerString = path.basename(fullHandler);
+  const moduleRoot = fullHandler.substring(0, fullHandler.indexOf(handlerString));
+  const match = handlerString.match(/^([^.]*)\.(.*)$/);
+  if (!match) throw new MalformedHandlerName('Bad handler');
+  let userModule;
+  try {
+    userModule = await loadModule(appRoot, moduleRoot, match[1]);
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new UserCodeSyntaxError(String(e));
+    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
+      throw new ImportModuleError(String(e));
+    }
+    throw e;
+  }
+  const find = (root) => match[2].split('.').reduce((obj, key) => obj && obj[key], root);
+  const handler = find(userModule) || (userModule && find(userModule.default));
+  if (!handler) throw new HandlerNotFound(`${fullHandler} is undefined or not exported`);
+  if (typeof handler !== 'function') throw new HandlerNotFound(`${fullHandler} is not a function`);
+  return handler;
+}
+
+globalThis.awslambda = {
+  // Response streaming, buffered: samrun sends the whole stream as one response.
+  streamifyResponse: (handler) => Object.assign(handler, { [STREAMING]: 'response' }),
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.contentType = 'application/vnd.awslambda.http-integration-response';
+      stream.write(JSON.stringify(prelude));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    },
+  },
+};
+
+// -- the invoke loop ----------------------------------------------------------------------------
+
+let beforeExit = () => {};
+let onFatal = (error, code) => postError('/init/error', error).finally(() => process.exit(code));
+
+const parseJson = (text, name) => {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Cannot parse ${name} as json: ${err.toString()}`);
+  }
+};
+
+function buildContext(headers, id, scheduleNext) {
+  let waitForEmptyEventLoop = true;
+  let finished = false;
+  const once = (fn) => (...args) => { if (!finished) { finished = true; fn(...args); } };
+  const fail = (err) => { logError('Invoke Error', err); postInvokeError(id, err).then(scheduleNext); };
+  const complete = (result) => {
+    let body;
+    try {
+      body = serialize(result);
+    } catch (_) { // a cycle or a BigInt: reported as the function's error
+      return fail(new Error('Unable to stringify response body'));
+    }
+    return postResponse(id, body).then(scheduleNext);
+  };
+  const done = (err, result) => {
+    beforeExit = () => {};
+    if (err !== undefined && err !== null) fail(err); else complete(result);
+  };
+  const callback = once((err, result) => {
+    beforeExit = () => {};
+    if (err !== undefined && err !== null) fail(err);
+    else if (!waitForEmptyEventLoop) complete(result);
+    else beforeExit = () => setImmediate(() => { beforeExit = () => {}; complete(result); });
+  });
+  const deadline = Number(headers['lambda-runtime-deadline-ms']);
+  const env = process.env;
+  const context = {
+    get callbackWaitsForEmptyEventLoop() { return waitForEmptyEventLoop; },
+    set callbackWaitsForEmptyEventLoop(value) { waitForEmptyEventLoop = value; },
+    succeed: once((result) => done(null, result)),
+    fail: once((err) => done(err === undefined || err === null ? 'handled' : err, null)),
+    done: once(done),
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+    awsRequestId: id,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+  return { context, callback, markDone: () => { finished = true; } };
+}
+
+async function handleOnce(handler) {
+  const next = await request('GET', '/invocation/next');
+  const headers = next.headers;
+  const id = headers['lambda-runtime-aws-request-id'];
+  global[REQUEST_ID] = id;
+  const trace = headers['lambda-runtime-trace-id'];
+  if (trace) process.env._X_AMZN_TRACE_ID = trace;
+  else delete process.env._X_AMZN_TRACE_ID;
+  const scheduleNext = () => setImmediate(() => loop(handler));
+  onFatal = (error, code) => postInvokeError(id, error).finally(() => process.exit(code));
+  const { context, callback, markDone } = buildContext(headers, id, scheduleNext);
+  const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  // Nothing left to run and no answer: a sync handler answers null, an async one never settled.
+  beforeExit = () => {
+    beforeExit = () => {};
+    markDone();
+    if (!isAsync && !MODERN) {
+      postResponse(id, 'null').then(scheduleNext);
+      return;
+    }
+    const error = new NodeJsExit('Lambda runtime client detected an unexpected Node.js exit code. ' +
+      'This is most commonly caused by a Promise that was never settled. For more information, ' +
+      'see https://nodejs.org/docs/latest/api/process.html#exit-codes');
+    logError('Invoke Error', error);
+    postInvokeError(id, error).then(scheduleNext);
+  };
+  try {
+    context.clientContext = parseJson(headers['lambda-runtime-client-context'], 'ClientContext');
+    context.identity = parseJson(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : {};
+    if (handler[STREAMING]) {
+      await streamOnce(handler, event, context, id, scheduleNext);
+    } else if (MODERN) {
+      context.done(null, await handler(event, context)); // answered as soon as it settles
+    } else {
+      const result = handler(event, context, callback);
+      if (result && typeof result.then === 'function') {
+        result.then(context.succeed, context.fail).catch(context.fail);
+      }
+    }
+  } catch (err) {
+    callback(err);
+  }
+}
+
+async function streamOnce(handler, event, context, id, scheduleNext) {
+  const { PassThrough } = require('stream');
+  const stream = new PassThrough();
+  stream.setContentType = (type) => { stream.contentType = type; };
+  const chunks = [];
+  stream.on('data', (chunk) => chunks.push(Buffer.from(chunk)));
+  const ended = new Promise((resolve) => stream.on('end', resolve));
+  beforeExit = () => {};
+  await handler(event, stream, context);
+  if (!stream.writableEnded) stream.end();
+  await ended;
+  await postResponse(id, Buffer.concat(chunks), {
+    'Content-Type': stream.contentType || 'application/octet-stream',
+    'Lambda-Runtime-Function-Response-Mode': 'streaming' });
+  scheduleNext();
+}
+
+function loop(handler) {
+  handleOnce(handler).catch((err) => {
+    console.log(`Unexpected Top Level Error: ${err.toString()}`);
+    onFatal(err, 129);
+  });
+}
+
+async function main() {
+  patchConsole();
+  process.on('uncaughtException', (error) => {
+    logError('Uncaught Exception', error);
+    onFatal(error, 129);
+  });
+  process.on('unhandledRejection', (reason, promise) => {
+    const error = new UnhandledPromiseRejection(String(reason));
+    Object.assign(error, { reason, promise });
+    logError('Unhandled Promise Rejection', error);
+    onFatal(error, 128);
+  });
+  process.on('beforeExit', () => beforeExit());
+  const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  const handler = await loadHandler(appRoot, process.env._HANDLER || '');
+  if (MODERN && handler.length >= 3 && !handler[STREAMING]) {
+    throw new CallbackHandlerDeprecated('ERROR: AWS Lambda has removed support for callback-based ' +
+      'function handlers starting with Node.js 24. You need to modify this function to use a ' +
+      'supported handler signature to use Node.js 24 or later. For more information see ' +
+      'https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.');
+  }
+  setImmediate(() => loop(handler));
+}
+
+main().catch((error) => {
+  logError('Uncaught Exception', error);
+  onFatal(error, 129);
+});

@@ -1,0 +1,36 @@
+"""Templates in, `AppGraph` out: the only package that knows YAML, CloudFormation and SAM.
+
+load_graph(path, ...)        -> AppGraph       (raises TemplateError, located file:line:col)
+validate_template(path, ...) -> list[Problem]  (cfn-lint plus samrun's own checks)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph
+from samrun.template.build import build_graph, compile_template
+from samrun.template.loader import load_template
+from samrun.template.validate import Problem, validate_template
+
+__all__ = ["Problem", "load_graph", "validate_template"]
+
+
+def load_graph(
+    path: Path,
+    *,
+    parameter_overrides: Mapping[str, str] = {},
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+    stack_name: str = "samrun",
+) -> AppGraph:
+    """The app graph of the template at `path`, with every value resolved that can be locally."""
+    compiled = compile_template(
+        load_template(Path(path)),
+        parameter_overrides=parameter_overrides,
+        region=region,
+        account_id=account_id,
+        stack_name=stack_name,
+    )
+    return build_graph(compiled)

@@ -1,0 +1,190 @@
+"""A loaded template -> the immutable `AppGraph`: parameters, SAM transform, conditions, converters.
+
+Steps, in order: parameter values (overrides, defaults, constraints) and pseudo parameters;
+a circular-reference check on the template as written (so the error points at the user's
+text); the SAM transform when declared; resources whose Condition is false dropped; then one
+converter per kind of graph node (build_functions, build_routes, build_events, build_alb).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from samrun.errors import TemplateError
+from samrun.model import AppGraph, Resource
+from samrun.template.build_alb import build_target_groups
+from samrun.template.build_events import (
+    build_event_source_mappings,
+    build_push_sources,
+    build_schedules,
+)
+from samrun.template.build_functions import (
+    build_aliases,
+    build_functions,
+    build_layers,
+    build_versions,
+)
+from samrun.template.build_routes import build_routes
+from samrun.template.context import BuildContext
+from samrun.template.intrinsics import Context, IntrinsicError, Resolver, find_cycle
+from samrun.template.loader import LoadedTemplate, load_template
+from samrun.template.parameters import Pseudo, resolve_parameters
+from samrun.template.refs import ResourceTable
+from samrun.template.sam import has_sam_transform, run_transform
+
+_LOCAL_RESOURCES = {
+    "AWS::SQS::Queue": "sqs",
+    "AWS::SNS::Topic": "sns",
+    "AWS::S3::Bucket": "s3",
+    "AWS::Kinesis::Stream": "kinesis",
+    "AWS::DynamoDB::Table": "dynamodb",
+    "AWS::DynamoDB::GlobalTable": "dynamodb",
+    "AWS::Events::EventBus": "eventbridge",
+}
+_ARN_ATTRIBUTE = {
+    "sqs": "Arn",
+    "sns": "TopicArn",
+    "s3": "Arn",
+    "kinesis": "Arn",
+    "dynamodb": "Arn",
+    "eventbridge": "Arn",
+}
+
+
+@dataclass
+class Compiled:
+    """A template after parameters, the SAM transform and conditions: ready for converters."""
+
+    loaded: LoadedTemplate
+    context: BuildContext
+    parameters: Mapping[str, Any]
+
+
+def _check_cycles(loaded: LoadedTemplate) -> None:
+    resources = loaded.data.get("Resources")
+    if not isinstance(resources, dict):
+        raise TemplateError("the template has no Resources", loaded.locate(()), "template")
+    cycle = find_cycle(resources)
+    if cycle:
+        names = " -> ".join([*(name for name, _ in cycle), cycle[0][0]])
+        first, path = cycle[0]
+        raise TemplateError(
+            f"circular reference: {names}", loaded.locate(("Resources", first, *path)), "cycles"
+        )
+
+
+def _load_definition(path: Path) -> Any:
+    """A local OpenAPI file named by DefinitionUri, read with the same loader."""
+    return load_template(path).data
+
+
+def compile_template(
+    loaded: LoadedTemplate,
+    *,
+    parameter_overrides: Mapping[str, str],
+    region: str,
+    account_id: str,
+    stack_name: str,
+) -> Compiled:
+    data = loaded.data
+    pseudo = Pseudo(region=region, account_id=account_id, stack_name=stack_name)
+    parameters: dict[str, Any] = {
+        **resolve_parameters(data.get("Parameters") or {}, parameter_overrides, loaded.locate),
+        **pseudo.values(),
+    }
+    _check_cycles(loaded)
+    sam_resources: Mapping[str, Any] = {}
+    placeholders = None
+    if has_sam_transform(data):
+        data, sam, placeholders = run_transform(
+            data,
+            parameters,
+            region=region,
+            base_dir=loaded.path.parent,
+            locate=loaded.locate,
+            load_definition=_load_definition,
+        )
+        sam_resources = sam.get("Resources") or {}
+    resources = data.get("Resources") or {}
+    table = ResourceTable(
+        resources, region=region, account_id=account_id, partition=pseudo.partition
+    )
+    resolver = Resolver(
+        Context(
+            parameters=parameters,
+            conditions=data.get("Conditions") or {},
+            mappings=data.get("Mappings") or {},
+            ref=table.ref,
+            get_att=table.get_att,
+        )
+    )
+    table.resolver = resolver
+    active = {}
+    for lid, resource in resources.items():
+        if not isinstance(resource, dict) or "Type" not in resource:
+            where = loaded.locate(("Resources", lid))
+            raise TemplateError(f"resource {lid} has no Type", where, "template")
+        condition = resource.get("Condition")
+        try:
+            keep = condition is None or resolver.condition(str(condition))
+        except IntrinsicError as exc:
+            raise TemplateError(str(exc), loaded.locate(("Resources", lid, "Condition"))) from None
+        if keep:
+            active[lid] = resource
+    table.resources = active
+    context = BuildContext(
+        resources=active,
+        resolver=resolver,
+        table=table,
+        base_dir=loaded.path.parent.resolve(),
+        locate=loaded.locate,
+        original_ids=frozenset(loaded.data.get("Resources") or {}),
+        sam_resources=sam_resources,
+        placeholders=placeholders,
+    )
+    return Compiled(loaded=loaded, context=context, parameters=parameters)
+
+
+def build_resources(ctx: BuildContext) -> tuple[Resource, ...]:
+    resources = []
+    for lid, resource in ctx.resources.items():
+        kind = _LOCAL_RESOURCES.get(resource.get("Type", ""))
+        if kind is None:
+            continue
+        properties = ctx.resolve(resource.get("Properties") or {}, lid)
+        resources.append(
+            Resource(
+                logical_id=lid,
+                type=kind,
+                name=ctx.table.name(lid).lower() if kind == "s3" else ctx.table.name(lid),
+                arn=str(ctx.table.get_att(lid, _ARN_ATTRIBUTE[kind])),
+                properties=properties,
+            )
+        )
+    return tuple(resources)
+
+
+def build_graph(compiled: Compiled) -> AppGraph:
+    ctx = compiled.context
+    layers = build_layers(ctx)
+    functions = build_functions(ctx, layers)
+    graph = AppGraph(
+        template_path=str(compiled.loaded.path.resolve()),
+        region=str(compiled.parameters["AWS::Region"]),
+        account_id=str(compiled.parameters["AWS::AccountId"]),
+        functions=functions,
+        layers=layers,
+        versions=build_versions(ctx, functions),
+        aliases=build_aliases(ctx),
+        routes=build_routes(ctx, functions),
+        event_source_mappings=build_event_source_mappings(ctx),
+        push_sources=build_push_sources(ctx),
+        schedules=build_schedules(ctx),
+        target_groups=build_target_groups(ctx),
+        resources=build_resources(ctx),
+        warnings=tuple(dict.fromkeys(ctx.resolver.warnings)),
+    )
+    return graph

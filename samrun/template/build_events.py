@@ -1,0 +1,261 @@
+"""Event source mappings, push sources and schedules, from the resources that wire them.
+
+SAM's event types all become plain CloudFormation resources (EventSourceMapping, Events::Rule,
+Scheduler::Schedule, SNS::Subscription, bucket notifications, ...), so reading those resources
+covers both SAM and hand-written templates with one set of converters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from samrun.model import EventSourceMapping, PushSource, Schedule, is_unresolved
+from samrun.template.context import BuildContext, flag, text_or_none
+from samrun.template.intrinsics import as_text
+
+_ESM_TYPES = {
+    "sqs": "sqs",
+    "kinesis": "kinesis",
+    "dynamodb": "dynamodb",
+    "kafka": "kafka",
+    "mq": "mq",
+    "rds": "docdb",
+}
+_ESM_FIELDS = frozenset(
+    {
+        "FunctionName",
+        "EventSourceArn",
+        "BatchSize",
+        "StartingPosition",
+        "Enabled",
+        "FilterCriteria",
+        "MaximumBatchingWindowInSeconds",
+        "FunctionResponseTypes",
+    }
+)
+
+
+def _esm_type(arn: str, props: Mapping[str, Any]) -> str:
+    if "SelfManagedEventSource" in props:
+        return "kafka"
+    parts = arn.split(":")
+    return _ESM_TYPES.get(parts[2], parts[2]) if len(parts) > 2 else "unknown"
+
+
+def build_event_source_mappings(ctx: BuildContext) -> tuple[EventSourceMapping, ...]:
+    mappings = []
+    for lid, props in ctx.of_type("AWS::Lambda::EventSourceMapping"):
+        target = ctx.function_target(ctx.prop(lid, props, "FunctionName"))
+        if target is None:
+            ctx.resolver.warnings.append(f"{lid}: its FunctionName is not a function of this app")
+            continue
+        source = as_text(ctx.prop(lid, props, "EventSourceArn", ""))
+        if not source and "SelfManagedEventSource" in props:
+            endpoints = ctx.prop(lid, props, "SelfManagedEventSource")
+            servers = (endpoints.get("Endpoints") or {}).get("KafkaBootstrapServers", [])
+            source = ",".join(as_text(s) for s in servers)
+        filters = (ctx.prop(lid, props, "FilterCriteria") or {}).get("Filters", []) or []
+        mappings.append(
+            EventSourceMapping(
+                function=target[0],
+                qualifier=target[1],
+                source_type=_esm_type(source, props),
+                source=source,
+                batch_size=ctx.integer(lid, props, "BatchSize"),
+                starting_position=text_or_none(ctx.prop(lid, props, "StartingPosition")),
+                maximum_batching_window_s=ctx.integer(lid, props, "MaximumBatchingWindowInSeconds"),
+                function_response_types=tuple(
+                    as_text(t) for t in ctx.prop(lid, props, "FunctionResponseTypes", []) or []
+                ),
+                filters=tuple(f for f in filters if isinstance(f, dict)),
+                enabled=flag(ctx.prop(lid, props, "Enabled"), True),
+                logical_id=lid,
+                details={
+                    key: ctx.resolve(value, lid, key)
+                    for key, value in props.items()
+                    if key not in _ESM_FIELDS
+                },
+            )
+        )
+    return tuple(mappings)
+
+
+def _targets(ctx: BuildContext, items: Any) -> Iterator[tuple[dict[str, Any], str, str | None]]:
+    """(target, function name, qualifier) for each entry of a Targets list that is a function."""
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            target = ctx.function_target(item.get("Arn"))
+            if target:
+                yield item, target[0], target[1]
+
+
+def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
+    schedules = []
+    for lid, props in ctx.of_type("AWS::Events::Rule"):
+        if "ScheduleExpression" not in props:
+            continue
+        rule = ctx.resolve(props, lid)
+        for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+            schedules.append(
+                Schedule(
+                    function=name,
+                    qualifier=qualifier,
+                    expression=as_text(rule["ScheduleExpression"]),
+                    enabled=as_text(rule.get("State", "ENABLED")) == "ENABLED",
+                    input=text_or_none(target.get("Input")),
+                    name=ctx.table.name(lid),
+                    logical_id=lid,
+                )
+            )
+    for lid, props in ctx.of_type("AWS::Scheduler::Schedule"):
+        schedule = ctx.resolve(props, lid)
+        for target, name, qualifier in _targets(ctx, [schedule.get("Target")]):
+            schedules.append(
+                Schedule(
+                    function=name,
+                    qualifier=qualifier,
+                    expression=as_text(schedule.get("ScheduleExpression", "")),
+                    enabled=as_text(schedule.get("State", "ENABLED")) == "ENABLED",
+                    input=text_or_none(target.get("Input")),
+                    name=ctx.table.name(lid),
+                    logical_id=lid,
+                )
+            )
+    return tuple(schedules)
+
+
+def _rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    if "EventPattern" not in props:
+        return
+    rule = ctx.resolve(props, lid)
+    bus = as_text(rule.get("EventBusName", "default"))
+    if bus.startswith("arn:"):
+        bus = bus.rsplit("/", 1)[-1]
+    for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+        details = {
+            "pattern": rule["EventPattern"],
+            "rule": ctx.table.name(lid),
+            "enabled": as_text(rule.get("State", "ENABLED")) == "ENABLED",
+        }
+        for key in ("Input", "InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
+            if key in target:
+                details[key[0].lower() + key[1:]] = target[key]
+        yield PushSource(
+            function=name,
+            qualifier=qualifier,
+            type="eventbridge",
+            source=bus,
+            details=details,
+            logical_id=lid,
+        )
+
+
+def _buckets(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    notifications = props.get("NotificationConfiguration")
+    if not notifications:
+        return
+    config = ctx.resolve(notifications, lid, "NotificationConfiguration")
+    for item in config.get("LambdaConfigurations", []) or []:
+        target = ctx.function_target(item.get("Function"))
+        if target:
+            details = {"event": item.get("Event"), "filter": item.get("Filter", {})}
+            yield PushSource(
+                function=target[0],
+                qualifier=target[1],
+                type="s3",
+                source=as_text(ctx.table.ref(lid)),
+                details=details,
+                logical_id=lid,
+            )
+
+
+def _subscriptions(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    if as_text(ctx.prop(lid, props, "Protocol", "")) != "lambda":
+        return
+    target = ctx.function_target(ctx.prop(lid, props, "Endpoint"))
+    if target:
+        details = {
+            key: ctx.resolve(props[key], lid, key)
+            for key in ("FilterPolicy", "FilterPolicyScope", "RedrivePolicy")
+            if key in props
+        }
+        yield PushSource(
+            function=target[0],
+            qualifier=target[1],
+            type="sns",
+            source=as_text(ctx.prop(lid, props, "TopicArn")),
+            details=details,
+            logical_id=lid,
+        )
+
+
+def _log_filters(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    target = ctx.function_target(ctx.prop(lid, props, "DestinationArn"))
+    if target:
+        details = {"filter_pattern": ctx.prop(lid, props, "FilterPattern", "")}
+        yield PushSource(
+            function=target[0],
+            qualifier=target[1],
+            type="cloudwatch_logs",
+            source=as_text(ctx.prop(lid, props, "LogGroupName")),
+            details=details,
+            logical_id=lid,
+        )
+
+
+def _topic_rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    payload = ctx.prop(lid, props, "TopicRulePayload", {}) or {}
+    for action in payload.get("Actions", []) or []:
+        target = ctx.function_target((action.get("Lambda") or {}).get("FunctionArn"))
+        if target:
+            details = {
+                "sql": payload.get("Sql"),
+                "enabled": not flag(payload.get("RuleDisabled"), False),
+            }
+            yield PushSource(
+                function=target[0],
+                qualifier=target[1],
+                type="iot",
+                source=ctx.table.name(lid),
+                details=details,
+                logical_id=lid,
+            )
+
+
+def _user_pools(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
+    config = ctx.prop(lid, props, "LambdaConfig", {}) or {}
+    for trigger, arn in config.items():
+        target = ctx.function_target(arn)
+        if target:
+            yield PushSource(
+                function=target[0],
+                qualifier=target[1],
+                type="cognito",
+                source=lid,
+                details={"trigger": trigger},
+                logical_id=lid,
+            )
+
+
+_PUSH: dict[str, Callable[[BuildContext, str, Mapping[str, Any]], Iterator[PushSource]]] = {
+    "AWS::Events::Rule": _rules,
+    "AWS::S3::Bucket": _buckets,
+    "AWS::SNS::Subscription": _subscriptions,
+    "AWS::Logs::SubscriptionFilter": _log_filters,
+    "AWS::IoT::TopicRule": _topic_rules,
+    "AWS::Cognito::UserPool": _user_pools,
+}
+
+
+def build_push_sources(ctx: BuildContext) -> tuple[PushSource, ...]:
+    sources: list[PushSource] = []
+    for lid, resource in ctx.resources.items():
+        converter = _PUSH.get(resource.get("Type", ""))
+        if converter:
+            sources.extend(
+                s
+                for s in converter(ctx, lid, resource.get("Properties") or {})
+                if not is_unresolved(s.function)
+            )
+    return tuple(sources)

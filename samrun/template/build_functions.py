@@ -1,0 +1,261 @@
+"""Functions, layers, versions and aliases from CloudFormation Lambda resources.
+
+Everything the execution core needs to start a function is decided here, once: absolute code
+paths, Lambda's defaults (128 MB, 3 s, 512 MB /tmp, x86_64), environment values as text the way
+CloudFormation stringifies them, layer ARNs matched to the app's own layers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from samrun.model import (
+    LATEST,
+    Alias,
+    Code,
+    DeploymentPreference,
+    Destination,
+    Function,
+    FunctionConfig,
+    FunctionUrl,
+    ImageConfig,
+    InvokeConfig,
+    Layer,
+    LayerRef,
+    PackageType,
+    Version,
+    is_unresolved,
+)
+from samrun.template.context import BuildContext, flag, text_or_none
+from samrun.template.intrinsics import as_text
+
+_DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
+
+
+def destination(arn: Any) -> Destination | None:
+    """A destination from its ARN; the service names its type."""
+    if not isinstance(arn, str) or not arn:
+        return None
+    parts = arn.split(":")
+    service = parts[2] if len(parts) > 2 and parts[0] == "arn" else "unknown"
+    return Destination(type=_DESTINATION_TYPES.get(service, service), arn=arn)
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    return tuple(as_text(v) for v in value) if isinstance(value, list) else ()
+
+
+def _env_text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
+
+
+def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
+    layers = []
+    for lid, props in ctx.of_type("AWS::Lambda::LayerVersion"):
+        layers.append(
+            Layer(
+                logical_id=ctx.source_id(lid) or lid,
+                name=ctx.table.name(lid),
+                arn=as_text(ctx.table.ref(lid)),
+                code=ctx.code(ctx.prop(lid, props, "Content"), lid),
+                compatible_runtimes=_text_list(ctx.prop(lid, props, "CompatibleRuntimes")),
+                compatible_architectures=_text_list(
+                    ctx.prop(lid, props, "CompatibleArchitectures")
+                ),
+                description=as_text(ctx.prop(lid, props, "Description", "")),
+            )
+        )
+    return tuple(layers)
+
+
+def _config(
+    ctx: BuildContext, lid: str, props: Mapping[str, Any], layers: tuple[Layer, ...]
+) -> FunctionConfig:
+    package_type = PackageType(ctx.prop(lid, props, "PackageType", "Zip"))
+    code = ctx.code(ctx.prop(lid, props, "Code"), lid)
+    if package_type is PackageType.IMAGE and code.image_uri is None:
+        code = Code(image_uri=code.remote)
+    env = ctx.prop(lid, props, "Environment", {}) or {}
+    variables = env.get("Variables", {}) if isinstance(env, dict) else {}
+    by_arn = {layer.arn: layer for layer in layers}
+    layer_refs = []
+    for arn in ctx.prop(lid, props, "Layers", []) or []:
+        local = by_arn.get(as_text(arn))
+        layer_refs.append(
+            LayerRef(
+                arn=as_text(arn),
+                logical_id=local.logical_id if local else None,
+                code=local.code if local else None,
+            )
+        )
+    image = ctx.prop(lid, props, "ImageConfig")
+    storage = ctx.prop(lid, props, "EphemeralStorage", {}) or {}
+    return FunctionConfig(
+        runtime=text_or_none(ctx.prop(lid, props, "Runtime")),
+        handler=text_or_none(ctx.prop(lid, props, "Handler")),
+        code=code,
+        package_type=package_type,
+        memory_mb=ctx.number(lid, props, "MemorySize", 128),
+        timeout_s=ctx.number(lid, props, "Timeout", 3),
+        ephemeral_storage_mb=int(as_text(storage.get("Size", 512))),
+        architectures=_text_list(ctx.prop(lid, props, "Architectures")) or ("x86_64",),
+        environment={str(k): _env_text(v) for k, v in variables.items()},
+        layers=tuple(layer_refs),
+        tracing=text_or_none((ctx.prop(lid, props, "TracingConfig") or {}).get("Mode")),
+        image_config=ImageConfig(
+            entry_point=_text_list(image.get("EntryPoint")),
+            command=_text_list(image.get("Command")),
+            working_directory=text_or_none(image.get("WorkingDirectory")),
+        )
+        if isinstance(image, dict)
+        else None,
+        description=as_text(ctx.prop(lid, props, "Description", "")),
+    )
+
+
+def _deployment_preference(ctx: BuildContext, lid: str) -> DeploymentPreference | None:
+    sam = ctx.sam_resources.get(lid) or {}
+    raw = (sam.get("Properties") or {}).get("DeploymentPreference")
+    if not isinstance(raw, dict):
+        return None
+    pref = ctx.resolve(raw, lid, "DeploymentPreference")
+    hooks = pref.get("Hooks") or {}
+
+    def hook(name: str) -> str | None:
+        target = ctx.function_target(hooks.get(name))
+        return target[0] if target else text_or_none(hooks.get(name))
+
+    return DeploymentPreference(
+        type=as_text(pref.get("Type", "AllAtOnce")),
+        enabled=flag(pref.get("Enabled"), True),
+        pre_traffic_hook=hook("PreTraffic"),
+        post_traffic_hook=hook("PostTraffic"),
+        alarms=_text_list(pref.get("Alarms")),
+    )
+
+
+def _invoke_configs(ctx: BuildContext) -> dict[str, InvokeConfig]:
+    configs: dict[str, InvokeConfig] = {}
+    for lid, props in ctx.of_type("AWS::Lambda::EventInvokeConfig"):
+        target = ctx.function_target(ctx.prop(lid, props, "FunctionName"))
+        if target is None:
+            continue
+        dest = ctx.prop(lid, props, "DestinationConfig", {}) or {}
+        configs.setdefault(
+            target[0],
+            InvokeConfig(
+                maximum_retry_attempts=ctx.integer(lid, props, "MaximumRetryAttempts"),
+                maximum_event_age_s=ctx.integer(lid, props, "MaximumEventAgeInSeconds"),
+                on_success=destination((dest.get("OnSuccess") or {}).get("Destination")),
+                on_failure=destination((dest.get("OnFailure") or {}).get("Destination")),
+                qualifier=as_text(ctx.prop(lid, props, "Qualifier", LATEST)),
+            ),
+        )
+    return configs
+
+
+def _function_urls(ctx: BuildContext) -> dict[str, FunctionUrl]:
+    urls: dict[str, FunctionUrl] = {}
+    for lid, props in ctx.of_type("AWS::Lambda::Url"):
+        target = ctx.function_target(ctx.prop(lid, props, "TargetFunctionArn"))
+        if target is None:
+            continue
+        urls[target[0]] = FunctionUrl(
+            auth_type=as_text(ctx.prop(lid, props, "AuthType", "NONE")),
+            invoke_mode=as_text(ctx.prop(lid, props, "InvokeMode", "BUFFERED")),
+            cors=ctx.prop(lid, props, "Cors", {}) or {},
+            qualifier=text_or_none(ctx.prop(lid, props, "Qualifier")) or target[1],
+        )
+    return urls
+
+
+def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Function, ...]:
+    """Every AWS::Lambda::Function; `ctx.function_names` is filled first so targets resolve."""
+    found = list(ctx.of_type("AWS::Lambda::Function"))
+    for lid, _ in found:
+        ctx.function_names[ctx.table.name(lid)] = lid
+    invoke_configs, urls = _invoke_configs(ctx), _function_urls(ctx)
+    functions = []
+    for lid, props in found:
+        name = ctx.table.name(lid)
+        sam_props = (ctx.sam_resources.get(lid) or {}).get("Properties") or {}
+        alias = sam_props.get("AutoPublishAlias")
+        dead_letter = (ctx.prop(lid, props, "DeadLetterConfig") or {}).get("TargetArn")
+        role = ctx.prop(lid, props, "Role")
+        functions.append(
+            Function(
+                logical_id=lid,
+                name=name,
+                arn=as_text(ctx.table.get_att(lid, "Arn")),
+                config=_config(ctx, lid, props, layers),
+                reserved_concurrency=ctx.integer(lid, props, "ReservedConcurrentExecutions"),
+                auto_publish_alias=text_or_none(ctx.resolve(alias, lid, "AutoPublishAlias"))
+                if alias is not None
+                else None,
+                deployment_preference=_deployment_preference(ctx, lid),
+                invoke_config=invoke_configs.get(name),
+                dead_letter=destination(dead_letter),
+                function_url=urls.get(name),
+                role=None if role is None or is_unresolved(role) else as_text(role),
+            )
+        )
+    return tuple(functions)
+
+
+def build_versions(ctx: BuildContext, functions: tuple[Function, ...]) -> tuple[Version, ...]:
+    by_name = {f.name: f for f in functions}
+    versions = []
+    for lid, props in ctx.of_type("AWS::Lambda::Version"):
+        target = ctx.function_target(ctx.prop(lid, props, "FunctionName"))
+        if target is None:
+            continue
+        provisioned = ctx.prop(lid, props, "ProvisionedConcurrencyConfig") or {}
+        versions.append(
+            Version(
+                function=target[0],
+                version=ctx.table.version_number(lid),
+                config=by_name[target[0]].config,
+                logical_id=lid,
+                description=as_text(ctx.prop(lid, props, "Description", "")),
+                provisioned_concurrency=_int_or_none(
+                    provisioned.get("ProvisionedConcurrentExecutions")
+                ),
+            )
+        )
+    return tuple(versions)
+
+
+def build_aliases(ctx: BuildContext) -> tuple[Alias, ...]:
+    aliases = []
+    for lid, props in ctx.of_type("AWS::Lambda::Alias"):
+        target = ctx.function_target(ctx.prop(lid, props, "FunctionName"))
+        if target is None:
+            continue
+        routing = ctx.prop(lid, props, "RoutingConfig") or {}
+        weights = {
+            as_text(w.get("FunctionVersion")): float(as_text(w.get("FunctionWeight", 0)))
+            for w in routing.get("AdditionalVersionWeights", []) or []
+        }
+        provisioned = ctx.prop(lid, props, "ProvisionedConcurrencyConfig") or {}
+        aliases.append(
+            Alias(
+                function=target[0],
+                name=as_text(ctx.prop(lid, props, "Name")),
+                version=as_text(ctx.prop(lid, props, "FunctionVersion", LATEST)),
+                additional_version_weights=weights,
+                provisioned_concurrency=_int_or_none(
+                    provisioned.get("ProvisionedConcurrentExecutions")
+                ),
+                logical_id=lid,
+                description=as_text(ctx.prop(lid, props, "Description", "")),
+            )
+        )
+    return tuple(aliases)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or is_unresolved(value):
+        return None
+    return int(float(as_text(value)))

@@ -1,0 +1,213 @@
+"""`samrun validate`: cfn-lint, then samrun's own checks of what Lambda would refuse to run.
+
+Every problem is located in the template as written (`file:line:col`), using the loader's marks:
+a property set in Globals is reported where Globals sets it. cfn-lint is imported here only, as
+it takes about a second to import.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from samrun.errors import Location, TemplateError
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, Code, Function
+from samrun.template.build import build_graph, compile_template
+from samrun.template.loader import LoadedTemplate, load_template
+
+MAX_ENVIRONMENT_BYTES = 4096
+MAX_LAYERS = 5
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
+_NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    location: Location
+    rule: str
+    message: str
+    is_error: bool = True
+
+    def render(self) -> str:
+        return f"{self.location}: [{self.rule}] {self.message}"
+
+
+def _lint(loaded: LoadedTemplate, text: str, region: str) -> list[Problem]:
+    from cfnlint.api import ManualArgs, lint
+
+    problems = []
+    for match in lint(text, config=ManualArgs(regions=[region])):
+        where = Location(str(loaded.path), match.linenumber or 1, match.columnnumber or 1)
+        severity = getattr(match.rule, "severity", "error")
+        problems.append(Problem(where, match.rule.id, match.message, severity == "error"))
+    return problems
+
+
+class _Checks:
+    """samrun's own checks of one graph, each located at the property that sets the value."""
+
+    def __init__(self, loaded: LoadedTemplate, graph: AppGraph) -> None:
+        self.loaded, self.graph = loaded, graph
+
+    def where(self, function: Function, *props: str) -> Location:
+        for prop in props:
+            for path in (
+                ("Resources", function.logical_id, "Properties", prop),
+                ("Globals", "Function", prop),
+            ):
+                if path in self.loaded.marks:
+                    return self.loaded.locate(path)
+        return self.loaded.locate(("Resources", function.logical_id))
+
+    def run(self) -> Iterator[Problem]:
+        for function in self.graph.functions:
+            yield from self.limits(function)
+            yield from self.handler(function)
+        for warning in self.graph.warnings:
+            logical_id = warning.split(".", 1)[0].split(":", 1)[0]
+            yield Problem(
+                self.loaded.locate(("Resources", logical_id)),
+                "samrun-unresolved",
+                warning,
+                is_error=False,
+            )
+
+    def limits(self, function: Function) -> Iterator[Problem]:
+        config = function.config
+        name = function.logical_id
+        if not 128 <= config.memory_mb <= 10240:
+            yield Problem(
+                self.where(function, "MemorySize"),
+                "samrun-memory",
+                f"{name}: MemorySize {config.memory_mb} is outside 128-10240 MB",
+            )
+        if not 1 <= config.timeout_s <= 900:
+            yield Problem(
+                self.where(function, "Timeout"),
+                "samrun-timeout",
+                f"{name}: Timeout {config.timeout_s} is outside 1-900 seconds",
+            )
+        if not 512 <= config.ephemeral_storage_mb <= 10240:
+            yield Problem(
+                self.where(function, "EphemeralStorage"),
+                "samrun-storage",
+                f"{name}: EphemeralStorage {config.ephemeral_storage_mb} is outside 512-10240 MB",
+            )
+        size = sum(len(k) + len(v) for k, v in config.environment.items())
+        if size > MAX_ENVIRONMENT_BYTES:
+            yield Problem(
+                self.where(function, "Environment"),
+                "samrun-environment",
+                f"{name}: environment variables take {size} bytes; Lambda allows "
+                f"{MAX_ENVIRONMENT_BYTES}",
+            )
+        if len(config.layers) > MAX_LAYERS:
+            yield Problem(
+                self.where(function, "Layers"),
+                "samrun-layers",
+                f"{name}: {len(config.layers)} layers; Lambda allows {MAX_LAYERS}",
+            )
+        codes = [config.code, *(layer.code for layer in config.layers if layer.code)]
+        total = sum(_unzipped_size(code) for code in codes)
+        if total > MAX_UNZIPPED_BYTES:
+            yield Problem(
+                self.where(function, "CodeUri", "Code"),
+                "samrun-code-size",
+                f"{name}: code and layers take {total // 2**20} MB unzipped; Lambda "
+                f"allows {MAX_UNZIPPED_BYTES // 2**20} MB",
+            )
+
+    def handler(self, function: Function) -> Iterator[Problem]:
+        config, name = function.config, function.logical_id
+        path = config.code.path
+        if path is None or config.runtime is None:
+            return
+        code = Path(path)
+        if not code.exists():
+            yield Problem(
+                self.where(function, "CodeUri", "Code"),
+                "samrun-code",
+                f"{name}: code path {path} does not exist",
+            )
+            return
+        names = _code_files(code)
+        wanted = _handler_files(config.runtime, config.handler or "")
+        if wanted and not any(w in names for w in wanted):
+            yield Problem(
+                self.where(function, "Handler"),
+                "samrun-handler",
+                f"{name}: handler {config.handler!r} needs {' or '.join(wanted)} in {path}",
+            )
+
+
+def _handler_files(runtime: str, handler: str) -> tuple[str, ...]:
+    """The files (relative to the code root) one of which must exist for `handler` to load."""
+    module = handler.rsplit(".", 1)[0] if "." in handler else handler
+    if runtime.startswith("python"):
+        return (module.replace(".", "/") + ".py",)
+    if runtime.startswith("nodejs"):
+        return tuple(module + suffix for suffix in _NODE_SUFFIXES)
+    if runtime.startswith("ruby"):
+        return (module + ".rb",)
+    if runtime.startswith("provided"):
+        return ("bootstrap",)
+    return ()
+
+
+def _code_files(code: Path) -> frozenset[str]:
+    if code.is_file() and zipfile.is_zipfile(code):
+        with zipfile.ZipFile(code) as archive:
+            return frozenset(archive.namelist())
+    if code.is_dir():
+        return frozenset(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file())
+    return frozenset()
+
+
+def _unzipped_size(code: Code) -> int:
+    if code.path is None:
+        return 0
+    path = Path(code.path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def validate_template(
+    path: Path,
+    *,
+    parameter_overrides: Mapping[str, str] = {},
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> list[Problem]:
+    """Every problem found, errors and warnings, sorted by position; never raises for a template."""
+    path = Path(path)
+    try:
+        loaded = load_template(path)
+    except TemplateError as exc:
+        return [_from_error(exc, path)]
+    text = path.read_text(encoding="utf-8-sig")
+    problems = _lint(loaded, text, region)
+    try:
+        compiled = compile_template(
+            loaded,
+            parameter_overrides=parameter_overrides,
+            region=region,
+            account_id=account_id,
+            stack_name="samrun",
+        )
+        graph = build_graph(compiled)
+    except TemplateError as exc:
+        problems.append(_from_error(exc, path))
+    else:
+        problems.extend(_Checks(loaded, graph).run())
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda p: (p.location.line, p.location.column, p.rule))
+
+
+def _from_error(exc: TemplateError, path: Path) -> Problem:
+    return Problem(exc.location or Location(str(path), 1, 1), exc.rule, exc.message)

@@ -1,0 +1,115 @@
+"""Shared fixtures: run samrun as users do, as a subprocess, and talk to it over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config as BotoConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+READY = re.compile(r"Lambda API on (http://\S+)")
+
+
+class SamrunProcess:
+    """A running `samrun up`, with its output collected line by line as it arrives."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "samrun", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.lambda_endpoint = self.wait_for(READY, timeout=60).group(1)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 30, start: int = 0) -> re.Match[str]:
+        """The first output line from `start` on that matches, waiting up to `timeout`."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in self.lines[start:]:
+                    match = regex.search(line)
+                    if match:
+                        return match
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.process.poll() is not None and not self._pending()):
+                    output = "\n".join(self.lines[-40:])
+                    raise AssertionError(f"no line matched {regex.pattern!r}; output:\n{output}")
+                self._changed.wait(min(remaining, 0.5))
+
+    def _pending(self) -> bool:
+        return self.process.stdout is not None and not self.process.stdout.closed
+
+    def lambda_client(self) -> object:
+        return boto3.client(
+            "lambda",
+            endpoint_url=self.lambda_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=BotoConfig(retries={"max_attempts": 1}, read_timeout=120),
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            raise AssertionError("samrun did not stop within the deadline") from None
+
+
+@pytest.fixture
+def samrun_up(tmp_path: Path) -> Iterator[object]:
+    """Factory: `samrun_up(template, *extra_args)` starts a server and stops it after the test."""
+    started: list[SamrunProcess] = []
+
+    def start(template: Path, *extra: str) -> SamrunProcess:
+        args = ["up", str(template), "--port", "0", "--invoke-port", "0",
+                "--state-dir", str(tmp_path / ".samrun"), *extra]
+        server = SamrunProcess(args, cwd=template.parent)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -> object:
+    """Poll `condition()` until it returns something truthy, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()  # type: ignore[operator]
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
