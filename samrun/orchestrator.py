@@ -95,10 +95,10 @@ class App:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await self.runtime_server.start()
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker).app(), access_log=None, handle_signals=False
+            LambdaApi(self.invoker).app(), access_log=None, handle_signals=False, shutdown_timeout=1
         )
         await self._api_runner.setup()
-        await web.SockSite(self._api_runner, self._api_socket, shutdown_timeout=1).start()
+        await web.SockSite(self._api_runner, self._api_socket).start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 

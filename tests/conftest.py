@@ -47,7 +47,9 @@ class SamrunProcess:
         with self._changed:
             self._changed.notify_all()
 
-    def wait_for(self, pattern: re.Pattern[str] | str, timeout: float = 30, start: int = 0) -> re.Match[str]:
+    def wait_for(
+        self, pattern: re.Pattern[str] | str, timeout: float = 30, start: int = 0
+    ) -> re.Match[str]:
         """The first output line from `start` on that matches, waiting up to `timeout`."""
         regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout
@@ -92,8 +94,17 @@ def samrun_up(tmp_path: Path) -> Iterator[object]:
     started: list[SamrunProcess] = []
 
     def start(template: Path, *extra: str) -> SamrunProcess:
-        args = ["up", str(template), "--port", "0", "--invoke-port", "0",
-                "--state-dir", str(tmp_path / ".samrun"), *extra]
+        args = [
+            "up",
+            str(template),
+            "--port",
+            "0",
+            "--invoke-port",
+            "0",
+            "--state-dir",
+            str(tmp_path / ".samrun"),
+            *extra,
+        ]
         server = SamrunProcess(args, cwd=template.parent)
         started.append(server)
         return server

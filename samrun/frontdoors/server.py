@@ -150,10 +150,10 @@ class FrontDoors:
     async def start(self) -> None:
         for door in self.doors:
             door.runner = web.AppRunner(
-                aiohttp_app(door.handle), access_log=None, handle_signals=False
+                aiohttp_app(door.handle), access_log=None, handle_signals=False, shutdown_timeout=1
             )
             await door.runner.setup()
-            await web.SockSite(door.runner, door.sock, shutdown_timeout=1).start()
+            await web.SockSite(door.runner, door.sock).start()
         for checker in self.health:
             if checker.enabled:
                 self._tasks.append(asyncio.create_task(checker.run()))

@@ -6,6 +6,8 @@ Every source of invocations (the Lambda API, front doors, pollers, schedules) co
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 import os
@@ -107,9 +109,6 @@ def decode_client_context(encoded: str | None) -> str | None:
     """The Invoke API takes base64 JSON; the Runtime API hands the runtime the JSON itself."""
     if not encoded:
         return None
-    import base64
-    import binascii
-
     try:
         return base64.b64decode(encoded, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
@@ -120,4 +119,5 @@ def decode_client_context(encoded: str | None) -> str | None:
 
 def new_trace_id() -> str:
     """An X-Ray trace header, as Lambda passes `_X_AMZN_TRACE_ID` to the runtime."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"

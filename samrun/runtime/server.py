@@ -31,7 +31,9 @@ class RuntimeApiServer:
         app.router.add_post(protocol.RESPONSE, self._response)
         app.router.add_post(protocol.ERROR, self._error)
         app.router.add_post(protocol.INIT_ERROR, self._init_error)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.1
+        )
 
     async def start(self) -> None:
         await self._runner.setup()
@@ -45,7 +47,7 @@ class RuntimeApiServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock, shutdown_timeout=0.1)
+        site = web.SockSite(self._runner, sock)
         await site.start()
         self._sessions[port] = session
         self._sites[port] = site

@@ -29,7 +29,8 @@ from samrun.template.build_functions import (
 )
 from samrun.template.build_routes import build_routes
 from samrun.template.context import BuildContext
-from samrun.template.intrinsics import Context, IntrinsicError, Resolver, find_cycle
+from samrun.template.cycles import find_cycle
+from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.template.parameters import Pseudo, resolve_parameters
 from samrun.template.refs import ResourceTable

@@ -26,13 +26,26 @@ Resources:
 
 
 def samrun(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "samrun", *args], input=stdin,
-                          capture_output=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "samrun", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def test_invoke_prints_the_response_and_logs_apart(tmp_path: Path) -> None:
-    result = samrun("invoke", str(TEMPLATE), "Echo", "-e", "-", "--state-dir", str(tmp_path),
-                    stdin=b'{"from": "stdin"}')
+    result = samrun(
+        "invoke",
+        str(TEMPLATE),
+        "Echo",
+        "-e",
+        "-",
+        "--state-dir",
+        str(tmp_path),
+        stdin=b'{"from": "stdin"}',
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["event"] == {"from": "stdin"}
     logs = result.stderr.decode()
@@ -43,8 +56,7 @@ def test_invoke_prints_the_response_and_logs_apart(tmp_path: Path) -> None:
 def test_invoke_reads_an_event_file_and_fails_on_a_function_error(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text("{}")
-    result = samrun("invoke", str(TEMPLATE), "Fail", "-e", str(event), "--state-dir",
-                    str(tmp_path))
+    result = samrun("invoke", str(TEMPLATE), "Fail", "-e", str(event), "--state-dir", str(tmp_path))
     assert result.returncode == 1
     assert json.loads(result.stdout)["errorType"] == "ValueError"
 
@@ -60,7 +72,8 @@ def test_invoke_errors_are_one_clear_line(tmp_path: Path) -> None:
     missing = samrun("invoke", str(TEMPLATE), "Nope", "--state-dir", str(tmp_path))
     assert missing.returncode == 2
     assert missing.stderr.decode().strip() == (
-        "samrun: Function not found: arn:aws:lambda:us-east-1:123456789012:function:Nope")
+        "samrun: Function not found: arn:aws:lambda:us-east-1:123456789012:function:Nope"
+    )
     no_file = samrun("invoke", str(TEMPLATE), "Echo", "-e", str(tmp_path / "none.json"))
     assert no_file.returncode == 2
     assert b"Traceback" not in no_file.stderr and b"No such file" in no_file.stderr
@@ -88,14 +101,31 @@ def test_zip_code_runs_and_a_zip_slip_is_refused(tmp_path: Path) -> None:
 def test_aws_cli_invoke_against_samrun_up(samrun_up, tmp_path: Path) -> None:
     server = samrun_up(TEMPLATE)
     aws = Path(sys.executable).with_name("aws")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     outfile = tmp_path / "out.json"
     result = subprocess.run(
-        [str(aws), "lambda", "invoke", "--endpoint-url", server.lambda_endpoint,
-         "--function-name", "Echo", "--payload", '{"via": "aws-cli"}', "--log-type", "Tail",
-         str(outfile)],
-        capture_output=True, env=env, timeout=120,
+        [
+            str(aws),
+            "lambda",
+            "invoke",
+            "--endpoint-url",
+            server.lambda_endpoint,
+            "--function-name",
+            "Echo",
+            "--payload",
+            '{"via": "aws-cli"}',
+            "--log-type",
+            "Tail",
+            str(outfile),
+        ],
+        capture_output=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     metadata = json.loads(result.stdout)

@@ -21,13 +21,29 @@ TEMPLATE = FIXTURES / "templates" / "core.yaml"
 def server(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("core")
     env_vars = state / "env.json"
-    env_vars.write_text(json.dumps({
-        "Parameters": {"OVERRIDDEN": "from-parameters"},
-        "env-reader": {"OVERRIDDEN": "from-function", "NOT_IN_TEMPLATE": "ignored"},
-    }))
+    env_vars.write_text(
+        json.dumps(
+            {
+                "Parameters": {"OVERRIDDEN": "from-parameters"},
+                "env-reader": {"OVERRIDDEN": "from-function", "NOT_IN_TEMPLATE": "ignored"},
+            }
+        )
+    )
     process = SamrunProcess(
-        ["up", str(TEMPLATE), "--port", "0", "--invoke-port", "0", "--state-dir",
-         str(state / ".samrun"), "--env-vars", str(env_vars), "--max-sandboxes", "12"],
+        [
+            "up",
+            str(TEMPLATE),
+            "--port",
+            "0",
+            "--invoke-port",
+            "0",
+            "--state-dir",
+            str(state / ".samrun"),
+            "--env-vars",
+            str(env_vars),
+            "--max-sandboxes",
+            "12",
+        ],
         cwd=TEMPLATE.parent,
     )
     yield process
@@ -56,11 +72,14 @@ def test_invoke_returns_the_handler_result(client) -> None:
     assert 0 < body["remaining_ms"] <= 5000
 
 
-@pytest.mark.parametrize("name", [
-    "arn:aws:lambda:us-east-1:123456789012:function:Echo",
-    "123456789012:function:Echo",
-    "Echo:$LATEST",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "arn:aws:lambda:us-east-1:123456789012:function:Echo",
+        "123456789012:function:Echo",
+        "Echo:$LATEST",
+    ],
+)
 def test_arns_and_partial_arns_name_the_function(client, name: str) -> None:
     _, body = invoke(client, name, {"n": 1})
     assert body["event"] == {"n": 1}
@@ -88,13 +107,23 @@ def test_handler_exception_is_an_unhandled_function_error(client) -> None:
     assert any("raise ValueError" in line for line in body["stackTrace"])
 
 
-@pytest.mark.parametrize(("name", "error_type", "message"), [
-    ("SyntaxError", "Runtime.UserCodeSyntaxError", "Syntax error in module 'syntax'"),
-    ("ImportError", "Runtime.ImportModuleError",
-     "Unable to import module 'imports': No module named 'module_that_does_not_exist'"),
-    ("MissingHandler", "Runtime.HandlerNotFound", "Handler 'nothing_here' missing on module 'ok'"),
-    ("InitRaises", "RuntimeError", "init failed on purpose"),
-])
+@pytest.mark.parametrize(
+    ("name", "error_type", "message"),
+    [
+        ("SyntaxError", "Runtime.UserCodeSyntaxError", "Syntax error in module 'syntax'"),
+        (
+            "ImportError",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'imports': No module named 'module_that_does_not_exist'",
+        ),
+        (
+            "MissingHandler",
+            "Runtime.HandlerNotFound",
+            "Handler 'nothing_here' missing on module 'ok'",
+        ),
+        ("InitRaises", "RuntimeError", "init failed on purpose"),
+    ],
+)
 def test_init_errors_come_back_as_lambda_reports_them(client, name, error_type, message) -> None:
     response, body = invoke(client, name)
     assert response["FunctionError"] == "Unhandled"
@@ -164,8 +193,12 @@ def test_environment_is_lambdas_then_the_templates_then_overrides(client) -> Non
     assert env["LAMBDA_TASK_ROOT"] == body["cwd"]
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"].count("[$LATEST]") == 1
     assert env["AWS_ENDPOINT_URL_LAMBDA"].startswith("http://127.0.0.1:")
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_LAMBDA_RUNTIME_API"):
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+    ):
         assert env[key]
     assert body["nofile"] == 1024
 
@@ -259,13 +292,21 @@ def test_list_and_get_functions(client) -> None:
     config = function["Configuration"]
     assert config["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:Echo"
     assert (config["Runtime"], config["Handler"], config["MemorySize"], config["Timeout"]) == (
-        "python3.11", "app.echo", 256, 5)
+        "python3.11",
+        "app.echo",
+        256,
+        5,
+    )
     assert config["Environment"]["Variables"]["FROM_TEMPLATE"] == "template-value"
     configuration = client.get_function_configuration(FunctionName="Layered")
     assert [layer["Arn"].rsplit(":", 2)[-2] for layer in configuration["Layers"]] == [
-        "LayerA", "LayerB"]
-    assert configuration["CodeSha256"] == client.get_function_configuration(
-        FunctionName="Layered")["CodeSha256"]
+        "LayerA",
+        "LayerB",
+    ]
+    assert (
+        configuration["CodeSha256"]
+        == client.get_function_configuration(FunctionName="Layered")["CodeSha256"]
+    )
 
 
 def test_stop_leaves_no_process_behind(samrun_up) -> None:

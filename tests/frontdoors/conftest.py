@@ -59,22 +59,40 @@ class Reply:
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
 
-def send(url: str, method: str = "GET", body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> Reply:
+def send(
+    url: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Reply:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=20) as response:
-            return Reply(response.status, list(response.headers.items()), response.read(),
-                         response.reason)
+            return Reply(
+                response.status, list(response.headers.items()), response.read(), response.reason
+            )
     except urllib.error.HTTPError as error:
         return Reply(error.code, list(error.headers.items()), error.read(), error.reason)
 
 
 def start_up(template: str, state_dir: Path) -> Running:
-    cmd = [sys.executable, "-m", "samrun", "up", str(TEMPLATES / template), "--port", "0",
-           "--invoke-port", "0", "--state-dir", str(state_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "samrun",
+        "up",
+        str(TEMPLATES / template),
+        "--port",
+        "0",
+        "--invoke-port",
+        "0",
+        "--state-dir",
+        str(state_dir),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     running = Running(proc, {})
     ready = threading.Event()
 

@@ -26,8 +26,9 @@ def test_event_has_the_documented_shape(samrun_up: Running) -> None:
     event = reply.json()
     assert isinstance(event, dict)
     assert set(event) == set(golden)
-    assert event["requestContext"]["elb"]["targetGroupArn"].endswith("targetgroup/EchoGroup/"
-                                                                    "0000000000000000")
+    assert event["requestContext"]["elb"]["targetGroupArn"].endswith(
+        "targetgroup/EchoGroup/0000000000000000"
+    )
     assert event["httpMethod"] == "GET" and event["path"] == "/api/x"
     assert event["queryStringParameters"] == {"q": "c"}  # as sent, not decoded; last value
     assert event["headers"]["x-thing"] == "1" and event["body"] == ""
@@ -57,15 +58,20 @@ def test_limits_413_502_and_websocket_400(samrun_up: Running) -> None:
     assert big.status == 413
     assert send(_base(samrun_up) + "/other?mode=big").status == 502
     assert send(_base(samrun_up) + "/other?mode=error").status == 502
-    upgrade = send(_base(samrun_up) + "/api/x",
-                   headers={"Upgrade": "websocket", "Connection": "Upgrade"})
+    upgrade = send(
+        _base(samrun_up) + "/api/x", headers={"Upgrade": "websocket", "Connection": "Upgrade"}
+    )
     assert upgrade.status == 400
 
 
 def test_binary_body_is_base64(samrun_up: Running) -> None:
     data = bytes(range(256))
-    reply = send(_base(samrun_up) + "/other?mode=echo-body", method="POST", body=data,
-                 headers={"Content-Type": "application/octet-stream"})
+    reply = send(
+        _base(samrun_up) + "/other?mode=echo-body",
+        method="POST",
+        body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert (reply.status, reply.body) == (201, data)
 
 

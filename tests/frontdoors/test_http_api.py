@@ -17,8 +17,12 @@ def _event(running: Running, path: str, base: str | None = None, **kwargs: objec
 
 def test_event_has_the_documented_shape(samrun_up: Running) -> None:
     golden = golden_keys("apigw-http-v2.json")
-    event = _event(samrun_up, "/items/7?p=1&p=2&q=x", method="GET",
-                   headers={"Cookie": "c1=a; c2=b", "X-Two": "v"})
+    event = _event(
+        samrun_up,
+        "/items/7?p=1&p=2&q=x",
+        method="GET",
+        headers={"Cookie": "c1=a; c2=b", "X-Two": "v"},
+    )
     assert set(event) == set(golden) - {"body"}  # no body: omitted, as AWS does
     assert set(event["requestContext"]) == set(golden["requestContext"])  # type: ignore[arg-type]
     assert event["version"] == "2.0" and event["routeKey"] == "GET /items/{id}"
@@ -51,7 +55,10 @@ def test_payload_1_0_route_joins_repeated_values(samrun_up: Running) -> None:
 def test_bare_values_become_200_json(samrun_up: Running) -> None:
     text = send(samrun_up.api + "/behave/bare-string")
     assert (text.status, text.body, text.header("Content-Type")) == (
-        200, b'"hello"', "application/json")
+        200,
+        b'"hello"',
+        "application/json",
+    )
     obj = send(samrun_up.api + "/behave/bare-object")
     assert (obj.status, obj.json()) == (200, {"hello": "world"})
 
@@ -62,11 +69,16 @@ def test_cookies_become_set_cookie(samrun_up: Running) -> None:
 
 def test_binary_bodies_are_base64_both_ways(samrun_up: Running) -> None:
     data = bytes(range(256))
-    reply = send(samrun_up.api + "/behave/echo-body", method="POST", body=data,
-                 headers={"Content-Type": "application/octet-stream"})
+    reply = send(
+        samrun_up.api + "/behave/echo-body",
+        method="POST",
+        body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert reply.status == 201 and reply.body == data
-    event = _event(samrun_up, "/files/up", method="POST", body=data,
-                   headers={"Content-Type": "image/png"})
+    event = _event(
+        samrun_up, "/files/up", method="POST", body=data, headers={"Content-Type": "image/png"}
+    )
     assert event["isBase64Encoded"] is True
 
 
@@ -78,8 +90,11 @@ def test_errors(samrun_up: Running) -> None:
 
 
 def test_cors_preflight_and_actual_response(samrun_up: Running) -> None:
-    pre = send(samrun_up.api + "/items/1", method="OPTIONS",
-               headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"})
+    pre = send(
+        samrun_up.api + "/items/1",
+        method="OPTIONS",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+    )
     assert pre.status == 204
     assert pre.header("Access-Control-Allow-Origin") == "https://example.com"
     assert pre.header("Access-Control-Allow-Methods") == "GET,POST"
@@ -116,7 +131,10 @@ def test_function_url_serves_payload_2_with_its_cors(samrun_up: Running) -> None
     assert "pathParameters" not in event
     assert send(base + "/?mode=bare-object").json() == {"hello": "world"}
     assert send(base + "/?mode=error").status == 502
-    pre = send(base + "/", method="OPTIONS", headers={
-        "Origin": "https://url.example.com", "Access-Control-Request-Method": "DELETE"})
+    pre = send(
+        base + "/",
+        method="OPTIONS",
+        headers={"Origin": "https://url.example.com", "Access-Control-Request-Method": "DELETE"},
+    )
     assert pre.header("Access-Control-Allow-Origin") == "https://url.example.com"
     assert pre.header("Access-Control-Max-Age") == "60"

@@ -20,8 +20,7 @@ def test_event_has_the_documented_shape(samrun_up: Running) -> None:
     event = _event(samrun_up, "/items/42?a=1&a=2&b=x", headers={"X-Two": "v"})
     assert set(event) == set(golden)
     assert set(golden["requestContext"]) <= set(event["requestContext"])  # type: ignore[arg-type]
-    assert set(event["requestContext"]["identity"]) == set(
-        golden["requestContext"]["identity"])  # type: ignore[index]
+    assert set(event["requestContext"]["identity"]) == set(golden["requestContext"]["identity"])  # type: ignore[index]
     assert event["resource"] == "/items/{id}" and event["path"] == "/items/42"
     assert event["httpMethod"] == "GET" and event["pathParameters"] == {"id": "42"}
     assert event["queryStringParameters"] == {"a": "2", "b": "x"}  # REST keeps the last value
@@ -55,8 +54,13 @@ def test_greedy_path_and_any_method(samrun_up: Running) -> None:
 
 
 def test_text_body_and_post(samrun_up: Running) -> None:
-    event = _event(samrun_up, "/items/9", method="POST", body=b'{"k": 1}',
-                   headers={"Content-Type": "application/json"})
+    event = _event(
+        samrun_up,
+        "/items/9",
+        method="POST",
+        body=b'{"k": 1}',
+        headers={"Content-Type": "application/json"},
+    )
     assert event["body"] == '{"k": 1}' and event["isBase64Encoded"] is False
 
 
@@ -80,17 +84,23 @@ def test_integration_timeout_is_504(samrun_up: Running) -> None:
 
 def test_binary_media_types_round_trip(samrun_up: Running) -> None:
     data = bytes(range(256)) * 4
-    reply = send(samrun_up.api + "/behave/echo-body", method="POST", body=data,
-                 headers={"Content-Type": "application/octet-stream"})
+    reply = send(
+        samrun_up.api + "/behave/echo-body",
+        method="POST",
+        body=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert reply.status == 201 and reply.body == data
     png = send(samrun_up.api + "/behave/binary")
     assert png.body == bytes(range(256)) and png.header("Content-Type") == "image/png"
 
 
 def test_cors_preflight_from_sam_cors(samrun_up: Running) -> None:
-    reply = send(samrun_up.api + "/items/1", method="OPTIONS",
-                 headers={"Origin": "https://example.com",
-                          "Access-Control-Request-Method": "GET"})
+    reply = send(
+        samrun_up.api + "/items/1",
+        method="OPTIONS",
+        headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+    )
     assert reply.status == 200
     assert reply.header("Access-Control-Allow-Origin") == "https://example.com"
     assert reply.header("Access-Control-Allow-Methods") == "GET,POST,OPTIONS"
@@ -107,14 +117,16 @@ def test_token_authorizer_allow_deny_unauthorized_and_cache(samrun_up: Running) 
     denied = send(samrun_up.api + "/secure/token", headers={"Authorization": "deny"})
     assert denied.status == 403
     assert denied.json() == {
-        "Message": "User is not authorized to access this resource with an explicit deny"}
+        "Message": "User is not authorized to access this resource with an explicit deny"
+    }
     assert send(samrun_up.api + "/secure/token", headers={"Authorization": "x"}).status == 401
 
 
 def test_request_authorizer_without_cache_runs_each_time(samrun_up: Running) -> None:
     one = _event(samrun_up, "/secure/request", headers={"X-Key": "allow"})
     two = _event(samrun_up, "/secure/request", headers={"X-Key": "allow"})
-    assert two["requestContext"]["authorizer"]["calls"] > one["requestContext"]["authorizer"][
-        "calls"]  # TTL 0: no caching
+    assert (
+        two["requestContext"]["authorizer"]["calls"] > one["requestContext"]["authorizer"]["calls"]
+    )  # TTL 0: no caching
     assert send(samrun_up.api + "/secure/request", headers={"X-Key": "deny"}).status == 403
     assert send(samrun_up.api + "/secure/request").status == 401

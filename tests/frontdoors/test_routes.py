@@ -6,19 +6,22 @@ from samrun.frontdoors.routes import RouteTable
 from samrun.model import Route, RouteKind
 
 
-def _route(method: str, path: str, function: str = "F", kind: RouteKind = RouteKind.HTTP,
-           api: str = "Api") -> Route:
+def _route(
+    method: str, path: str, function: str = "F", kind: RouteKind = RouteKind.HTTP, api: str = "Api"
+) -> Route:
     return Route(api=api, kind=kind, method=method, path=path, function=function, stage="Prod")
 
 
-TABLE = RouteTable([
-    _route("ANY", "$default", "default"),
-    _route("ANY", "/{proxy+}", "greedy"),
-    _route("GET", "/pets/{id}", "param"),
-    _route("ANY", "/pets/dog", "any-literal"),
-    _route("GET", "/pets/dog", "get-literal"),
-    _route("GET", "/", "root"),
-])
+TABLE = RouteTable(
+    [
+        _route("ANY", "$default", "default"),
+        _route("ANY", "/{proxy+}", "greedy"),
+        _route("GET", "/pets/{id}", "param"),
+        _route("ANY", "/pets/dog", "any-literal"),
+        _route("GET", "/pets/dog", "get-literal"),
+        _route("GET", "/", "root"),
+    ]
+)
 
 
 def _function(method: str, path: str) -> str | None:
@@ -43,8 +46,9 @@ def test_path_parameters_are_decoded_and_stage_prefix_is_optional() -> None:
 
 
 def test_duplicate_route_first_wins() -> None:
-    table = RouteTable([_route("GET", "/x", "first", api="A"), _route("GET", "/x", "second",
-                                                                         api="B")])
+    table = RouteTable(
+        [_route("GET", "/x", "first", api="A"), _route("GET", "/x", "second", api="B")]
+    )
     match = table.match("GET", "/x")
     assert match is not None and match.route.function == "first"
 

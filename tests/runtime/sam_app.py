@@ -28,8 +28,13 @@ ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 def function(handler: str, code: Path | str, runtime: str, **properties: Any) -> dict[str, Any]:
     return {
         "Type": "AWS::Serverless::Function",
-        "Properties": {"Handler": handler, "CodeUri": str(code), "Runtime": runtime,
-                       "Timeout": 10, **properties},
+        "Properties": {
+            "Handler": handler,
+            "CodeUri": str(code),
+            "Runtime": runtime,
+            "Timeout": 10,
+            **properties,
+        },
     }
 
 
@@ -39,8 +44,11 @@ def layer(content: Path | str) -> dict[str, Any]:
 
 def write_template(folder: Path, resources: Mapping[str, Any]) -> Path:
     template = folder / "template.yaml"
-    document = {"AWSTemplateFormatVersion": "2010-09-09",
-                "Transform": "AWS::Serverless-2016-10-31", "Resources": dict(resources)}
+    document = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": dict(resources),
+    }
     template.write_text(json.dumps(document, indent=2))
     return template
 
@@ -48,19 +56,33 @@ def write_template(folder: Path, resources: Mapping[str, Any]) -> Path:
 @asynccontextmanager
 async def running(template: Path) -> AsyncIterator[App]:
     graph = load_graph(template)
-    config = Config(template=template, invoke_port=0, state_dir=template.parent / ".samrun",
-                    host_env={"PATH": "/usr/local/bin:/usr/bin:/bin"})
+    config = Config(
+        template=template,
+        invoke_port=0,
+        state_dir=template.parent / ".samrun",
+        host_env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
+    )
     async with App(config, graph) as app:
         yield app
 
 
-async def invoke(app: App, name: str, event: Any = None, *, raw: bytes | None = None,
-                 client_context: Mapping[str, Any] | None = None) -> InvokeResult:
+async def invoke(
+    app: App,
+    name: str,
+    event: Any = None,
+    *,
+    raw: bytes | None = None,
+    client_context: Mapping[str, Any] | None = None,
+) -> InvokeResult:
     payload = raw if raw is not None else json.dumps({} if event is None else event).encode()
-    context = (base64.b64encode(json.dumps(client_context).encode()).decode()
-               if client_context is not None else None)
-    return await app.invoker.invoke(InvokeRequest(function=name, payload=payload, tail_logs=True,
-                                                  client_context=context))
+    context = (
+        base64.b64encode(json.dumps(client_context).encode()).decode()
+        if client_context is not None
+        else None
+    )
+    return await app.invoker.invoke(
+        InvokeRequest(function=name, payload=payload, tail_logs=True, client_context=context)
+    )
 
 
 def body(result: InvokeResult) -> Any:
@@ -71,11 +93,25 @@ def tail(result: InvokeResult) -> str:
     return result.log_tail.decode()
 
 
-def run_cli(template: Path, name: str, event: Any,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    template: Path, name: str, event: Any, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "samrun", "invoke", str(template), name, "-e", "-",
-         "--state-dir", str(template.parent / ".samrun-cli")],
-        input=json.dumps(event), capture_output=True, text=True, timeout=timeout,
+        [
+            sys.executable,
+            "-m",
+            "samrun",
+            "invoke",
+            str(template),
+            name,
+            "-e",
+            "-",
+            "--state-dir",
+            str(template.parent / ".samrun-cli"),
+        ],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         cwd=template.parent,
     )

@@ -18,15 +18,19 @@ pytest.importorskip("awslambdaric")
 @pytest.fixture
 def template(tmp_path: Path) -> Path:
     code = tmp_path / "code"
-    shutil.copytree(FUNCTIONS / "awslambdaric_app", code,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        FUNCTIONS / "awslambdaric_app", code, ignore=shutil.ignore_patterns("__pycache__")
+    )
     bootstrap = code / "bootstrap"
     bootstrap.write_text(f'#!/bin/sh\nexec {sys.executable} -m awslambdaric "$_HANDLER"\n')
     bootstrap.chmod(0o755)
-    return write_template(tmp_path, {
-        "Ric": function("app.handler", code, "provided.al2023", MemorySize=256),
-        "RicBroken": function("broken.handler", code, "provided.al2023"),
-    })
+    return write_template(
+        tmp_path,
+        {
+            "Ric": function("app.handler", code, "provided.al2023", MemorySize=256),
+            "RicBroken": function("broken.handler", code, "provided.al2023"),
+        },
+    )
 
 
 async def test_success(template: Path) -> None:
@@ -59,8 +63,7 @@ async def test_handler_exception(template: Path) -> None:
     assert got["errorType"] == "OrderRejected"
     assert got["errorMessage"] == "order 42 rejected"
     assert got["requestId"] == result.request_id
-    assert any("app.py" in frame and "raise OrderRejected" in frame
-               for frame in got["stackTrace"])
+    assert any("app.py" in frame and "raise OrderRejected" in frame for frame in got["stackTrace"])
     assert "[ERROR] OrderRejected: order 42 rejected" in tail(result)
     assert body(after)["received"] == {"order": 1}  # a handled error keeps the instance
 
@@ -72,6 +75,7 @@ async def test_import_error(template: Path) -> None:
     assert result.error_type == "Runtime.ImportModuleError"
     got = body(result)
     assert got["errorType"] == "Runtime.ImportModuleError"
-    assert got["errorMessage"] == ("Unable to import module 'broken': "
-                                   "No module named 'not_a_real_module'")
+    assert got["errorMessage"] == (
+        "Unable to import module 'broken': No module named 'not_a_real_module'"
+    )
     assert got["stackTrace"] == []

@@ -35,10 +35,26 @@ def node(handler: str, code: Path = BASIC, runtime: str = "nodejs20.x", **proper
 
 @pytest.fixture
 def basic_template(tmp_path: Path) -> Path:
-    handlers = ["asyncEcho", "promise", "callback", "syncValue", "succeed", "waitsForTimer",
-                "doesNotWait", "throws", "throwsString", "callbackError", "contextFail",
-                "syncThrow", "unhandledRejection", "neverSettles", "logs", "pid",
-                "unserializable", "streaming"]
+    handlers = [
+        "asyncEcho",
+        "promise",
+        "callback",
+        "syncValue",
+        "succeed",
+        "waitsForTimer",
+        "doesNotWait",
+        "throws",
+        "throwsString",
+        "callbackError",
+        "contextFail",
+        "syncThrow",
+        "unhandledRejection",
+        "neverSettles",
+        "logs",
+        "pid",
+        "unserializable",
+        "streaming",
+    ]
     resources = {name[0].upper() + name[1:]: node(f"index.{name}") for name in handlers}
     resources["Nested"] = node("index.nested.deep.fn")
     return write_template(tmp_path, resources)
@@ -76,15 +92,19 @@ async def test_client_context_reaches_the_handler_parsed(basic_template: Path) -
     assert body(result)["clientContext"] == context
 
 
-@pytest.mark.parametrize(("name", "event", "expected"), [
-    ("Promise", {"n": 21}, {"promised": 42}),
-    ("Callback", {"n": 3}, {"called": "back", "n": 3}),
-    ("Succeed", {}, {"via": "succeed"}),
-    ("Nested", {}, "nested ok"),
-    ("SyncValue", {}, None),  # neither a promise nor a callback: Lambda answers null
-])
-async def test_handler_styles(basic_template: Path, name: str, event: dict,
-                              expected: object) -> None:
+@pytest.mark.parametrize(
+    ("name", "event", "expected"),
+    [
+        ("Promise", {"n": 21}, {"promised": 42}),
+        ("Callback", {"n": 3}, {"called": "back", "n": 3}),
+        ("Succeed", {}, {"via": "succeed"}),
+        ("Nested", {}, "nested ok"),
+        ("SyncValue", {}, None),  # neither a promise nor a callback: Lambda answers null
+    ],
+)
+async def test_handler_styles(
+    basic_template: Path, name: str, event: dict, expected: object
+) -> None:
     async with running(basic_template) as app:
         result = await invoke(app, name, event)
     assert result.function_error is None, result.payload
@@ -116,8 +136,7 @@ async def test_callback_does_not_wait_when_told_not_to(basic_template: Path) -> 
     assert "late timer fired" not in tail(result)
 
 
-async def test_streamified_handler_is_answered_with_the_whole_stream(
-        basic_template: Path) -> None:
+async def test_streamified_handler_is_answered_with_the_whole_stream(basic_template: Path) -> None:
     async with running(basic_template) as app:
         result = await invoke(app, "Streaming", {"n": 2})
     assert result.function_error is None, result.payload
@@ -156,15 +175,19 @@ async def test_thrown_error_has_lambdas_shape(basic_template: Path) -> None:
     assert error["stack"][0] == "ValidationError: bad input"
 
 
-@pytest.mark.parametrize(("name", "error_type", "message", "has_trace"), [
-    ("ThrowsString", "string", "plain string", False),
-    ("CallbackError", "TypeError", "callback failed", True),
-    ("ContextFail", "string", "handled", False),
-    ("SyncThrow", "TypeError", "Cannot read properties of null (reading 'boom')", True),
-    ("Unserializable", "Error", "Unable to stringify response body", True),
-])
-async def test_other_handler_errors(basic_template: Path, name: str, error_type: str,
-                                    message: str, has_trace: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "error_type", "message", "has_trace"),
+    [
+        ("ThrowsString", "string", "plain string", False),
+        ("CallbackError", "TypeError", "callback failed", True),
+        ("ContextFail", "string", "handled", False),
+        ("SyncThrow", "TypeError", "Cannot read properties of null (reading 'boom')", True),
+        ("Unserializable", "Error", "Unable to stringify response body", True),
+    ],
+)
+async def test_other_handler_errors(
+    basic_template: Path, name: str, error_type: str, message: str, has_trace: bool
+) -> None:
     async with running(basic_template) as app:
         result = await invoke(app, name)
     assert result.function_error == "Unhandled"
@@ -177,7 +200,8 @@ async def test_other_handler_errors(basic_template: Path, name: str, error_type:
 
 
 async def test_unhandled_rejection_fails_the_invocation_and_ends_the_process(
-        basic_template: Path) -> None:
+    basic_template: Path,
+) -> None:
     async with running(basic_template) as app:
         before = await invoke(app, "UnhandledRejection", {})
         failed = await invoke(app, "UnhandledRejection", {"reject": True})
@@ -206,23 +230,47 @@ async def test_async_handler_that_never_settles(basic_template: Path) -> None:
 # -- init errors -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("handler", "code", "error_type", "message"), [
-    ("missing.handler", "node_basic", "Runtime.ImportModuleError",
-     "Error: Cannot find module 'missing'\nRequire stack:\n- "),
-    ("index.nope", "node_basic", "Runtime.HandlerNotFound",
-     "index.nope is undefined or not exported"),
-    ("index.notAFunction", "node_basic", "Runtime.HandlerNotFound",
-     "index.notAFunction is not a function"),
-    ("index", "node_basic", "Runtime.MalformedHandlerName", "Bad handler"),
-    ("../node_basic/index.asyncEcho", "node_basic", "Runtime.MalformedHandlerName",
-     "'../node_basic/index.asyncEcho' is not a valid handler name. Use absolute paths when "
-     "specifying root directories in handler names."),
-    ("index.handler", "node_syntax", "Runtime.UserCodeSyntaxError",
-     "SyntaxError: Unexpected token ';'"),
-    ("index.handler", "node_init_throw", "ConfigError", "missing setting at init"),
-])
-async def test_init_errors(tmp_path: Path, handler: str, code: str, error_type: str,
-                           message: str) -> None:
+@pytest.mark.parametrize(
+    ("handler", "code", "error_type", "message"),
+    [
+        (
+            "missing.handler",
+            "node_basic",
+            "Runtime.ImportModuleError",
+            "Error: Cannot find module 'missing'\nRequire stack:\n- ",
+        ),
+        (
+            "index.nope",
+            "node_basic",
+            "Runtime.HandlerNotFound",
+            "index.nope is undefined or not exported",
+        ),
+        (
+            "index.notAFunction",
+            "node_basic",
+            "Runtime.HandlerNotFound",
+            "index.notAFunction is not a function",
+        ),
+        ("index", "node_basic", "Runtime.MalformedHandlerName", "Bad handler"),
+        (
+            "../node_basic/index.asyncEcho",
+            "node_basic",
+            "Runtime.MalformedHandlerName",
+            "'../node_basic/index.asyncEcho' is not a valid handler name. Use absolute paths when "
+            "specifying root directories in handler names.",
+        ),
+        (
+            "index.handler",
+            "node_syntax",
+            "Runtime.UserCodeSyntaxError",
+            "SyntaxError: Unexpected token ';'",
+        ),
+        ("index.handler", "node_init_throw", "ConfigError", "missing setting at init"),
+    ],
+)
+async def test_init_errors(
+    tmp_path: Path, handler: str, code: str, error_type: str, message: str
+) -> None:
     template = write_template(tmp_path, {"Broken": node(handler, FUNCTIONS / code)})
     async with running(template) as app:
         result = await invoke(app, "Broken")
@@ -264,24 +312,35 @@ async def test_console_lines_have_lambdas_text_format(basic_template: Path) -> N
 
 
 async def test_esm_handlers(tmp_path: Path) -> None:
-    template = write_template(tmp_path, {
-        "Mjs": node("app.handler", FUNCTIONS / "node_esm"),
-        "TypeModule": node("lib/index.handler", FUNCTIONS / "node_esm_pkg"),
-    })
+    template = write_template(
+        tmp_path,
+        {
+            "Mjs": node("app.handler", FUNCTIONS / "node_esm"),
+            "TypeModule": node("lib/index.handler", FUNCTIONS / "node_esm_pkg"),
+        },
+    )
     async with running(template) as app:
         mjs = await invoke(app, "Mjs", {"name": "ada"})
         typed = await invoke(app, "TypeModule")
-    assert body(mjs) == {"greeting": "hello from esm", "name": "ada",
-                         "requestId": mjs.request_id, "type": "undefined"}
+    assert body(mjs) == {
+        "greeting": "hello from esm",
+        "name": "ada",
+        "requestId": mjs.request_id,
+        "type": "undefined",
+    }
     assert body(typed) == {"esm": True}
 
 
 async def test_layer_node_modules_are_on_node_path(tmp_path: Path) -> None:
-    template = write_template(tmp_path, {
-        "Greeter": layer(FUNCTIONS / "node_layer"),
-        "UsesLayer": node("index.handler", FUNCTIONS / "node_uses_layer",
-                          Layers=[{"Ref": "Greeter"}]),
-    })
+    template = write_template(
+        tmp_path,
+        {
+            "Greeter": layer(FUNCTIONS / "node_layer"),
+            "UsesLayer": node(
+                "index.handler", FUNCTIONS / "node_uses_layer", Layers=[{"Ref": "Greeter"}]
+            ),
+        },
+    )
     async with running(template) as app:
         result = await invoke(app, "UsesLayer", {"name": "bob"})
     assert result.function_error is None, result.payload
@@ -291,11 +350,14 @@ async def test_layer_node_modules_are_on_node_path(tmp_path: Path) -> None:
 
 
 async def test_nodejs24_refuses_callback_handlers(tmp_path: Path) -> None:
-    template = write_template(tmp_path, {
-        "Callback": node("index.callback", runtime="nodejs24.x"),
-        "Sync": node("index.syncValue", runtime="nodejs24.x"),
-        "Async": node("index.promise", runtime="nodejs24.x"),
-    })
+    template = write_template(
+        tmp_path,
+        {
+            "Callback": node("index.callback", runtime="nodejs24.x"),
+            "Sync": node("index.syncValue", runtime="nodejs24.x"),
+            "Async": node("index.promise", runtime="nodejs24.x"),
+        },
+    )
     async with running(template) as app:
         callback = await invoke(app, "Callback")
         sync = await invoke(app, "Sync")

@@ -22,10 +22,13 @@ def custom(code: Path, handler: str = "function.handler", **properties: object) 
 
 @pytest.fixture
 def template(tmp_path: Path) -> Path:
-    return template_of(tmp_path, {
-        "Custom": custom(PYTHON_RUNTIME),
-        "InitFails": custom(PYTHON_RUNTIME, Environment={"Variables": {"MODE": "init_error"}}),
-    })
+    return template_of(
+        tmp_path,
+        {
+            "Custom": custom(PYTHON_RUNTIME),
+            "InitFails": custom(PYTHON_RUNTIME, Environment={"Variables": {"MODE": "init_error"}}),
+        },
+    )
 
 
 async def test_custom_runtime_answers(template: Path) -> None:
@@ -50,8 +53,10 @@ async def test_custom_runtime_error(template: Path) -> None:
         result = await invoke(app, "Custom", {"fail": "out of stock"})
     assert result.function_error == "Unhandled"
     assert result.error_type == "Custom.Failure"
-    assert body(result) == {"errorType": "Custom.Failure",
-                            "errorMessage": "asked to fail: out of stock"}
+    assert body(result) == {
+        "errorType": "Custom.Failure",
+        "errorMessage": "asked to fail: out of stock",
+    }
 
 
 async def test_custom_runtime_init_error(template: Path) -> None:
@@ -70,7 +75,7 @@ async def test_custom_runtime_exits_mid_invocation(template: Path) -> None:
     assert body(died) == {
         "errorType": "Runtime.ExitError",
         "errorMessage": f"RequestId: {died.request_id} Error: Runtime exited with error: "
-                        "exit status 7",
+        "exit status 7",
     }
     assert body(after)["echo"] == {"order": 1}
     assert after.init_duration_ms is not None  # a new instance
@@ -80,10 +85,13 @@ async def test_bootstrap_from_a_layer(tmp_path: Path) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "README").write_text("no bootstrap here: it comes from the layer (/opt/bootstrap)")
-    template = template_of(tmp_path, {
-        "RuntimeLayer": layer(PYTHON_RUNTIME),
-        "FromLayer": custom(code, Layers=[{"Ref": "RuntimeLayer"}]),
-    })
+    template = template_of(
+        tmp_path,
+        {
+            "RuntimeLayer": layer(PYTHON_RUNTIME),
+            "FromLayer": custom(code, Layers=[{"Ref": "RuntimeLayer"}]),
+        },
+    )
     async with running(template) as app:
         result = await invoke(app, "FromLayer", {"x": 1})
     assert result.function_error is None, result.payload

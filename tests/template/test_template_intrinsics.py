@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from samrun.model import is_unresolved
+from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import (
     NO_VALUE,
     Context,
     IntrinsicError,
     Resolver,
-    find_cycle,
 )
 
 RESOURCES = {"Queue": ("https://sqs/q", {"Arn": "arn:aws:sqs:us-east-1:1:q", "QueueName": "q"})}
