@@ -18,10 +18,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import aiohttp
+import uvloop
 
 WARM_CALLS = 3000
 THROUGHPUT_SECONDS = 5.0
@@ -70,7 +72,8 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
     deadline = time.monotonic() + 60
     for line in process.stdout:
         match = READY.search(line)
-        if match:
+        if match:  # keep reading its log, or samrun blocks on a full pipe
+            threading.Thread(target=process.stdout.read, daemon=True).start()
             return process, match.group(1)
         if time.monotonic() > deadline:
             break
@@ -169,7 +172,7 @@ def run() -> dict[str, object]:
         (folder / "template.yaml").write_text(template(COLD_FUNCTIONS + 1))
         process, endpoint = start_server(folder)
         try:
-            return asyncio.run(measure(endpoint))
+            return uvloop.run(measure(endpoint))
         finally:
             process.terminate()
             process.wait(30)

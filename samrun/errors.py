@@ -15,6 +15,7 @@
     │   ├── ResourceNotReady         502
     │   └── InvalidRuntime           502
     ├── BackendError             a sandbox could not be started; becomes ServiceError at the edge
+    │   └── InvalidEntrypoint        no bootstrap to run: a function error, as Lambda reports it
     └── RuntimeProtocolError     a runtime broke the Runtime API contract
 
 A function error or timeout is a result (`InvokeResult.function_error`), never an exception.
@@ -112,6 +113,11 @@ class InvalidRuntime(LambdaApiError):
 
 class BackendError(SamrunError):
     """A sandbox could not be started or reached."""
+
+
+class InvalidEntrypoint(BackendError):
+    """The code has nothing the runtime can start (a missing or non-executable bootstrap).
+    Lambda answers the invocation with a `Runtime.InvalidEntrypoint` function error."""
 
 
 class RuntimeProtocolError(SamrunError):

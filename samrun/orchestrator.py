@@ -13,7 +13,9 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
+from typing import Any
 
 from aiohttp import web
 
@@ -147,6 +149,15 @@ class App:
             await self.pools.reap()
 
 
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """uvloop where it is installed (about twice the request rate), else asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def load(config: Config) -> AppGraph:
     from samrun.template import load_graph
 
@@ -161,7 +172,7 @@ def load(config: Config) -> AppGraph:
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
     graph = load(config)
-    return asyncio.run(serve(config, graph))
+    return run_loop(serve(config, graph))
 
 
 async def serve(config: Config, graph: AppGraph) -> int:
@@ -187,7 +198,7 @@ async def serve(config: Config, graph: AppGraph) -> int:
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
     graph = load(config)
-    return asyncio.run(invoke_once(config, graph, target, event))
+    return run_loop(invoke_once(config, graph, target, event))
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:

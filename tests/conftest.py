@@ -19,6 +19,7 @@ from botocore.config import Config as BotoConfig
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 READY = re.compile(r"Lambda API on (http://\S+)")
+ADDRESS = re.compile(r"samrun: (.+?) on (http://[\d.]+:\d+)")
 
 
 class SamrunProcess:
@@ -35,7 +36,8 @@ class SamrunProcess:
         )
         self.lines: list[str] = []
         self._changed = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.lambda_endpoint = self.wait_for(READY, timeout=60).group(1)
 
     def _read(self) -> None:
@@ -65,6 +67,20 @@ class SamrunProcess:
                     raise AssertionError(f"no line matched {regex.pattern!r}; output:\n{output}")
                 self._changed.wait(min(remaining, 0.5))
 
+    @property
+    def addresses(self) -> dict[str, str]:
+        """Every `samrun: NAME on http://...` the server announced: `API`, `Lambda API`..."""
+        with self._changed:
+            found = (ADDRESS.search(line) for line in self.lines)
+            return {match.group(1): match.group(2) for match in found if match}
+
+    @property
+    def api(self) -> str:
+        return self.addresses["API"]
+
+    def wait_for_line(self, pattern: str, timeout_s: float = 10.0) -> str:
+        return self.wait_for(pattern, timeout_s).string
+
     def _pending(self) -> bool:
         return self.process.stdout is not None and not self.process.stdout.closed
 
@@ -86,6 +102,10 @@ class SamrunProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             raise AssertionError("samrun did not stop within the deadline") from None
+        finally:
+            self._reader.join(timeout)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import logging
-import os
+import random
 import time
 import uuid
 
@@ -32,11 +32,12 @@ class Invoker:
         self.directory = directory
         self.pools = pools
         self._async_tasks: set[asyncio.Task[InvokeResult]] = set()
+        self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         target = self.directory.resolve(request.function, request.qualifier)
         check_payload(request)
-        request_id = str(uuid.uuid4())
+        request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
         if request.invocation_type is InvocationType.EVENT:
@@ -51,10 +52,10 @@ class Invoker:
         pool = self.pools.pool(target.function, target.version, target.config)
         event = InvokeEvent(
             request_id=request_id,
-            payload=request.payload,
+            payload=request.payload or b"{}",  # Lambda hands an empty invocation `{}`
             deadline_ms=int((time.time() + target.config.timeout_s) * 1000),
             invoked_arn=target.invoked_arn,
-            trace_id=request.trace_id or new_trace_id(),
+            trace_id=request.trace_id or new_trace_id(self._ids),
             client_context=decode_client_context(request.client_context),
         )
         outcome = await pool.invoke(event)
@@ -117,7 +118,7 @@ def decode_client_context(encoded: str | None) -> str | None:
         ) from None
 
 
-def new_trace_id() -> str:
+def new_trace_id(ids: random.Random) -> str:
     """An X-Ray trace header, as Lambda passes `_X_AMZN_TRACE_ID` to the runtime."""
-    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
-    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+    root = f"1-{int(time.time()):08x}-{ids.getrandbits(96):024x}"
+    return f"Root={root};Parent={ids.getrandbits(64):016x};Sampled=0"

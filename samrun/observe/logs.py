@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Callable
@@ -23,8 +24,39 @@ class ConsoleFormatter(logging.Formatter):
         return text
 
 
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes records as they come, but flushes at most every FLUSH_S while a loop runs: a
+    write syscall per log line would cost a busy server a tenth of its invoke rate."""
+
+    FLUSH_S = 0.02
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._flush_pending = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+        except Exception:  # logging's own contract: a broken stream must not break the caller
+            self.handleError(record)
+            return
+        if self._flush_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_pending = True
+        loop.call_later(self.FLUSH_S, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
+        self.flush()
+
+
 def setup_logging(stream: TextIO | None = None, level: int = logging.INFO) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = ConsoleHandler(stream or sys.stderr)
     handler.setFormatter(ConsoleFormatter())
     root = logging.getLogger("samrun")
     root.handlers[:] = [handler]

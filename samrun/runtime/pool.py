@@ -12,11 +12,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from samrun.errors import InvalidEntrypoint
 from samrun.model import Function, FunctionConfig
-from samrun.runtime.instance import Instance, InstanceGone, Outcome
+from samrun.runtime.instance import Instance, InstanceGone, Outcome, error_payload
 from samrun.runtime.launcher import Launcher
 from samrun.runtime.session import InvokeEvent
 
+ENTRYPOINT = "Runtime.InvalidEntrypoint"
 LauncherFactory = Callable[[Function, str, FunctionConfig], Launcher]
 
 
@@ -83,7 +85,7 @@ class InstancePool:
     async def invoke(self, event: InvokeEvent) -> Outcome:
         """Run `event` on a warm instance, or on a new one; errors come back as outcomes."""
         while True:
-            instance, failure = await self._acquire()
+            instance, failure = await self._acquire(event.request_id)
             if instance is None:
                 assert failure is not None
                 return failure
@@ -123,24 +125,28 @@ class InstancePool:
         if self in self.capacity.pools:
             self.capacity.pools.remove(self)
 
-    async def _acquire(self) -> tuple[Instance | None, Outcome | None]:
+    async def _acquire(self, request_id: str) -> tuple[Instance | None, Outcome | None]:
         """A warm instance of this pool, else a new one; past the bound, evict or wait."""
         while True:
             instance = await self._take_idle()
             if instance is not None:
                 return instance, None
             if self.capacity.try_reserve():
-                return await self._cold_start()
+                return await self._cold_start(request_id)
             victim = self.capacity.least_recently_used_idle()
             if victim is not None:
                 await victim.evict_oldest()
             else:
                 await self.capacity.wait()
 
-    async def _cold_start(self) -> tuple[Instance | None, Outcome | None]:
+    async def _cold_start(self, request_id: str) -> tuple[Instance | None, Outcome | None]:
         """Start an instance in the slot the caller reserved."""
         try:
             instance = await self.launcher.launch()
+        except InvalidEntrypoint as exc:
+            self.capacity.release()
+            text = f"RequestId: {request_id} Error: {exc}"
+            return None, Outcome(payload=error_payload(ENTRYPOINT, text), error_type=ENTRYPOINT)
         except BaseException:
             self.capacity.release()
             raise

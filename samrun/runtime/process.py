@@ -69,7 +69,17 @@ class ProcessSandbox:
         return self._oom
 
     def peak_memory_mb(self) -> int:
-        return max(1, round(max(self._peak_pages, self._resident_pages()) * PAGE_MB))
+        """The kernel's exact high-water mark (VmHWM) while it runs; the last sample after."""
+        peak_mb = self._peak_pages * PAGE_MB
+        try:
+            with open(f"/proc/{self._process.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        peak_mb = max(peak_mb, int(line.split()[1]) / 1024)
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+        return max(1, round(peak_mb))
 
     def drain_output(self) -> None:
         """Read all the pipe holds now; deliver each complete line."""
@@ -165,7 +175,7 @@ class ProcessBackend:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_end,
                 stderr=write_end,
-                process_group=0,
+                start_new_session=True,
                 preexec_fn=limits(spec),
             )
         except OSError as exc:

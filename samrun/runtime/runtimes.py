@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from samrun.errors import InvalidRuntime
+from samrun.errors import InvalidEntrypoint, InvalidRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,11 @@ def provided(code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
     for candidate in (code_dir / "bootstrap", *([opt_dir / "bootstrap"] if opt_dir else [])):
         if candidate.is_file():
             if not os.access(candidate, os.X_OK):
-                raise InvalidRuntime(f"{candidate} is not executable")
+                raise InvalidEntrypoint(f"fork/exec {candidate}: permission denied")
             return RuntimeCommand((str(candidate),), {})
-    raise InvalidRuntime("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]")
+    raise InvalidEntrypoint(
+        "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+    )
 
 
 def find_python(version: str) -> str:

@@ -99,6 +99,25 @@ async def test_bootstrap_from_a_layer(tmp_path: Path) -> None:
     assert Path(body(result)["taskRoot"]) == code
 
 
+async def test_missing_or_unrunnable_bootstrap_is_a_function_error(tmp_path: Path) -> None:
+    empty, unrunnable = tmp_path / "empty", tmp_path / "unrunnable"
+    empty.mkdir()
+    unrunnable.mkdir()
+    (unrunnable / "bootstrap").write_text("#!/bin/sh\n")  # not executable
+    template = template_of(tmp_path, {"Empty": custom(empty), "Unrunnable": custom(unrunnable)})
+    async with running(template) as app:
+        missing = await invoke(app, "Empty")
+        denied = await invoke(app, "Unrunnable")
+    assert missing.function_error == "Unhandled"
+    assert body(missing)["errorType"] == "Runtime.InvalidEntrypoint"
+    assert body(missing)["errorMessage"] == (
+        f"RequestId: {missing.request_id} Error: Couldn't find valid bootstrap(s): "
+        "[/var/task/bootstrap /opt/bootstrap]"
+    )
+    assert body(denied)["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "permission denied" in body(denied)["errorMessage"]
+
+
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 async def test_shell_and_curl_runtime(tmp_path: Path) -> None:
     template = template_of(tmp_path, {"Shell": custom(SHELL_RUNTIME, handler="handler.sh")})

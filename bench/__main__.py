@@ -1,0 +1,21 @@
+"""`make bench`: run every benchmark, print its figures as JSON (recorded in bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+
+from bench import invoke_bench, plan_bench
+
+BENCHMARKS = {"plan": plan_bench.run, "invoke": invoke_bench.run}
+
+
+def main(names: list[str]) -> None:
+    print(json.dumps({"machine": f"{platform.machine()}, {platform.python_version()}"}))
+    for name, run in BENCHMARKS.items():
+        if not names or name in names:
+            print(json.dumps({name: run()}, indent=2), flush=True)
+
+
+main(sys.argv[1:])
