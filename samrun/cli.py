@@ -70,8 +70,15 @@ def build_config(args: argparse.Namespace) -> Config:
         env_vars=load_env_vars(getattr(args, "env_vars", None)),
         state_dir=Path(args.state_dir).resolve(),
         idle_ttl_s=getattr(args, "idle_ttl", 300.0),
+        time_scale=getattr(args, "time_scale", 1.0),
+        aws_endpoint=getattr(args, "aws_endpoint", None),
+        aws_profile=getattr(args, "aws_profile", None),
+        account_concurrency=getattr(args, "account_concurrency", 1000),
+        burst_concurrency=getattr(args, "burst_concurrency", 1000),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
+        watch_publish=getattr(args, "watch_publish", False),
+        env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
         host_env={k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
     )
 
@@ -146,6 +153,24 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")
+    aws = parser.add_mutually_exclusive_group()
+    aws.add_argument("--aws-endpoint", metavar="URL", help="AWS endpoint (default: embedded moto)")
+    aws.add_argument("--aws-profile", metavar="NAME", help="use real AWS with this profile")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="divide Lambda's waits (retries, scaling, canary steps) by this (1)",
+    )
+    parser.add_argument(
+        "--account-concurrency", type=int, default=1000, help="account concurrency limit (1000)"
+    )
+    parser.add_argument(
+        "--burst-concurrency",
+        type=int,
+        default=1000,
+        help="a function's initial burst before it scales by 500 per minute (1000)",
+    )
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -159,6 +184,11 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=3000, help="API routes (3000)")
     up.add_argument("--invoke-port", type=int, default=3001, help="Lambda API (3001)")
     up.add_argument("--watch", action="store_true", help="hot-reload code and template")
+    up.add_argument(
+        "--watch-publish",
+        action="store_true",
+        help="with --watch: a reload publishes a version and moves the AutoPublishAlias",
+    )
     up.set_defaults(run=cmd_up)
 
     invoke = commands.add_parser("invoke", help="invoke one function once, without a server")

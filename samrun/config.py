@@ -26,4 +26,11 @@ class Config:
     init_timeout_s: float = 10.0  # Lambda's init phase limit
     host_env: Mapping[str, str] = field(default_factory=dict)  # PATH, HOME for functions
     watch: bool = False
+    watch_publish: bool = False  # --watch-publish: a reload publishes and shifts AutoPublishAlias
+    env_vars_file: Path | None = None  # --env-vars, watched in watch mode
     log_format: str = "text"
+    aws_endpoint: str | None = None  # --aws-endpoint; None: the embedded moto server
+    aws_profile: str | None = None  # --aws-profile: real AWS, only then
+    time_scale: float = 1.0  # Lambda's waits (retry backoff, scaling, canary steps) divided by it
+    account_concurrency: int = 1000  # the account's concurrent executions limit
+    burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute

@@ -5,6 +5,7 @@
     │   └── UnsupportedFeature
     ├── LambdaApiError           rendered on the wire as AWS renders it (code, status)
     │   ├── ResourceNotFound         404
+    │   ├── ProvisionedConfigNotFound 404
     │   ├── InvalidRequestContent    400
     │   ├── InvalidParameterValue    400
     │   ├── ResourceConflict         409
@@ -73,6 +74,10 @@ class LambdaApiError(SamrunError):
 
 class ResourceNotFound(LambdaApiError):
     code, status = "ResourceNotFoundException", 404
+
+
+class ProvisionedConfigNotFound(LambdaApiError):
+    code, status = "ProvisionedConcurrencyConfigNotFoundException", 404
 
 
 class InvalidRequestContent(LambdaApiError):

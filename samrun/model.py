@@ -154,6 +154,7 @@ class Version:
     logical_id: str | None = None
     description: str = ""
     provisioned_concurrency: int | None = None
+    code_sha256: str = ""  # set when samrun snapshots the code (content hash, as Lambda's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,16 +13,22 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from samrun.api.lambda_api import LambdaApi
+from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.provision import localise, provision
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.frontdoors.server import FrontDoors
+from samrun.invoke.async_queue import AsyncQueue
+from samrun.invoke.control import Control
+from samrun.invoke.destinations import Destinations
+from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
@@ -35,6 +41,10 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
+
+if TYPE_CHECKING:
+    from samrun.reload.diff import GraphDiff
+    from samrun.reload.session import WatchSession
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +82,15 @@ class App:
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
-        host = HostContext(
+        self.aws = AwsEndpoint(
+            url=config.aws_endpoint,
+            profile=config.aws_profile,
+            region=graph.region,
+            host=config.host,
+            state_dir=config.state_dir,
+        )
+        self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
+        self._host = HostContext(
             backend=self.backend,
             server=self.runtime_server,
             locator=self.locator,
@@ -83,21 +101,49 @@ class App:
         )
         self.pools = PoolSet(
             self.capacity,
-            lambda f, v, c: self._launcher(host, f, v, c),
+            lambda f, v, c: self._launcher(self._host, f, v, c),
             idle_ttl_s=config.idle_ttl_s,
             init_timeout_s=config.init_timeout_s,
         )
         self.directory = FunctionDirectory(graph)
-        self.invoker = Invoker(self.directory, self.pools)
+        self.gate = ConcurrencyGate(
+            config.account_concurrency, config.burst_concurrency, config.time_scale
+        )
+        self.gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
+        self.invoker = Invoker(self.directory, self.pools, self.gate)
+        self.control = Control.create(self.invoker, config.state_dir, config.time_scale)
+        self.events = AsyncQueue(
+            self.invoker,
+            None,
+            config.state_dir,
+            time_scale=config.time_scale,
+            max_inflight=config.max_sandboxes,
+        )
+        self.events.destinations = Destinations(self.aws, self.events.accept_named)
+        self.invoker.accept_event = self.events.accept
         self.front_doors = FrontDoors(graph, self.invoker, host=config.host, port=config.port)
         self._api_runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.aws.start()
+        self._host = replace(
+            self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
+        )
+        self.aws_substitutions = await provision(self.aws, self.graph)
+        if self.aws_substitutions:
+            self.graph = localise(self.graph, self.aws_substitutions)
+            self.directory.update_graph(self.graph)
+        await self.events.start()
         await self.runtime_server.start()
+        await self.control.versions.freeze_graph_versions()
+        await self.control.provisioned.seed_from_graph()
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker).app(), access_log=None, handle_signals=False, shutdown_timeout=1
+            LambdaApi(self.invoker, self.control).app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1,
         )
         await self._api_runner.setup()
         await web.SockSite(self._api_runner, self._api_socket).start()
@@ -110,12 +156,14 @@ class App:
             self._reaper.cancel()
         if self._api_runner:
             await self._api_runner.cleanup()
+        await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await self.invoker.close()
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
+        await self.aws.stop()
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -123,6 +171,18 @@ class App:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def replace_graph(self, graph: AppGraph) -> GraphDiff:
+        """Hot reload: serve `graph`, reconciling only what changed (samrun.reload.apply)."""
+        from samrun.reload import apply
+
+        return await apply.replace_graph(self, graph)
+
+    def reload_code(self, function_names: Iterable[str]) -> list[str]:
+        """Hot reload: new instances, with the code on disk, for these functions' $LATEST."""
+        from samrun.reload import apply
+
+        return apply.reload_code(self, function_names)
 
     def _launcher(
         self, host: HostContext, function: Function, version: str, config: FunctionConfig
@@ -189,10 +249,23 @@ async def serve(config: Config, graph: AppGraph) -> int:
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
+        logger.info("%s", app.aws.describe())
+        watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
         logger.info("stopping")
+        if watch is not None:
+            await watch.stop()
     return 0
+
+
+async def start_watch(app: App) -> WatchSession:
+    """`--watch`: reload the app when its files change (started after the app, stopped before)."""
+    from samrun.reload.session import WatchSession
+
+    session = WatchSession(app)
+    await session.start()
+    return session
 
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:

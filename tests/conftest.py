@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +94,9 @@ class SamrunProcess:
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=BotoConfig(retries={"max_attempts": 1}, read_timeout=120),
+            config=BotoConfig(
+                retries={"total_max_attempts": 1}, read_timeout=120, max_pool_connections=64
+            ),
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
@@ -132,6 +137,28 @@ def samrun_up(tmp_path: Path) -> Iterator[object]:
     yield start
     for server in started:
         server.stop()
+
+
+def invoke_http(
+    endpoint: str,
+    name: str,
+    payload: object = None,
+    qualifier: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], object]:
+    """One Invoke over plain HTTP (no SDK retries or pools): status, headers, parsed body."""
+    query = f"?Qualifier={qualifier}" if qualifier else ""
+    request = urllib.request.Request(
+        f"{endpoint}/2015-03-31/functions/{name}/invocations{query}",
+        data=json.dumps(payload or {}).encode(),
+        method="POST",
+        headers=headers or {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, dict(response.headers), json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
 
 def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -> object:

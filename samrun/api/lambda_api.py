@@ -15,8 +15,10 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from samrun.api import concurrency, event_invoke_config, versions
 from samrun.api.shapes import function_configuration, get_function_shape
 from samrun.errors import InvalidParameterValue, LambdaApiError, RequestTooLarge, ServiceError
+from samrun.invoke.control import Control
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest
 from samrun.invoke.resolve import Target
@@ -59,8 +61,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 class LambdaApi:
-    def __init__(self, invoker: Invoker) -> None:
+    def __init__(self, invoker: Invoker, control: Control) -> None:
         self.invoker = invoker
+        self.control = control
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
@@ -69,6 +72,9 @@ class LambdaApi:
         app.router.add_get(PREFIX, self.list_functions)
         app.router.add_get(PREFIX + "/{name}", self.get_function)
         app.router.add_get(PREFIX + "/{name}/configuration", self.get_configuration)
+        versions.add_routes(app, self.control)
+        concurrency.add_routes(app, self.control)
+        event_invoke_config.add_routes(app, self.invoker.directory)
         return app
 
     async def invoke(self, request: web.Request) -> web.Response:
@@ -84,6 +90,7 @@ class LambdaApi:
             invocation_type=kind,
             tail_logs=request.headers.get("X-Amz-Log-Type") == "Tail",
             client_context=request.headers.get("X-Amz-Client-Context"),
+            trace_id=request.headers.get("X-Amzn-Trace-Id"),
         )
         result = await self.invoker.invoke(invoke_request)
         headers = {

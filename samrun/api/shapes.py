@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from samrun.invoke.arn import function_arn
 from samrun.model import LATEST, AppGraph, Function, FunctionConfig
+from samrun.runtime.code import code_sha256, code_size
 
 LAST_MODIFIED = "1970-01-01T00:00:00.000+0000"
 
@@ -63,36 +61,3 @@ def get_function_shape(
     if function.reserved_concurrency is not None:
         shape["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
     return shape
-
-
-def code_files(config: FunctionConfig) -> list[Path]:
-    path = Path(config.code.path) if config.code.path else None
-    if path is None or not path.exists():
-        return []
-    if path.is_file():
-        return [path]
-    skip = {"__pycache__", ".git", ".aws-sam", ".samrun", "node_modules/.cache"}
-    files = []
-    for root, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in skip)
-        files.extend(Path(root) / name for name in sorted(names))
-    return files
-
-
-def code_sha256(config: FunctionConfig) -> str:
-    """Lambda's CodeSha256 (base64 SHA-256); for a folder, over its files' paths and bytes."""
-    digest = hashlib.sha256()
-    if config.code.inline is not None:
-        digest.update(config.code.inline.encode())
-    base = Path(config.code.path) if config.code.path else None
-    for file in code_files(config):
-        if base is not None and base.is_dir():
-            digest.update(str(file.relative_to(base)).encode() + b"\0")
-        digest.update(file.read_bytes())
-    return base64.b64encode(digest.digest()).decode()
-
-
-def code_size(config: FunctionConfig) -> int:
-    if config.code.inline is not None:
-        return len(config.code.inline.encode())
-    return sum(file.stat().st_size for file in code_files(config))

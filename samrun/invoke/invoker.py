@@ -13,8 +13,11 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from samrun.errors import InvalidRequestContent, RequestTooLarge
+from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory, Target
 from samrun.runtime.pool import PoolSet
@@ -28,10 +31,17 @@ LOG_TAIL_BYTES = 4096
 
 
 class Invoker:
-    def __init__(self, directory: FunctionDirectory, pools: PoolSet) -> None:
+    def __init__(
+        self, directory: FunctionDirectory, pools: PoolSet, gate: ConcurrencyGate | None = None
+    ) -> None:
         self.directory = directory
         self.pools = pools
+        self.gate = gate or ConcurrencyGate()
+        self.invocations: Counter[tuple[str, str]] = Counter()  # (function, version) -> count
+        self.errors: Counter[tuple[str, str]] = Counter()  # function errors, for deployments
         self._async_tasks: set[asyncio.Task[InvokeResult]] = set()
+        # InvocationType Event: the durable queue's accept (samrun.invoke.async_queue), set by App
+        self.accept_event: Callable[[Target, InvokeRequest, str], Awaitable[None]] | None = None
         self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
@@ -39,6 +49,9 @@ class Invoker:
         check_payload(request)
         request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
         if request.invocation_type is InvocationType.DRY_RUN:
+            return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
+        if request.invocation_type is InvocationType.EVENT and self.accept_event is not None:
+            await self.accept_event(target, request, request_id)
             return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
         if request.invocation_type is InvocationType.EVENT:
             task = asyncio.create_task(self.run(target, request, request_id))
@@ -48,7 +61,7 @@ class Invoker:
         return await self.run(target, request, request_id)
 
     async def run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
-        """Steps 4-8 of an invocation: the pool of the target's version runs the event."""
+        """Steps 4-8: the concurrency gate, then the pool of the target's version runs it."""
         pool = self.pools.pool(target.function, target.version, target.config)
         event = InvokeEvent(
             request_id=request_id,
@@ -58,7 +71,12 @@ class Invoker:
             trace_id=request.trace_id or new_trace_id(self._ids),
             client_context=decode_client_context(request.client_context),
         )
-        outcome = await pool.invoke(event)
+        with self.gate.lease(target.function.name):
+            outcome = await pool.invoke(event)
+        key = (target.function.name, target.version)
+        self.invocations[key] += 1
+        if outcome.error_type:
+            self.errors[key] += 1
         tail = b""
         if request.tail_logs:
             tail = ("\n".join(outcome.log_lines) + "\n").encode()[-LOG_TAIL_BYTES:]

@@ -1,4 +1,9 @@
-"""Which function version an invocation runs: $LATEST, a published version, or an alias."""
+"""The running app's functions, and which version an invocation runs.
+
+`FunctionDirectory` is seeded from the graph, and holds what the Lambda API changes at run time:
+published versions, aliases, event invoke configs. `update_graph` takes a new graph (hot reload)
+and keeps what the API made, as redeploying a stack keeps manual changes it does not own.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from dataclasses import dataclass
 
 from samrun.errors import ResourceNotFound
 from samrun.invoke.arn import FunctionRef, function_arn, parse_function_ref
-from samrun.model import LATEST, AppGraph, Function, FunctionConfig
+from samrun.model import LATEST, Alias, AppGraph, Function, FunctionConfig, InvokeConfig, Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,41 +24,82 @@ class Target:
     version: str  # $LATEST, "1", ...
     config: FunctionConfig
     invoked_arn: str
+    qualifier: str = LATEST  # as named: $LATEST, a version or an alias
+
+
+VersionKey = tuple[str, str]  # (function name, version or alias or $LATEST)
 
 
 class FunctionDirectory:
-    """Looks functions up by name, logical id or ARN, in one graph."""
+    """Looks functions up by name, logical id or ARN; holds their versions, aliases, configs."""
 
     def __init__(self, graph: AppGraph, rng: random.Random | None = None) -> None:
-        self.graph = graph
         self._rng = rng or random.Random()
+        self.versions: dict[VersionKey, Version] = {}
+        self.aliases: dict[VersionKey, Alias] = {}
+        self.invoke_configs: dict[VersionKey, InvokeConfig] = {}
+        self._from_graph: set[tuple[str, VersionKey]] = set()
+        self._api_owned: set[tuple[str, VersionKey]] = set()
+        self.graph = graph
         self._functions: dict[str, Function] = {}
+        self.update_graph(graph)
+
+    def update_graph(self, graph: AppGraph) -> None:
+        """Take `graph`'s functions, aliases and configs; keep what the API made, and every
+        published version (versions are immutable: a reload never changes one)."""
+        for kind, key in self._from_graph:
+            getattr(self, kind).pop(key, None)
+        self._from_graph.clear()
+        self.graph = graph
+        self._functions = {f.logical_id: f for f in graph.functions}
+        self._functions.update({f.name: f for f in graph.functions})
+        for version in graph.versions:
+            self.versions.setdefault((version.function, version.version), version)
+        for alias in graph.aliases:
+            self._seed("aliases", (alias.function, alias.name), alias)
         for function in graph.functions:
-            self._functions.setdefault(function.logical_id, function)
-        for function in graph.functions:
-            self._functions[function.name] = function
-        self._versions = {(v.function, v.version): v for v in graph.versions}
-        self._aliases = {(a.function, a.name): a for a in graph.aliases}
+            if function.invoke_config is not None:
+                key = (function.name, function.invoke_config.qualifier)
+                self._seed("invoke_configs", key, function.invoke_config)
+
+    def _seed(self, kind: str, key: VersionKey, value: object) -> None:
+        if (kind, key) in self._api_owned:
+            return  # the API changed it since: the API's version stands
+        getattr(self, kind)[key] = value
+        self._from_graph.add((kind, key))
+
+    def disown(self, kind: str, key: VersionKey) -> None:
+        """The API changed this entry: a reload of the template must not undo it."""
+        self._from_graph.discard((kind, key))
+        self._api_owned.add((kind, key))
 
     def function(self, ref: FunctionRef) -> Function:
         function = self._functions.get(ref.name)
         if function is None or not self._same_place(ref):
-            raise ResourceNotFound(f"Function not found: {self._arn(ref.name, ref.qualifier)}")
+            raise ResourceNotFound(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
         return function
+
+    def named(self, name: str) -> Function:
+        """The function a Lambda API path names (name, partial ARN or ARN)."""
+        return self.function(parse_function_ref(name))
 
     def resolve(self, name: str, qualifier: str | None = None) -> Target:
         ref = parse_function_ref(name, qualifier)
         function = self.function(ref)
         wanted = ref.qualifier or LATEST
-        invoked_arn = self._arn(function.name, ref.qualifier)
+        invoked_arn = self.arn(function.name, ref.qualifier)
         if wanted == LATEST:
             return Target(function, LATEST, function.config, invoked_arn)
-        alias = self._aliases.get((function.name, wanted))
+        alias = self.aliases.get((function.name, wanted))
         version = self._pick(alias.version, alias.additional_version_weights) if alias else wanted
-        published = self._versions.get((function.name, version))
+        published = self.versions.get((function.name, version))
         if published is None:
-            raise ResourceNotFound(f"Function not found: {self._arn(function.name, wanted)}")
-        return Target(function, version, published.config, invoked_arn)
+            raise ResourceNotFound(f"Function not found: {self.arn(function.name, wanted)}")
+        return Target(function, version, published.config, invoked_arn, wanted)
+
+    def invoke_config(self, target: Target) -> InvokeConfig | None:
+        """The EventInvokeConfig of the qualifier the caller named, as Lambda looks it up."""
+        return self.invoke_configs.get((target.function.name, target.qualifier))
 
     def _pick(self, version: str, weights: Mapping[str, float]) -> str:
         """An alias's routing: each additional version gets its weight, the rest the main one."""
@@ -65,10 +111,8 @@ class FunctionDirectory:
         return version
 
     def _same_place(self, ref: FunctionRef) -> bool:
-        return ref.region in (None, self.graph.region) and ref.account in (
-            None,
-            self.graph.account_id,
-        )
+        graph = self.graph
+        return ref.region in (None, graph.region) and ref.account in (None, graph.account_id)
 
-    def _arn(self, name: str, qualifier: str | None) -> str:
+    def arn(self, name: str, qualifier: str | None = None) -> str:
         return function_arn(self.graph.region, self.graph.account_id, name, qualifier)

@@ -7,14 +7,16 @@ extracts them into /opt. No entry may land outside its folder (zip slip).
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from samrun.errors import InvalidParameterValue
-from samrun.model import Code
+from samrun.model import Code, FunctionConfig
 
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
@@ -100,3 +102,56 @@ def prepare_layers(layer_paths: Sequence[Path], state_dir: Path) -> Path | None:
     for folder in folders:  # later layers win, as Lambda extracts them in order
         shutil.copytree(folder, merged, dirs_exist_ok=True, symlinks=True)
     return merged
+
+
+def code_files(config: FunctionConfig) -> list[Path]:
+    path = Path(config.code.path) if config.code.path else None
+    if path is None or not path.exists():
+        return []
+    if path.is_file():
+        return [path]
+    skip = {"__pycache__", ".git", ".aws-sam", ".samrun"}
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if d not in skip)
+        files.extend(Path(root) / name for name in sorted(names))
+    return files
+
+
+def code_sha256(config: FunctionConfig) -> str:
+    """Lambda's CodeSha256 (base64 SHA-256); for a folder, over its files' paths and bytes."""
+    digest = hashlib.sha256()
+    if config.code.inline is not None:
+        digest.update(config.code.inline.encode())
+    base = Path(config.code.path) if config.code.path else None
+    for file in code_files(config):
+        if base is not None and base.is_dir():
+            digest.update(str(file.relative_to(base)).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return base64.b64encode(digest.digest()).decode()
+
+
+def code_size(config: FunctionConfig) -> int:
+    if config.code.inline is not None:
+        return len(config.code.inline.encode())
+    return sum(file.stat().st_size for file in code_files(config))
+
+
+def snapshot(code: Code, state_dir: Path, sha256: str) -> Code:
+    """An immutable copy of local code, named by its content: what a published version runs."""
+    if code.path is None:
+        return code  # inline code and images are immutable already
+    source = Path(code.path)
+    digest = base64.b64decode(sha256).hex()[:24]
+    target = state_dir / "snapshots" / (digest + (source.suffix if source.is_file() else ""))
+    if not target.exists():
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", ".git", ".aws-sam", ".samrun")
+            shutil.copytree(source, staging, symlinks=True, ignore=ignore)
+        else:
+            shutil.copy2(source, staging)
+        staging.rename(target)
+    return Code(path=str(target))

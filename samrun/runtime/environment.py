@@ -28,6 +28,7 @@ class InstanceIdentity:
     instance_id: str
     lambda_endpoint: str  # samrun's Lambda API, for AWS_ENDPOINT_URL_LAMBDA
     aws_endpoint: str | None = None  # the local AWS endpoint for every other service
+    credentials: Mapping[str, str] | None = None  # --aws-profile's; None: fake local ones
 
 
 def lambda_environment(
@@ -80,5 +81,5 @@ def reserved(config: FunctionConfig, who: InstanceIdentity, code_dir: Path) -> d
         "AWS_LAMBDA_RUNTIME_API": who.runtime_api,
         "LAMBDA_TASK_ROOT": str(code_dir),
         "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "bootstraps"),
-        **LOCAL_CREDENTIALS,
+        **(who.credentials or LOCAL_CREDENTIALS),
     }

@@ -33,6 +33,7 @@ class HostContext:
     lambda_endpoint: str
     host_env: Mapping[str, str]
     aws_endpoint: str | None = None
+    aws_credentials: Mapping[str, str] | None = None  # --aws-profile's, for functions
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Launcher:
             instance_id=instance_id,
             lambda_endpoint=self.host.lambda_endpoint,
             aws_endpoint=self.host.aws_endpoint,
+            credentials=self.host.aws_credentials,
         )
         env = lambda_environment(
             self.config,

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from samrun.errors import InvalidEntrypoint
+from samrun.errors import BackendError, InvalidEntrypoint
 from samrun.model import Function, FunctionConfig
 from samrun.runtime.instance import Instance, InstanceGone, Outcome, error_payload
 from samrun.runtime.launcher import Launcher
@@ -79,6 +79,10 @@ class InstancePool:
         self.idle: deque[Instance] = deque()  # oldest left, newest right
         self.busy: set[Instance] = set()
         self.live: set[Instance] = set()  # each holds one capacity slot until discarded
+        self.provisioned: set[Instance] = set()  # initialised ahead of traffic, never reaped
+        self.provisioned_idle: deque[Instance] = deque()
+        self.provisioned_target = 0
+        self._background: set[asyncio.Task[None]] = set()
         self.cold_starts = 0
         capacity.pools.append(self)
 
@@ -99,13 +103,32 @@ class InstancePool:
                 await self._release(instance)
 
     async def _take_idle(self) -> Instance | None:
-        """The most recently used live idle instance; ones that exited while idle are dropped."""
-        while self.idle:
-            instance = self.idle.pop()
-            if instance.reusable:
-                return instance
-            await self._discard(instance)
+        """A provisioned instance first, then the most recently used idle one; instances that
+        exited while idle are dropped."""
+        for queue in (self.provisioned_idle, self.idle):
+            while queue:
+                instance = queue.pop()
+                if instance.reusable:
+                    return instance
+                await self._discard(instance)
         return None
+
+    async def provision(self, count: int) -> None:
+        """Keep `count` instances initialised ahead of traffic (provisioned concurrency)."""
+        self.provisioned_target = count
+        while len(self.provisioned) > count and self.provisioned_idle:
+            await self._discard(self.provisioned_idle.popleft())
+        while len(self.provisioned) < self.provisioned_target:
+            while not self.capacity.try_reserve():
+                victim = self.capacity.least_recently_used_idle()
+                await (victim.evict_oldest() if victim else self.capacity.wait())
+            instance, failure = await self._cold_start("", "provisioned-concurrency")
+            if instance is None:
+                raise BackendError(f"provisioned instance failed to initialise: {failure}")
+            instance.init_duration_ms = None  # initialised ahead: no Init Duration in REPORT
+            self.provisioned.add(instance)
+            self.provisioned_idle.append(instance)
+            self.capacity.notify()
 
     async def reap(self, now: float | None = None) -> None:
         """Stop instances idle for longer than the idle lifetime."""
@@ -120,7 +143,9 @@ class InstancePool:
     async def close(self) -> None:
         """Stop every instance, busy ones included (shutdown)."""
         instances = list(self.live)
+        self.provisioned_target = 0
         self.idle.clear()
+        self.provisioned_idle.clear()
         await asyncio.gather(*(self._discard(instance) for instance in instances))
         if self in self.capacity.pools:
             self.capacity.pools.remove(self)
@@ -139,10 +164,12 @@ class InstancePool:
             else:
                 await self.capacity.wait()
 
-    async def _cold_start(self, request_id: str) -> tuple[Instance | None, Outcome | None]:
+    async def _cold_start(
+        self, request_id: str, initialization_type: str = "on-demand"
+    ) -> tuple[Instance | None, Outcome | None]:
         """Start an instance in the slot the caller reserved."""
         try:
-            instance = await self.launcher.launch()
+            instance = await self.launcher.launch(initialization_type)
         except InvalidEntrypoint as exc:
             self.capacity.release()
             text = f"RequestId: {request_id} Error: {exc}"
@@ -160,7 +187,7 @@ class InstancePool:
 
     async def _release(self, instance: Instance) -> None:
         if instance.reusable:
-            self.idle.append(instance)
+            (self.provisioned_idle if instance in self.provisioned else self.idle).append(instance)
             self.capacity.notify()
         else:
             await self._discard(instance)
@@ -169,10 +196,16 @@ class InstancePool:
         if instance not in self.live:
             return
         self.live.discard(instance)
+        replace = instance in self.provisioned  # Lambda replaces a lost provisioned instance
+        self.provisioned.discard(instance)
         try:
             await instance.stop()
         finally:
             self.capacity.release()
+        if replace and len(self.provisioned) < self.provisioned_target:
+            task = asyncio.get_running_loop().create_task(self.provision(self.provisioned_target))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
 
 class PoolSet:
@@ -191,6 +224,8 @@ class PoolSet:
         self._idle_ttl_s = idle_ttl_s
         self._init_timeout_s = init_timeout_s
         self.pools: dict[tuple[str, str], InstancePool] = {}
+        self.retired: set[InstancePool] = set()  # hot reload: draining, then closed
+        self._draining: set[asyncio.Task[None]] = set()
 
     def pool(self, function: Function, version: str, config: FunctionConfig) -> InstancePool:
         key = (function.name, version)
@@ -214,3 +249,33 @@ class PoolSet:
     async def close(self) -> None:
         await asyncio.gather(*(pool.close() for pool in self.pools.values()))
         self.pools.clear()
+        for task in self._draining:
+            task.cancel()
+        await asyncio.gather(*(pool.close() for pool in self.retired))
+        self.retired.clear()
+
+    def retire(self, function_name: str, version: str = "$LATEST") -> InstancePool | None:
+        """Hot reload: the next invocation of this version gets a new pool (a fresh Launcher, so
+        the configuration is new and the code is laid out again). The old pool hands out nothing
+        more: its idle instances stop now, its busy ones finish their invocations and are then
+        discarded, and it closes once none is left (or past the function's deadline)."""
+        pool = self.pools.pop((function_name, version), None)
+        if pool is None:
+            return None
+        for instance in pool.live:
+            instance.reusable = False  # discarded as soon as its invocation ends
+        self.retired.add(pool)
+        task = asyncio.get_running_loop().create_task(self._drain(pool))
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+        return pool
+
+    async def _drain(self, pool: InstancePool) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + pool.launcher.config.timeout_s + pool.init_timeout_s + 1
+        while pool.idle:
+            await pool.evict_oldest()
+        while any(i not in pool.idle for i in pool.live) and loop.time() < deadline:
+            await asyncio.sleep(0.02)  # busy instances release (and are discarded) on their own
+        await pool.close()
+        self.retired.discard(pool)

@@ -81,7 +81,9 @@ def _swap_local_paths(
     for resource in template.get("Resources", {}).values():
         if not isinstance(resource, dict) or not isinstance(resource.get("Properties"), dict):
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
-                resource["Properties"] = {"CodeUri": placeholders.add(".")}
+                resource["Properties"] = (
+                    {} if has_global_code else {"CodeUri": placeholders.add(".")}
+                )
             continue
         kind, props = resource.get("Type"), resource["Properties"]
         prop = _LOCAL_URI_PROPERTIES.get(str(kind))

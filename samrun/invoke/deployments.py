@@ -1,0 +1,126 @@
+"""DeploymentPreference: shift an AutoPublishAlias to a new version as CodeDeploy would.
+
+PreTraffic hook, then the alias's weight moves to the new version in the preference's steps
+(Canary10Percent5Minutes: 10 % for 5 minutes, then all; Linear10PercentEvery1Minute: +10 % each
+minute; AllAtOnce), each wait divided by the time scale, then the PostTraffic hook. A failing hook,
+or (when the preference names alarms) any function error of the new version during the shift,
+rolls the alias back. Locally an alarm is the new version's error count over the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import re
+from dataclasses import dataclass
+
+from samrun.invoke.aliases import AliasBook
+from samrun.invoke.invoker import Invoker
+from samrun.invoke.models import InvokeRequest
+from samrun.model import DeploymentPreference
+
+logger = logging.getLogger(__name__)
+
+STEPPED = re.compile(r"^(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    weight: float  # share of traffic on the new version during the step
+    minutes: float  # how long the step lasts (before the time scale)
+
+
+def steps_of(kind: str) -> list[Step]:
+    """The traffic steps of a predefined deployment type (AllAtOnce: none)."""
+    if kind == "AllAtOnce":
+        return []
+    match = STEPPED.match(kind)
+    if match is None:
+        raise ValueError(f"unknown deployment preference type {kind!r}")
+    style, percent, minutes = match.group(1), int(match.group(2)), int(match.group(3))
+    if style == "Canary":
+        return [Step(percent / 100, minutes)]
+    return [Step(percent * k / 100, minutes) for k in range(1, 100 // percent) if percent * k < 100]
+
+
+class Deployer:
+    def __init__(self, aliases: AliasBook, invoker: Invoker, time_scale: float = 1.0) -> None:
+        self.aliases = aliases
+        self.invoker = invoker
+        self.time_scale = time_scale
+        self.history: list[dict[str, str]] = []
+
+    async def deploy(
+        self,
+        function_name: str,
+        alias_name: str,
+        new_version: str,
+        preference: DeploymentPreference | None,
+    ) -> str:
+        """Move `alias_name` to `new_version`; returns Succeeded, RolledBack or Skipped."""
+        alias = self.aliases.get(function_name, alias_name)
+        old = alias.version
+        if old == new_version:
+            return "Skipped"
+        kind = preference.type if preference and preference.enabled else "AllAtOnce"
+        deployment = f"d-{random.getrandbits(36):09X}"
+        say = f"deployment {deployment} of {function_name}:{alias_name}"
+        logger.info("%s: version %s -> %s (%s)", say, old, new_version, kind)
+        errors_before = self.invoker.errors[(function_name, new_version)]
+        outcome = "Succeeded"
+        if not await self._hook(preference, "pre", deployment):
+            outcome = "RolledBack"
+        for step in steps_of(kind) if outcome == "Succeeded" else []:
+            self.aliases.update(function_name, alias_name, weights={new_version: step.weight})
+            logger.info(
+                "%s: %d%% of traffic on version %s", say, round(step.weight * 100), new_version
+            )
+            await asyncio.sleep(step.minutes * 60 / self.time_scale)
+            failed = self.invoker.errors[(function_name, new_version)] > errors_before
+            if preference and preference.alarms and failed:
+                logger.warning("%s: version %s raised errors: alarm", say, new_version)
+                outcome = "RolledBack"
+                break
+        if outcome == "Succeeded":
+            self.aliases.update(function_name, alias_name, version=new_version, weights={})
+            logger.info("%s: 100%% of traffic on version %s", say, new_version)
+            if not await self._hook(preference, "post", deployment):
+                outcome = "RolledBack"
+        if outcome == "RolledBack":
+            self.aliases.update(function_name, alias_name, version=old, weights={})
+            logger.warning("%s: rolled back to version %s", say, old)
+        else:
+            logger.info("%s: succeeded", say)
+        self.history.append(
+            {
+                "deployment": deployment,
+                "function": function_name,
+                "alias": alias_name,
+                "from": old,
+                "to": new_version,
+                "status": outcome,
+            }
+        )
+        return outcome
+
+    async def _hook(
+        self, preference: DeploymentPreference | None, phase: str, deployment: str
+    ) -> bool:
+        """Run a lifecycle hook function; its success is the hook's Succeeded status."""
+        hook = preference and (
+            preference.pre_traffic_hook if phase == "pre" else preference.post_traffic_hook
+        )
+        if not hook:
+            return True
+        event = {
+            "DeploymentId": deployment,
+            "LifecycleEventHookExecutionId": f"{deployment}-{phase}",
+        }
+        result = await self.invoker.invoke(
+            InvokeRequest(function=hook, payload=json.dumps(event).encode())
+        )
+        if result.function_error:
+            logger.warning("%s-traffic hook %s failed: %s", phase, hook, result.payload[:300])
+        return result.function_error is None

@@ -1,0 +1,130 @@
+"""The durable half of the asynchronous queue: accepted events in SQLite, in the state folder.
+
+One connection, used from one dedicated thread; every change goes through `apply`, one
+transaction per batch, so many accepts share one commit (group commit). WAL with
+`synchronous=NORMAL`: a committed event survives the death of samrun (kill -9), which is the
+promise; a power cut may lose the last few commits, which is SQLite's documented trade-off.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+FILE_NAME = "async-events.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    function TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    trace_id TEXT,
+    client_context TEXT,
+    enqueued_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(slots=True, kw_only=True)
+class QueuedEvent:
+    """One accepted event; `attempts` counts runs that returned (not throttles)."""
+
+    request_id: str
+    function: str  # Function.name
+    qualifier: str  # as the caller named it: $LATEST, a version or an alias
+    payload: bytes
+    trace_id: str | None
+    client_context: str | None
+    enqueued_at: float  # wall clock, for MaximumEventAgeInSeconds
+    attempts: int = 0
+    due_at: float = 0.0
+    id: int = 0
+    throttles: int = 0  # not persisted: throttle backoff restarts after a restart
+
+
+Op = tuple[str, QueuedEvent]  # ("insert" | "update" | "delete", event)
+
+
+class EventStore:
+    """Blocking SQLite calls, all on `self.executor`'s one thread."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / FILE_NAME
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="samrun-events")
+        self._db: sqlite3.Connection | None = None
+
+    def open(self) -> list[QueuedEvent]:
+        """Open (or create) the queue file; every event still in it, oldest first."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+        self._db = db
+        rows = db.execute(
+            "SELECT id, request_id, function, qualifier, payload, trace_id, client_context,"
+            " enqueued_at, attempts, due_at FROM events ORDER BY id"
+        ).fetchall()
+        return [
+            QueuedEvent(
+                id=row[0],
+                request_id=row[1],
+                function=row[2],
+                qualifier=row[3],
+                payload=bytes(row[4]),
+                trace_id=row[5],
+                client_context=row[6],
+                enqueued_at=row[7],
+                attempts=row[8],
+                due_at=row[9],
+            )
+            for row in rows
+        ]
+
+    def apply(self, ops: list[Op]) -> None:
+        """One transaction for the whole batch; inserted events get their ids."""
+        db = self._db
+        assert db is not None
+        db.execute("BEGIN")
+        try:
+            for kind, event in ops:
+                if kind == "insert":
+                    cursor = db.execute(
+                        "INSERT INTO events (request_id, function, qualifier, payload, trace_id,"
+                        " client_context, enqueued_at, attempts, due_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            event.request_id,
+                            event.function,
+                            event.qualifier,
+                            event.payload,
+                            event.trace_id,
+                            event.client_context,
+                            event.enqueued_at,
+                            event.attempts,
+                            event.due_at,
+                        ),
+                    )
+                    event.id = cursor.lastrowid or 0
+                elif kind == "update":
+                    db.execute(
+                        "UPDATE events SET attempts = ?, due_at = ? WHERE id = ?",
+                        (event.attempts, event.due_at, event.id),
+                    )
+                else:
+                    db.execute("DELETE FROM events WHERE id = ?", (event.id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
