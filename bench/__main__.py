@@ -6,9 +6,13 @@ import json
 import platform
 import sys
 
-from bench import invoke_bench, plan_bench
+from bench import gate_bench, invoke_bench, plan_bench
 
-BENCHMARKS = {"plan": plan_bench.run, "invoke": invoke_bench.run}
+BENCHMARKS = {
+    "plan": plan_bench.run,
+    "invoke": invoke_bench.run,
+    "gate": gate_bench.run,
+}
 
 
 def main(names: list[str]) -> None:
