@@ -57,6 +57,8 @@ def build_target_groups(ctx: BuildContext) -> tuple[TargetGroup, ...]:
         reached = []
         for listener_id, listener in listeners:
             listener_arn = as_text(ctx.table.ref(listener_id))
+            listener_rules = [(i, r) for i, r in rules if r.get("ListenerArn") == listener_arn]
+            # every rule of a listener that reaches the group: fixed-response and redirect too
             own_rules = tuple(
                 ListenerRule(
                     priority=int(as_text(rule.get("Priority", 0))),
@@ -64,12 +66,11 @@ def build_target_groups(ctx: BuildContext) -> tuple[TargetGroup, ...]:
                     actions=tuple(rule.get("Actions", []) or []),
                     logical_id=rule_id,
                 )
-                for rule_id, rule in rules
-                if rule.get("ListenerArn") == listener_arn
-                and _forwards_to(rule.get("Actions"), arn)
+                for rule_id, rule in listener_rules
             )
             defaults = listener.get("DefaultActions", []) or []
-            if own_rules or _forwards_to(defaults, arn):
+            forwarding = [r for _, r in listener_rules if _forwards_to(r.get("Actions"), arn)]
+            if forwarding or _forwards_to(defaults, arn):
                 reached.append(
                     Listener(
                         logical_id=listener_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 
@@ -88,3 +89,16 @@ def test_listener_refuses_nothing_after_errors(samrun_up: Running) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 200")
     assert json.loads(data.split(b"\r\n\r\n", 1)[1])["path"] == "/api/y"
+
+
+def test_fixed_response_and_redirect_rules(samrun_up: Running) -> None:
+    maintenance = send(_base(samrun_up) + "/maintenance")
+    assert (maintenance.status, maintenance.body) == (503, b"back soon")
+    assert maintenance.header("Content-Type").startswith("text/plain")
+    host, port = _base(samrun_up).removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    connection.request("GET", "/old/page?x=1")
+    moved = connection.getresponse()
+    assert moved.status == 301
+    assert moved.getheader("Location") == f"http://{host}:{port}/api/moved?x=1"
+    connection.close()
