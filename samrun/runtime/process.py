@@ -13,9 +13,12 @@ import logging
 import os
 import resource
 import signal
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from samrun.errors import BackendError
+from samrun.runtime.cgroups import Cgroups
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 
 logger = logging.getLogger(__name__)
@@ -25,14 +28,15 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 MAX_LINE = 256 * 1024  # a longer line is cut, as CloudWatch cuts events
 
 
-def limits(spec: LaunchSpec) -> Callable[[], None]:
-    """The rlimits a child sets on itself before exec (syscalls only: safe after fork)."""
+def limits(spec: LaunchSpec, cgroup_folders: list[Path]) -> Callable[[], None]:
+    """What a child applies to itself before exec: rlimits, and joining its cgroups."""
     fsize = spec.ephemeral_storage_mb * 1024 * 1024
 
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         resource.setrlimit(resource.RLIMIT_NPROC, (1024, 1024))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        Cgroups.join(cgroup_folders)
 
     return apply
 
@@ -46,8 +50,10 @@ class ProcessSandbox:
         pipe: int,
         spec: LaunchSpec,
         on_output: OutputSink,
+        cgroup_folders: list[Path],
     ) -> None:
         self._process = process
+        self._cgroup_folders = cgroup_folders
         self._pipe = pipe
         self._partial = b""
         self._on_output = on_output
@@ -148,6 +154,11 @@ class ProcessSandbox:
         self._watchdog.cancel()
         self.drain_output()
         self._close_pipe()
+        for _ in range(50):  # a killed group takes a moment to leave its cgroups
+            Cgroups.remove(self._cgroup_folders)
+            if not any(folder.exists() for folder in self._cgroup_folders):
+                break
+            await asyncio.sleep(0.01)
         self._exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
 
 
@@ -164,7 +175,11 @@ def signal_name(number: int) -> str:
 
 
 class ProcessBackend:
+    def __init__(self) -> None:
+        self.cgroups = Cgroups()
+
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
+        folders = self.cgroups.create(spec.name.replace(":", "-"), spec.memory_mb)
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         try:
@@ -176,14 +191,16 @@ class ProcessBackend:
                 stdout=write_end,
                 stderr=write_end,
                 start_new_session=True,
-                preexec_fn=limits(spec),
+                preexec_fn=limits(spec, folders),
             )
-        except OSError as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             os.close(read_end)
-            raise BackendError(f"cannot start {spec.argv[0]}: {exc.strerror}") from None
+            Cgroups.remove(folders)
+            reason = getattr(exc, "strerror", None) or exc
+            raise BackendError(f"cannot start {spec.argv[0]}: {reason}") from None
         finally:
             os.close(write_end)
-        return ProcessSandbox(process, read_end, spec, on_output)
+        return ProcessSandbox(process, read_end, spec, on_output, folders)
 
     async def close(self) -> None:
-        return None
+        self.cgroups.close()

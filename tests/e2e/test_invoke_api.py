@@ -203,6 +203,19 @@ def test_environment_is_lambdas_then_the_templates_then_overrides(client) -> Non
     assert body["nofile"] == 1024
 
 
+CGROUPS_WRITABLE = os.access("/sys/fs/cgroup/cpu", os.W_OK) or os.access(
+    "/sys/fs/cgroup/cgroup.subtree_control", os.W_OK
+)
+
+
+@pytest.mark.skipif(not CGROUPS_WRITABLE, reason="this machine's cgroups are read-only")
+def test_cpu_share_and_task_limit_come_from_cgroups(client) -> None:
+    _, body = invoke(client, "CgroupLimits", {"threads": 1100})
+    assert (body["quota"], body["period"]) == (100_000 * 3538 // 1769, 100_000)  # 2 vCPUs
+    assert body["pids_max"] == "1024"
+    assert 1000 <= body["threads"] < 1024  # processes and threads stop at 1024, root or not
+
+
 def test_each_instance_has_a_private_tmp(client) -> None:
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: invoke(client, "WriteTmp", {"text": "x"})[1], range(2)))
@@ -287,7 +300,7 @@ def test_list_and_get_functions(client) -> None:
     names: list[str] = []
     for page in client.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 5}):
         names += [function["FunctionName"] for function in page["Functions"]]
-    assert "Echo" in names and "env-reader" in names and len(names) == len(set(names)) == 18
+    assert "Echo" in names and "env-reader" in names and len(names) == len(set(names)) == 19
     function = client.get_function(FunctionName="Echo")
     config = function["Configuration"]
     assert config["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:Echo"
