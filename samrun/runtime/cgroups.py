@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,14 @@ ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
 MB_PER_VCPU = 1769
 MAX_TASKS = 1024
+
+
+def kill_members(folders: list[Path]) -> None:
+    """Whatever a killed samrun's functions left running in their cgroups."""
+    for folder in folders:
+        with contextlib.suppress(OSError, ValueError):
+            for pid in (folder / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
 
 
 def cpu_quota_us(memory_mb: int) -> int:
@@ -96,7 +105,9 @@ class Cgroups:
                 for stale in parent.glob("samrun-*"):
                     pid = stale.name.removeprefix("samrun-")
                     if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                        self.remove([*(p for p in stale.iterdir() if p.is_dir()), stale])
+                        folders = [p for p in stale.iterdir() if p.is_dir()]
+                        kill_members(folders)
+                        self.remove([*folders, stale])
 
     def close(self) -> None:
         self.remove(sorted(set(self.bases.values())))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import resource
@@ -28,11 +29,17 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 MAX_LINE = 256 * 1024  # a longer line is cut, as CloudWatch cuts events
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
 def limits(spec: LaunchSpec, cgroup_folders: list[Path]) -> Callable[[], None]:
-    """What a child applies to itself before exec: rlimits, and joining its cgroups."""
+    """What a child applies to itself before exec: death with samrun (even on kill -9),
+    rlimits, and joining its cgroups."""
     fsize = spec.ephemeral_storage_mb * 1024 * 1024
 
     def apply() -> None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
         resource.setrlimit(resource.RLIMIT_NPROC, (1024, 1024))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.client
 import json
 import os
 import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FIXTURES, SamrunProcess, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, invoke_http, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "core.yaml"
 
@@ -329,6 +332,59 @@ def test_stop_leaves_no_process_behind(samrun_up) -> None:
     assert all(Path(f"/proc/{pid}").exists() for pid in pids)
     assert server.stop(signal.SIGINT) == 0
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), timeout=10)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def function_of(pid: int) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    names = [e.split(b"=", 1)[1] for e in environ if e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")]
+    return names[0].decode() if names else None
+
+
+def test_kill_9_of_samrun_leaves_no_function_process(samrun_up) -> None:
+    server = samrun_up(TEMPLATE)
+    client = server.lambda_client()
+    invoke(client, "Echo")
+
+    def call_slow() -> None:
+        with contextlib.suppress(OSError, http.client.HTTPException):  # samrun is killed
+            invoke_http(server.lambda_endpoint, "Slow", {"seconds": 60})
+
+    # a runtime inside its handler does not notice samrun's sockets closing
+    threading.Thread(target=call_slow, daemon=True).start()
+    server.wait_for(r"^Slow \| START RequestId")
+
+    def with_slow_running() -> set[int] | None:
+        pids = children(server.process.pid)
+        return pids if "Slow" in {function_of(pid) for pid in pids} else None
+
+    pids = wait_until(with_slow_running)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    wait_until(lambda: not any(running(pid) for pid in pids), timeout=10)
 
 
 def test_idle_instances_are_reaped(samrun_up) -> None:
