@@ -44,6 +44,17 @@ def parse_overrides(values: Sequence[str]) -> dict[str, str]:
     return overrides
 
 
+def parse_ports(values: Sequence[str]) -> dict[str, int]:
+    """`--alb-port Listener=8080 …`: the local port of each named ALB listener."""
+    ports: dict[str, int] = {}
+    for value in values:
+        name, sep, port = value.partition("=")
+        if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SamrunError(f"--alb-port: expected LISTENER=PORT, got {value!r}")
+        ports[name] = int(port)
+    return ports
+
+
 def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
     if not path:
@@ -75,6 +86,7 @@ def build_config(args: argparse.Namespace) -> Config:
         aws_profile=getattr(args, "aws_profile", None),
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
+        alb_ports=parse_ports(getattr(args, "alb_port", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
@@ -183,6 +195,13 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=3000, help="API routes (3000)")
     up.add_argument("--invoke-port", type=int, default=3001, help="Lambda API (3001)")
+    up.add_argument(
+        "--alb-port",
+        nargs="+",
+        default=[],
+        metavar="LISTENER=PORT",
+        help="serve an ALB listener (logical id) on this local port",
+    )
     up.add_argument("--watch", action="store_true", help="hot-reload code and template")
     up.add_argument(
         "--watch-publish",

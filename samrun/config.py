@@ -34,3 +34,4 @@ class Config:
     time_scale: float = 1.0  # Lambda's waits (retry backoff, scaling, canary steps) divided by it
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
+    alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port

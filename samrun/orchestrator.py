@@ -25,7 +25,7 @@ from samrun.aws.provision import localise, provision
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.frontdoors.server import FrontDoors
-from samrun.invoke.async_queue import AsyncQueue
+from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
 from samrun.invoke.control import Control
 from samrun.invoke.destinations import Destinations
 from samrun.invoke.gate import ConcurrencyGate
@@ -117,11 +117,13 @@ class App:
             None,
             config.state_dir,
             time_scale=config.time_scale,
-            max_inflight=config.max_sandboxes,
+            max_inflight=min(config.max_sandboxes, ASYNC_WORKERS),
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
-        self.front_doors = FrontDoors(graph, self.invoker, host=config.host, port=config.port)
+        self.front_doors = FrontDoors(
+            graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
+        )
         self._api_runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
 
@@ -140,7 +142,7 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control).app(),
+            LambdaApi(self.invoker, self.control, self.state).app(),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1,
@@ -164,6 +166,28 @@ class App:
         await self.runtime_server.stop()
         await self.backend.close()
         await self.aws.stop()
+
+    def state(self) -> dict[str, object]:
+        """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
+        pools = [
+            {
+                "function": name,
+                "version": version,
+                "idle": len(pool.idle),
+                "busy": len(pool.busy),
+                "provisioned": len(pool.provisioned),
+                "cold_starts": pool.cold_starts,
+            }
+            for (name, version), pool in self.pools.pools.items()
+        ]
+        return {
+            "pools": pools,
+            "concurrency": {
+                "in_flight": dict(self.gate.in_flight),
+                "reserved": dict(self.gate.reserved),
+            },
+            "target_health": self.front_doors.target_health(),
+        }
 
     async def __aenter__(self) -> App:
         await self.start()

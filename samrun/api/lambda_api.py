@@ -61,9 +61,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 class LambdaApi:
-    def __init__(self, invoker: Invoker, control: Control) -> None:
+    def __init__(
+        self, invoker: Invoker, control: Control, state: Callable[[], object] | None = None
+    ) -> None:
         self.invoker = invoker
         self.control = control
+        self.state = state
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
@@ -72,6 +75,7 @@ class LambdaApi:
         app.router.add_get(PREFIX, self.list_functions)
         app.router.add_get(PREFIX + "/{name}", self.get_function)
         app.router.add_get(PREFIX + "/{name}/configuration", self.get_configuration)
+        app.router.add_get("/_samrun/state", self.debug_state)
         versions.add_routes(app, self.control)
         concurrency.add_routes(app, self.control)
         event_invoke_config.add_routes(app, self.invoker.directory)
@@ -108,6 +112,10 @@ class LambdaApi:
         return web.Response(
             status=200, body=result.payload, headers=headers, content_type="application/json"
         )
+
+    async def debug_state(self, request: web.Request) -> web.Response:
+        """samrun's own: pools, concurrency and target health, for people and tests."""
+        return web.json_response(self.state() if self.state else {})
 
     async def list_functions(self, request: web.Request) -> web.Response:
         graph = self.invoker.directory.graph

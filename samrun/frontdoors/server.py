@@ -12,18 +12,19 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from samrun.errors import SamrunError
-from samrun.frontdoors.alb import AlbListener
+from samrun.frontdoors.alb import AlbListener, alb_error
 from samrun.frontdoors.alb_health import HealthChecker
+from samrun.frontdoors.authorizers import AuthorizerCache
 from samrun.frontdoors.function_urls import FunctionUrl
 from samrun.frontdoors.gateway import INTERNAL, Gateway
-from samrun.frontdoors.messages import HttpRequest, HttpResponse
+from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
 from samrun.frontdoors.routes import RouteTable
 from samrun.invoke.invoker import Invoker
 from samrun.model import AppGraph, Listener, RouteKind
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 MAX_REQUEST = 10 * 1024 * 1024 + 1  # API Gateway's payload limit is 10 MB
+NO_FUNCTION_URL = json_response(404, '{"Message":"Not Found"}')  # its URL was removed
 
 
 def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
@@ -90,84 +92,180 @@ def aiohttp_app(handle: Handler) -> web.Application:
 class _Door:
     name: str  # "API", "function URL of X", "ALB listener L"
     sock: socket.socket
-    handle: Handler
+    handle: Handler  # swapped in place by a reload; the listener and its port stay
     runner: web.AppRunner | None = None
 
     @property
     def port(self) -> int:
         return int(self.sock.getsockname()[1])
 
+    async def dispatch(self, request: HttpRequest) -> HttpResponse:
+        return await self.handle(request)
+
+    async def start(self) -> None:
+        self.runner = web.AppRunner(
+            aiohttp_app(self.dispatch), access_log=None, handle_signals=False, shutdown_timeout=1
+        )
+        await self.runner.setup()
+        await web.SockSite(self.runner, self.sock).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+        self.sock.close()
+
+
+async def _no_function_url(request: HttpRequest) -> HttpResponse:
+    return NO_FUNCTION_URL
+
+
+async def _alb_gone(request: HttpRequest) -> HttpResponse:
+    return alb_error(503)
+
+
+def merged_listeners(graph: AppGraph) -> dict[str, Listener]:
+    """Every ALB listener of the app, with the rules of all its target groups, by priority."""
+    merged: dict[str, Listener] = {}
+    for group in graph.target_groups:
+        for listener in group.listeners:
+            known = merged.get(listener.logical_id)
+            rules = (known.rules if known else ()) + tuple(
+                r for r in listener.rules if not known or r not in known.rules
+            )
+            merged[listener.logical_id] = Listener(
+                logical_id=listener.logical_id,
+                port=listener.port,
+                protocol=listener.protocol,
+                default_actions=listener.default_actions,
+                rules=tuple(sorted(rules, key=lambda r: r.priority)),
+            )
+    return merged
+
 
 class FrontDoors:
-    """Every front door of one app; `start`, `stop`, and what to print in the `up` table."""
+    """Every front door of one app; `start`, `update` (hot reload), `stop`, and what to print.
 
-    def __init__(self, graph: AppGraph, invoker: Invoker, *, host: str, port: int) -> None:
+    `update` swaps route tables, function URLs and ALB rules in place: a listener that stays keeps
+    its port, requests in flight finish on what they matched, new doors are bound and announced.
+    """
+
+    def __init__(
+        self,
+        graph: AppGraph,
+        invoker: Invoker,
+        *,
+        host: str,
+        port: int,
+        alb_ports: Mapping[str, int] | None = None,
+    ) -> None:
         self.graph = graph
+        self.invoker = invoker
         self.host = host
+        self.port = port
+        self.alb_ports = dict(alb_ports or {})  # listener logical id -> local port (--alb-port)
         self.doors: list[_Door] = []
+        self.table = RouteTable([])
+        self.gateway: Gateway | None = None
+        self.urls: dict[str, _Door] = {}  # function name -> door, kept when the URL goes
+        self.listeners: list[tuple[AlbListener, _Door]] = []
+        self.health: list[HealthChecker] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._retired: list[_Door] = []  # listeners a reload dropped, stopped after it
+        self._configure(graph)
+
+    def _configure(self, graph: AppGraph) -> list[_Door]:
+        """Point every door at `graph`; bind the doors it needs that do not exist yet."""
+        self.graph = graph
+        new: list[_Door] = []
         api_routes = [r for r in graph.routes if r.kind is not RouteKind.FUNCTION_URL]
         self.table = RouteTable(api_routes)
-        if api_routes:
-            gateway = Gateway(self.table, invoker, region=graph.region, account_id=graph.account_id)
-            self.doors.append(_Door("API", bind(host, port), gateway.handle))
-        self.urls: dict[str, _Door] = {}
-        for route in graph.routes:
-            if route.kind is RouteKind.FUNCTION_URL:
-                url = FunctionUrl(route, invoker, region=graph.region, account_id=graph.account_id)
-                door = _Door(f"function URL of {route.function}", bind(host, 0), url.handle)
-                self.urls[route.function] = door
-                self.doors.append(door)
-        self.listeners: list[tuple[AlbListener, _Door]] = []
-        self._add_listeners(invoker)
-        self.health = [HealthChecker(g, invoker) for g in graph.target_groups if g.function]
-        self._tasks: list[asyncio.Task[None]] = []
+        if self.gateway is not None:
+            self.gateway.table = self.table
+            self.gateway.cache = AuthorizerCache()  # authorizers may have changed with the routes
+        elif api_routes:
+            self.gateway = Gateway(
+                self.table, self.invoker, region=graph.region, account_id=graph.account_id
+            )
+            new.append(_Door("API", bind(self.host, self.port), self.gateway.handle))
+        wanted = {r.function: r for r in graph.routes if r.kind is RouteKind.FUNCTION_URL}
+        for function, door in self.urls.items():
+            if function not in wanted:
+                door.handle = _no_function_url
+        for function, route in wanted.items():
+            url = FunctionUrl(route, self.invoker, region=graph.region, account_id=graph.account_id)
+            door = self.urls.get(function)
+            if door is not None:
+                door.handle = url.handle
+            else:
+                door = _Door(f"function URL of {function}", bind(self.host, 0), url.handle)
+                self.urls[function] = door
+                new.append(door)
+        new += self._configure_listeners(graph)
+        self.doors += new
+        self.health = [HealthChecker(g, self.invoker) for g in graph.target_groups if g.function]
+        return new
 
-    def _add_listeners(self, invoker: Invoker) -> None:
-        groups = {g.arn: g for g in self.graph.target_groups}
-        merged: dict[str, Listener] = {}
-        for group in self.graph.target_groups:
-            for listener in group.listeners:
-                known = merged.get(listener.logical_id)
-                rules = (known.rules if known else ()) + tuple(
-                    r for r in listener.rules if not known or r not in known.rules
-                )
-                merged[listener.logical_id] = Listener(
-                    logical_id=listener.logical_id,
-                    port=listener.port,
-                    protocol=listener.protocol,
-                    default_actions=listener.default_actions,
-                    rules=tuple(sorted(rules, key=lambda r: r.priority)),
-                )
-        timeouts = {f.name: float(f.config.timeout_s) for f in self.graph.functions}
+    def _configure_listeners(self, graph: AppGraph) -> list[_Door]:
+        groups = {g.arn: g for g in graph.target_groups}
+        timeouts = {f.name: float(f.config.timeout_s) for f in graph.functions}
+        merged = merged_listeners(graph)
+        kept, new = [], []
+        for alb, door in self.listeners:
+            listener = merged.pop(alb.listener.logical_id, None)
+            if listener is None or listener.port != alb.listener.port:
+                door.handle = _alb_gone  # its port is freed when the door stops
+                self._retired.append(door)
+                if listener is not None:
+                    merged[listener.logical_id] = listener
+                continue
+            alb.listener, alb.groups, alb.timeouts_s = listener, groups, timeouts
+            kept.append((alb, door))
         for listener in merged.values():
-            alb = AlbListener(listener, groups, invoker, timeouts)
-            sock = bind(self.host, listener.port, fallback=True)
+            alb = AlbListener(listener, groups, self.invoker, timeouts)
+            chosen = self.alb_ports.get(listener.logical_id)
+            sock = bind(self.host, listener.port if chosen is None else chosen, fallback=not chosen)
             door = _Door(f"ALB listener {listener.logical_id}", sock, alb.handle)
             alb.local_port = door.port
-            self.listeners.append((alb, door))
-            self.doors.append(door)
+            kept.append((alb, door))
+            new.append(door)
+        self.listeners = kept
+        return new
 
     async def start(self) -> None:
         for door in self.doors:
-            door.runner = web.AppRunner(
-                aiohttp_app(door.handle), access_log=None, handle_signals=False, shutdown_timeout=1
-            )
-            await door.runner.setup()
-            await web.SockSite(door.runner, door.sock).start()
+            await door.start()
+        self._start_health()
+
+    def _start_health(self) -> None:
         for checker in self.health:
             if checker.enabled:
                 self._tasks.append(asyncio.create_task(checker.run()))
 
-    async def stop(self) -> None:
-        for task in self._tasks:
+    async def _stop_health(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def update(self, graph: AppGraph) -> list[str]:
+        """Serve `graph`'s routes, function URLs and ALB rules; the lines announcing new doors."""
+        await self._stop_health()
+        self._retired = []
+        new = self._configure(graph)
+        for door in new:
+            await door.start()
+        for door in self._retired:
+            self.doors.remove(door)
+            await door.stop()
+        self._start_health()
+        return [f"{door.name} on {self.url(door)}" for door in new]
+
+    async def stop(self) -> None:
+        await self._stop_health()
         for door in self.doors:
-            if door.runner is not None:
-                await door.runner.cleanup()
-            door.sock.close()
+            await door.stop()
 
     def url(self, door: _Door) -> str:
         return f"http://{self.host}:{door.port}"
@@ -176,8 +274,11 @@ class FrontDoors:
         """Target group logical id -> initial | healthy | unhealthy | unused (checks disabled)."""
         return {c.group.logical_id: c.state if c.enabled else "unused" for c in self.health}
 
+    def _serving(self, door: _Door) -> bool:
+        return door.handle is not _no_function_url
+
     def ready_lines(self) -> list[str]:
-        return [f"{door.name} on {self.url(door)}" for door in self.doors]
+        return [f"{door.name} on {self.url(door)}" for door in self.doors if self._serving(door)]
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(method, path, function, local URL) for the `up` table."""
@@ -187,7 +288,8 @@ class FrontDoors:
             path = "/*" if route.path == "$default" else route.path
             rows.append((route.method, route.path, route.function, self.url(api) + path))  # type: ignore[arg-type]
         for function, door in self.urls.items():
-            rows.append(("ANY", "function URL", function, self.url(door) + "/"))
+            if self._serving(door):
+                rows.append(("ANY", "function URL", function, self.url(door) + "/"))
         for alb, door in self.listeners:
             note = f"ALB :{alb.listener.port}"
             for group in self.graph.target_groups:

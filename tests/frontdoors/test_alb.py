@@ -6,7 +6,7 @@ import http.client
 import json
 import socket
 
-from tests.frontdoors.conftest import Running, golden_keys, send
+from tests.frontdoors.conftest import TEMPLATES, Running, golden_keys, send
 
 TEMPLATE = "frontdoors-alb.yaml"
 
@@ -78,6 +78,8 @@ def test_binary_body_is_base64(samrun_up: Running) -> None:
 
 def test_health_check_marks_target_healthy(samrun_up: Running) -> None:
     samrun_up.wait_for_line(r"target group EchoGroup: target Echo is healthy")
+    state = send(samrun_up.lambda_endpoint + "/_samrun/state").json()
+    assert state["target_health"]["EchoGroup"] == "healthy"  # type: ignore[index]
 
 
 def test_listener_refuses_nothing_after_errors(samrun_up: Running) -> None:
@@ -102,3 +104,29 @@ def test_fixed_response_and_redirect_rules(samrun_up: Running) -> None:
     assert moved.status == 301
     assert moved.getheader("Location") == f"http://{host}:{port}/api/moved?x=1"
     connection.close()
+
+
+def test_alb_port_flag_chooses_the_local_port(tmp_path) -> None:
+    with socket.socket() as probe:  # a port that is free now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Running(
+        [
+            "up",
+            str(TEMPLATES / TEMPLATE),
+            "--port",
+            "0",
+            "--invoke-port",
+            "0",
+            "--state-dir",
+            str(tmp_path / ".samrun"),
+            "--alb-port",
+            f"Listener={port}",
+        ],
+        cwd=TEMPLATES,
+    )
+    try:
+        assert server.addresses["ALB listener Listener"] == f"http://127.0.0.1:{port}"
+        assert send(f"http://127.0.0.1:{port}/maintenance").status == 503
+    finally:
+        server.stop()
