@@ -42,6 +42,7 @@ def _from_body(
     if not isinstance(body, dict):
         return
     default_format = "2.0" if kind is RouteKind.HTTP else "1.0"
+    default_timeout = 30000 if kind is RouteKind.HTTP else 29000  # API Gateway's defaults
     for path, item in (body.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
@@ -68,7 +69,7 @@ def _from_body(
                 payload_format=as_text(integration.get("payloadFormatVersion", default_format)),
                 auth=_auth(operation, body),
                 stage=stage,
-                timeout_ms=int(as_text(timeout)) if timeout is not None else 29000,
+                timeout_ms=int(as_text(timeout)) if timeout is not None else default_timeout,
             )
 
 
