@@ -41,23 +41,18 @@ def render_error(error: LambdaApiError, request_id: str) -> web.Response:
 
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = str(uuid.uuid4())
     try:
         return await handler(request)
     except LambdaApiError as exc:
-        return render_error(exc, request_id)
+        return render_error(exc, str(uuid.uuid4()))
     except web.HTTPRequestEntityTooLarge:
-        return render_error(
-            RequestTooLarge(
-                "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
-            ),
-            request_id,
-        )
+        message = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+        return render_error(RequestTooLarge(message), str(uuid.uuid4()))
     except web.HTTPException:
         raise
     except Exception:  # the edge's one catch-all: log it, answer as Lambda would
         logger.exception("Lambda API: %s %s failed", request.method, request.path)
-        return render_error(ServiceError("An internal error occurred"), request_id)
+        return render_error(ServiceError("An internal error occurred"), str(uuid.uuid4()))
 
 
 class LambdaApi:
