@@ -50,6 +50,7 @@ DEFAULT_MAX_AGE_S = 21600
 RETRY_DELAYS_S = (60.0, 120.0)  # before the 2nd and the 3rd attempt
 THROTTLE_FIRST_S, THROTTLE_MAX_S = 1.0, 300.0
 MAX_HOPS = 16
+ASYNC_WORKERS = 8  # events run at once: more starves accepting on 2 cores (bench/async_bench.py)
 LINEAGE = re.compile(r";?\s*Lineage=([^;]*)")
 
 

@@ -1,0 +1,2 @@
+"""The AWS endpoint the app talks to (embedded moto, any URL, or real AWS) and what samrun
+creates in it."""

@@ -1,0 +1,146 @@
+"""The AWS endpoint an app talks to, and samrun's own clients for it.
+
+Three modes, chosen once by flags:
+- `--aws-endpoint URL`: any endpoint (LocalStack, a moto server, ...), fake credentials;
+- `--aws-profile NAME`: real AWS with that profile's credentials (the only way samrun ever
+  reaches real AWS); functions get those credentials and no AWS_ENDPOINT_URL;
+- neither: an embedded moto server, a child process on a loopback ephemeral port, started and
+  stopped here, and killed by the kernel if samrun dies (see `moto_child`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from samrun.errors import SamrunError
+
+logger = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 3.0
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class AwsEndpoint:
+    """Where the app's AWS calls go; `url` is None for real AWS (--aws-profile)."""
+
+    def __init__(
+        self, *, url: str | None, profile: str | None, region: str, host: str, state_dir: Path
+    ) -> None:
+        if url and profile:
+            raise SamrunError("--aws-endpoint and --aws-profile exclude each other")
+        self.url = url
+        self.profile = profile
+        self.embedded = not url and not profile
+        self.region = region
+        self._host = host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1"
+        self._state_dir = state_dir
+        self._process: asyncio.subprocess.Process | None = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self.credentials: dict[str, str] | None = None  # for functions, with --aws-profile
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def describe(self) -> str:
+        """The `up` line: `AWS endpoint on URL (embedded moto, pid N)` or `... (profile NAME)`."""
+        if self.profile:
+            return f"AWS endpoint: real AWS (profile {self.profile}, {self.region})"
+        kind = f"embedded moto, pid {self.pid}" if self.embedded else "--aws-endpoint"
+        return f"AWS endpoint on {self.url} ({kind})"
+
+    async def start(self) -> None:
+        if self.profile:
+            self.credentials = await asyncio.to_thread(self._profile_credentials)
+        elif self.embedded:
+            self.url = await self._start_moto()
+
+    async def _start_moto(self) -> str:
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self._state_dir / "moto.log", "ab")  # noqa: SIM115 - the child keeps it
+        try:
+            # Started from the loop's thread: PDEATHSIG fires when the forking *thread* exits.
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "samrun.aws.moto_child",
+                self._host,
+                str(os.getpid()),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        finally:
+            log.close()
+        assert self._process.stdout is not None
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                line = await self._process.stdout.readline()
+            port = int(line)
+        except (TimeoutError, ValueError):
+            await self.stop()
+            raise SamrunError(
+                f"the embedded moto server did not start; see {self._state_dir / 'moto.log'}"
+            ) from None
+        return f"http://{self._host}:{port}"
+
+    def _profile_credentials(self) -> dict[str, str]:
+        import boto3
+        import botocore.exceptions
+
+        try:
+            self._session = boto3.session.Session(
+                profile_name=self.profile, region_name=self.region
+            )
+            frozen = self._session.get_credentials().get_frozen_credentials()
+        except (botocore.exceptions.BotoCoreError, AttributeError) as exc:
+            raise SamrunError(f"--aws-profile {self.profile}: {exc}") from None
+        creds = {
+            "AWS_ACCESS_KEY_ID": frozen.access_key,
+            "AWS_SECRET_ACCESS_KEY": frozen.secret_key,
+        }
+        if frozen.token:
+            creds["AWS_SESSION_TOKEN"] = frozen.token
+        return creds
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` at this endpoint (blocking: call it off the loop)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._new_client(service)
+            return self._clients[service]
+
+    def _new_client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        config = BotoConfig(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
+        if self.profile:
+            return self._session.client(service, config=config)
+        session = boto3.session.Session(region_name=self.region, **FAKE_CREDENTIALS)
+        return session.client(service, endpoint_url=self.url, config=config)
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()

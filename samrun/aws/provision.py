@@ -1,0 +1,221 @@
+"""Create the template's queues, topics, buckets, streams, tables and buses in the AWS endpoint.
+
+What exists already is kept (a second `up` against the same LocalStack, or real AWS, changes
+nothing). Some values are only known once a resource exists (a queue's URL on this endpoint, a
+table's stream ARN): `provision` returns them as {value the template resolved: real value}, and
+`localise` puts the real ones into the graph before any function starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from samrun.aws.endpoint import AwsEndpoint
+from samrun.model import AppGraph, FunctionConfig, Resource
+
+logger = logging.getLogger(__name__)
+
+QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+)
+Substitutions = dict[str, str]
+
+
+async def provision(endpoint: AwsEndpoint, graph: AppGraph) -> Substitutions:
+    """Create what `graph.resources` declares; queues first (redrive targets), then the rest."""
+    found: Substitutions = {}
+    kinds = {"sqs": _queue, "sns": _topic, "s3": _bucket, "kinesis": _stream}
+    kinds |= {"dynamodb": _table, "eventbridge": _bus}
+    ordered = sorted(graph.resources, key=lambda r: (r.type != "sqs", r.type == "sns"))
+    for resource in ordered:
+        create = kinds.get(resource.type)
+        if create is None:
+            continue
+        try:
+            found.update(await asyncio.to_thread(create, endpoint, resource, graph))
+        except Exception as exc:  # botocore's errors: report, keep the app running
+            logger.warning("could not create %s %s: %s", resource.type, resource.name, exc)
+    for resource in graph.resources:
+        policy = resource.properties.get("RedrivePolicy")
+        if resource.type == "sqs" and isinstance(policy, Mapping):
+            try:
+                await asyncio.to_thread(_redrive, endpoint, resource, policy)
+            except Exception as exc:  # as above
+                logger.warning("queue %s: could not set its RedrivePolicy: %s", resource.name, exc)
+    return found
+
+
+def _queue(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    sqs = endpoint.client("sqs")
+    template_url = f"https://sqs.{graph.region}.amazonaws.com/{graph.account_id}/{resource.name}"
+    try:
+        url = sqs.get_queue_url(QueueName=resource.name)["QueueUrl"]
+    except sqs.exceptions.QueueDoesNotExist:
+        props = resource.properties
+        attributes = {k: _text(props[k]) for k in QUEUE_ATTRIBUTES if k in props}
+        if attributes.get("FifoQueue") == "false":
+            del attributes["FifoQueue"]
+        url = sqs.create_queue(QueueName=resource.name, Attributes=attributes)["QueueUrl"]
+    return {template_url: url}
+
+
+def _redrive(endpoint: AwsEndpoint, resource: Resource, policy: Mapping[str, Any]) -> None:
+    sqs = endpoint.client("sqs")
+    url = sqs.get_queue_url(QueueName=resource.name)["QueueUrl"]
+    text = json.dumps({k: _text(v) for k, v in policy.items()})
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": text})
+
+
+def _topic(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    sns = endpoint.client("sns")
+    props = resource.properties
+    attributes = {
+        k: _text(props[k]) for k in ("FifoTopic", "ContentBasedDeduplication") if k in props
+    }
+    if attributes.get("FifoTopic") == "false":
+        del attributes["FifoTopic"]
+    arn = sns.create_topic(Name=resource.name, Attributes=attributes)["TopicArn"]
+    existing = {
+        (s["Protocol"], s["Endpoint"])
+        for s in sns.list_subscriptions_by_topic(TopicArn=arn).get("Subscriptions", [])
+    }
+    for sub in props.get("Subscription") or []:
+        key = (str(sub.get("Protocol")), str(sub.get("Endpoint")))
+        if key[0] != "lambda" and key not in existing:  # lambda: samrun's push sources
+            sns.subscribe(TopicArn=arn, Protocol=key[0], Endpoint=key[1])
+    return {}
+
+
+def _bucket(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    s3 = endpoint.client("s3")
+    try:
+        s3.head_bucket(Bucket=resource.name)
+        return {}
+    except s3.exceptions.ClientError:
+        pass
+    kwargs: dict[str, Any] = {"Bucket": resource.name}
+    if graph.region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": graph.region}
+    s3.create_bucket(**kwargs)
+    return {}
+
+
+def _stream(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    kinesis = endpoint.client("kinesis")
+    try:
+        kinesis.describe_stream_summary(StreamName=resource.name)
+        return {}
+    except kinesis.exceptions.ResourceNotFoundException:
+        pass
+    props = resource.properties
+    mode = (props.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+    kwargs: dict[str, Any] = {"StreamName": resource.name}
+    kwargs["StreamModeDetails"] = {"StreamMode": mode}
+    if mode == "PROVISIONED":
+        kwargs["ShardCount"] = int(props.get("ShardCount", 1))
+    kinesis.create_stream(**kwargs)
+    return {}
+
+
+def _table(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    dynamodb = endpoint.client("dynamodb")
+    try:
+        table = dynamodb.describe_table(TableName=resource.name)["Table"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        table = dynamodb.create_table(**_table_arguments(resource))["TableDescription"]
+    real = table.get("LatestStreamArn")
+    if not real:
+        return {}
+    from samrun.template.refs import STREAM_LABEL
+
+    return {f"{resource.arn}/stream/{STREAM_LABEL}": real}
+
+
+def _table_arguments(resource: Resource) -> dict[str, Any]:
+    props = resource.properties
+    kwargs: dict[str, Any] = {
+        "TableName": resource.name,
+        "KeySchema": list(props.get("KeySchema") or []),
+        "AttributeDefinitions": list(props.get("AttributeDefinitions") or []),
+    }
+    throughput = props.get("ProvisionedThroughput")
+    if throughput:
+        kwargs["BillingMode"] = "PROVISIONED"
+        kwargs["ProvisionedThroughput"] = _throughput(throughput)
+    else:
+        kwargs["BillingMode"] = "PAY_PER_REQUEST"
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        indexes = [dict(index) for index in props.get(key) or []]
+        for index in indexes:
+            if "ProvisionedThroughput" in index:
+                index["ProvisionedThroughput"] = _throughput(index["ProvisionedThroughput"])
+        if indexes:
+            kwargs[key] = indexes
+    stream = props.get("StreamSpecification") or {}
+    if stream.get("StreamViewType"):
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
+    return kwargs
+
+
+def _throughput(value: Mapping[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in value.items()}
+
+
+def _bus(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    if resource.name == "default":
+        return {}
+    events = endpoint.client("events")
+    try:
+        events.describe_event_bus(Name=resource.name)
+    except events.exceptions.ResourceNotFoundException:
+        events.create_event_bus(Name=resource.name)
+    return {}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def localise(graph: AppGraph, found: Substitutions) -> AppGraph:
+    """`graph` with every environment value and event source that named a resource's
+    template-shaped value (queue URL, stream ARN) naming the real one instead."""
+    found = {k: v for k, v in found.items() if k != v}
+    if not found:
+        return graph
+
+    def swap(value: str) -> str:
+        for old, new in found.items():
+            if old in value:
+                value = value.replace(old, new)
+        return value
+
+    def config(c: FunctionConfig) -> FunctionConfig:
+        env = {k: swap(v) for k, v in c.environment.items()}
+        return c if env == dict(c.environment) else replace(c, environment=env)
+
+    return replace(
+        graph,
+        functions=tuple(replace(f, config=config(f.config)) for f in graph.functions),
+        versions=tuple(replace(v, config=config(v.config)) for v in graph.versions),
+        event_source_mappings=tuple(
+            replace(m, source=swap(m.source)) for m in graph.event_source_mappings
+        ),
+    )
