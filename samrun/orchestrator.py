@@ -187,6 +187,12 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "async": {
+                "accepted": self.events.accepted,
+                "delivered": self.events.delivered,
+                "throttled": self.events.throttled,
+                "pending": self.events.pending(),
+            },
         }
 
     async def __aenter__(self) -> App:

@@ -92,7 +92,7 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._ids = random.Random()
-        self.accepted = self.delivered = 0
+        self.accepted = self.delivered = self.throttled = 0
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -254,6 +254,7 @@ class AsyncQueue:
         try:
             result = await self.invoker.run(target, request, event.request_id)
         except TooManyRequests:
+            self.throttled += 1
             event.throttles += 1
             delay = min(THROTTLE_MAX_S, THROTTLE_FIRST_S * 2 ** (event.throttles - 1))
             await self._retry_later(event, delay)

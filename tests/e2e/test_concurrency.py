@@ -310,3 +310,27 @@ def test_failing_canary_rolls_back(server: SamrunProcess, app_dir: Path, client)
     alias = client.get_alias(FunctionName="Canary", Name="live")
     assert alias["FunctionVersion"] == before and "RoutingConfig" not in alias
     wait_until(lambda: any("rolled back to version" in line for line in server.lines))
+
+
+def state(server: SamrunProcess) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.lambda_endpoint}/_samrun/state", timeout=30) as reply:
+        return json.loads(reply.read())
+
+
+def test_async_throttles_are_delivered_later_not_dropped(server: SamrunProcess, client) -> None:
+    before = state(server)["async"]
+    start = len(server.lines)
+    for n in range(12):
+        accepted = client.invoke(
+            FunctionName="Reserved",
+            InvocationType="Event",
+            Payload=json.dumps({"sleep": 1, "n": n}),
+        )
+        assert accepted["StatusCode"] == 202
+    wait_until(lambda: state(server)["async"]["delivered"] >= before["delivered"] + 12, timeout=90)
+    after = state(server)["async"]
+    assert after["throttled"] > before["throttled"]  # 8 workers against a reservation of 5
+    reports = [line for line in server.lines[start:] if line.startswith("Reserved | REPORT")]
+    assert len(reports) == 12
