@@ -6,12 +6,14 @@ import json
 import platform
 import sys
 
-from bench import gate_bench, invoke_bench, plan_bench
+from bench import async_bench, gate_bench, invoke_bench, plan_bench, reload_bench
 
 BENCHMARKS = {
     "plan": plan_bench.run,
     "invoke": invoke_bench.run,
     "gate": gate_bench.run,
+    "reload": reload_bench.run,
+    "async": async_bench.run,
 }
 
 

@@ -193,9 +193,9 @@ class FrontDoors:
                 door.handle = _no_function_url
         for function, route in wanted.items():
             url = FunctionUrl(route, self.invoker, region=graph.region, account_id=graph.account_id)
-            door = self.urls.get(function)
-            if door is not None:
-                door.handle = url.handle
+            known = self.urls.get(function)
+            if known is not None:
+                known.handle = url.handle
             else:
                 door = _Door(f"function URL of {function}", bind(self.host, 0), url.handle)
                 self.urls[function] = door

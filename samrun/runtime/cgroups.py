@@ -61,28 +61,37 @@ class Cgroups:
             return False
         return True
 
-    def create(self, instance: str, memory_mb: int) -> list[Path]:
-        """The instance's cgroup folders, limits written; [] where cgroups are unavailable."""
+    def create(self, instance: str) -> list[Path]:
+        """The instance's cgroup folders with its task limit; [] where cgroups are unavailable.
+        The CPU share comes with `limit_cpu`, once init is over: Lambda boosts the init phase."""
         if not self.available:
             return []
         folders = sorted({base / instance for base in self.bases.values()})
         try:
             for folder in folders:
                 folder.mkdir(exist_ok=True)
-            quota = cpu_quota_us(memory_mb)
-            if self.v2:
-                (folders[0] / "cpu.max").write_text(f"{quota} {PERIOD_US}")
-                (folders[0] / "pids.max").write_text(str(MAX_TASKS))
-            else:
-                cpu, pids = self.bases["cpu"] / instance, self.bases["pids"] / instance
-                (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
-                (cpu / "cpu.cfs_quota_us").write_text(str(quota))
-                (pids / "pids.max").write_text(str(MAX_TASKS))
+            pids = folders[0] if self.v2 else self.bases["pids"] / instance
+            (pids / "pids.max").write_text(str(MAX_TASKS))
         except OSError as exc:
             logger.warning("could not limit instance %s with cgroups: %s", instance, exc)
             self.remove(folders)
             return []
         return folders
+
+    def limit_cpu(self, folders: list[Path], memory_mb: int) -> None:
+        """Hold the instance to memory / 1769 MB of a CPU from now on."""
+        quota = cpu_quota_us(memory_mb)
+        cpu = next((f for f in folders if f.parent == self.bases["cpu"]), None)
+        if cpu is None:
+            return
+        try:
+            if self.v2:
+                (cpu / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+            else:
+                (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+                (cpu / "cpu.cfs_quota_us").write_text(str(quota))
+        except OSError as exc:
+            logger.warning("could not limit the CPU of %s: %s", cpu.name, exc)
 
     @staticmethod
     def join(folders: list[Path]) -> None:

@@ -90,6 +90,7 @@ class Instance:
         else:
             self.init_duration_ms = (time.monotonic() - self._started) * 1000
             if failure is None:
+                self.sandbox.init_done()
                 self._take_log()
                 return None
             await self.stop()

@@ -16,6 +16,7 @@ import resource
 import signal
 import subprocess
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from samrun.errors import BackendError
@@ -58,9 +59,11 @@ class ProcessSandbox:
         spec: LaunchSpec,
         on_output: OutputSink,
         cgroup_folders: list[Path],
+        limit_cpu: Callable[[], None],
     ) -> None:
         self._process = process
         self._cgroup_folders = cgroup_folders
+        self._limit_cpu = limit_cpu
         self._pipe = pipe
         self._partial = b""
         self._on_output = on_output
@@ -93,6 +96,9 @@ class ProcessSandbox:
         except (OSError, ValueError, IndexError):
             pass
         return max(1, round(peak_mb))
+
+    def init_done(self) -> None:
+        self._limit_cpu()
 
     def drain_output(self) -> None:
         """Read all the pipe holds now; deliver each complete line."""
@@ -186,7 +192,7 @@ class ProcessBackend:
         self.cgroups = Cgroups()
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
-        folders = self.cgroups.create(spec.name.replace(":", "-"), spec.memory_mb)
+        folders = self.cgroups.create(spec.name.replace(":", "-"))
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         try:
@@ -207,7 +213,8 @@ class ProcessBackend:
             raise BackendError(f"cannot start {spec.argv[0]}: {reason}") from None
         finally:
             os.close(write_end)
-        return ProcessSandbox(process, read_end, spec, on_output, folders)
+        limit_cpu = partial(self.cgroups.limit_cpu, folders, spec.memory_mb)
+        return ProcessSandbox(process, read_end, spec, on_output, folders, limit_cpu)
 
     async def close(self) -> None:
         self.cgroups.close()

@@ -46,6 +46,10 @@ class Sandbox(Protocol):
         """The most resident memory it has used so far (for REPORT's Max Memory Used)."""
         ...
 
+    def init_done(self) -> None:
+        """The init phase is over: apply what Lambda lifts during init (the CPU share)."""
+        ...
+
     def drain_output(self) -> None:
         """Deliver every output line already written, now (before a reply is acted on)."""
         ...

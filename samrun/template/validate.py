@@ -8,7 +8,7 @@ it takes about a second to import.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +140,18 @@ class _Checks:
                 "samrun-handler",
                 f"{name}: handler {config.handler!r} needs {' or '.join(wanted)} in {path}",
             )
+
+
+def check_graph(
+    loaded: LoadedTemplate, graph: AppGraph, functions: Collection[str] | None = None
+) -> list[Problem]:
+    """samrun's own checks, without cfn-lint (watch mode runs them on every reload): all of
+    them, or the limits and handler of the `functions` named (names or logical ids) only."""
+    checks = _Checks(loaded, graph)
+    if functions is None:
+        return list(checks.run())
+    chosen = [f for f in graph.functions if {f.name, f.logical_id} & set(functions)]
+    return [p for f in chosen for p in (*checks.limits(f), *checks.handler(f))]
 
 
 def _handler_files(runtime: str, handler: str) -> tuple[str, ...]:
