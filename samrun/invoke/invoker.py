@@ -20,7 +20,7 @@ from samrun.errors import InvalidRequestContent, RequestTooLarge
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory, Target
-from samrun.runtime.pool import PoolSet
+from samrun.runtime.pool import PoolRetired, PoolSet
 from samrun.runtime.session import InvokeEvent
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ class Invoker:
 
     async def run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
         """Steps 4-8: the concurrency gate, then the pool of the target's version runs it."""
-        pool = self.pools.pool(target.function, target.version, target.config)
         event = InvokeEvent(
             request_id=request_id,
             payload=request.payload or b"{}",  # Lambda hands an empty invocation `{}`
@@ -71,8 +70,14 @@ class Invoker:
             trace_id=request.trace_id or new_trace_id(self._ids),
             client_context=decode_client_context(request.client_context),
         )
-        with self.gate.lease(target.function.name):
-            outcome = await pool.invoke(event)
+        while True:
+            pool = self.pools.pool(target.function, target.version, target.config)
+            try:
+                with self.gate.lease(target.function.name):
+                    outcome = await pool.invoke(event)
+                break
+            except PoolRetired:  # a reload changed the function meanwhile: run it as it is now
+                target = self.directory.resolve(request.function, request.qualifier)
         key = (target.function.name, target.version)
         self.invocations[key] += 1
         if outcome.error_type:

@@ -19,6 +19,11 @@ from samrun.runtime.launcher import Launcher
 from samrun.runtime.session import InvokeEvent
 
 ENTRYPOINT = "Runtime.InvalidEntrypoint"
+
+
+class PoolRetired(Exception):
+    """The pool was replaced by a hot reload before it found an instance for the event: nothing
+    ran, so the invoker runs the event on the pool that replaced it."""
 LauncherFactory = Callable[[Function, str, FunctionConfig], Launcher]
 
 
@@ -48,6 +53,12 @@ class SandboxCapacity:
     def release(self) -> None:
         self.live -= 1
         self.notify()
+
+    def notify_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def notify(self) -> None:
         while self._waiters:
@@ -82,6 +93,7 @@ class InstancePool:
         self.provisioned: set[Instance] = set()  # initialised ahead of traffic, never reaped
         self.provisioned_idle: deque[Instance] = deque()
         self.provisioned_target = 0
+        self.retired = False  # a hot reload replaced this pool: it starts no new instance
         self._background: set[asyncio.Task[None]] = set()
         self.cold_starts = 0
         capacity.pools.append(self)
@@ -156,6 +168,8 @@ class InstancePool:
             instance = await self._take_idle()
             if instance is not None:
                 return instance, None
+            if self.retired:
+                raise PoolRetired(request_id)  # a reload replaced it: start nothing old here
             if self.capacity.try_reserve():
                 return await self._cold_start(request_id)
             victim = self.capacity.least_recently_used_idle()
@@ -262,8 +276,10 @@ class PoolSet:
         pool = self.pools.pop((function_name, version), None)
         if pool is None:
             return None
+        pool.retired = True
         for instance in pool.live:
             instance.reusable = False  # discarded as soon as its invocation ends
+        self.capacity.notify_all()  # requests waiting for a slot in it go to the new pool
         self.retired.add(pool)
         task = asyncio.get_running_loop().create_task(self._drain(pool))
         self._draining.add(task)
