@@ -279,6 +279,7 @@ class AppGraph:
     target_groups: tuple[TargetGroup, ...] = ()
     resources: tuple[Resource, ...] = ()
     warnings: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
 
     def function(self, name: str) -> Function | None:
         """The function whose name (or logical id) is `name`."""

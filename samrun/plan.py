@@ -107,7 +107,26 @@ def _target_group(group: TargetGroup) -> dict[str, Any]:
 
 
 def plan_document(graph: AppGraph) -> dict[str, Any]:
-    """The plan as plain JSON-able data; validates against schemas/plan.schema.json."""
+    """The plan as plain JSON-able data; validates against schemas/plan.schema.json. NoEcho
+    parameter values are masked wherever they appear, as CloudFormation masks them."""
+    return masked(_document(graph), graph.secrets)
+
+
+def masked(value: Any, secrets: tuple[str, ...]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "****")
+        return value
+    if isinstance(value, dict):
+        return {key: masked(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [masked(item, secrets) for item in value]
+    return value
+
+
+def _document(graph: AppGraph) -> dict[str, Any]:
     return {
         "version": PLAN_VERSION,
         "template": graph.template_path,

@@ -32,7 +32,7 @@ from samrun.template.context import BuildContext
 from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
-from samrun.template.parameters import Pseudo, resolve_parameters
+from samrun.template.parameters import Pseudo, no_echo_names, resolve_parameters
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import has_sam_transform, run_transform
 
@@ -187,5 +187,14 @@ def build_graph(compiled: Compiled) -> AppGraph:
         target_groups=build_target_groups(ctx),
         resources=build_resources(ctx),
         warnings=tuple(dict.fromkeys(ctx.resolver.warnings)),
+        secrets=_secrets(compiled),
     )
     return graph
+
+
+def _secrets(compiled: Compiled) -> tuple[str, ...]:
+    """The values of NoEcho parameters, which displays must mask."""
+    declared = compiled.loaded.data.get("Parameters") or {}
+    values = (compiled.parameters.get(name) for name in no_echo_names(declared))
+    flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+    return tuple(sorted({str(v) for v in flat if v not in (None, "")}, key=len, reverse=True))
