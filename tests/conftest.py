@@ -113,24 +113,29 @@ class SamrunProcess:
                 self.process.stdout.close()
 
 
+def start_up(template: Path, state_dir: Path, *extra: str) -> SamrunProcess:
+    """`samrun up TEMPLATE` on free ports with its own state folder, as the tests run it."""
+    args = [
+        "up",
+        str(template),
+        "--port",
+        "0",
+        "--invoke-port",
+        "0",
+        "--state-dir",
+        str(state_dir),
+        *extra,
+    ]
+    return SamrunProcess(args, cwd=template.parent)
+
+
 @pytest.fixture
 def samrun_up(tmp_path: Path) -> Iterator[object]:
     """Factory: `samrun_up(template, *extra_args)` starts a server and stops it after the test."""
     started: list[SamrunProcess] = []
 
     def start(template: Path, *extra: str) -> SamrunProcess:
-        args = [
-            "up",
-            str(template),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(tmp_path / ".samrun"),
-            *extra,
-        ]
-        server = SamrunProcess(args, cwd=template.parent)
+        server = start_up(template, tmp_path / ".samrun", *extra)
         started.append(server)
         return server
 

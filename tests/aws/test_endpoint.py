@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 
@@ -17,21 +17,7 @@ TEMPLATE = FIXTURES / "templates" / "async.yaml"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("endpoint")
-    process = SamrunProcess(
-        [
-            "up",
-            str(TEMPLATE),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(state / ".samrun"),
-            "--time-scale",
-            "600",
-        ],
-        cwd=TEMPLATE.parent,
-    )
+    process = start_up(TEMPLATE, state / ".samrun", "--time-scale", "600")
     yield process
     pid = moto_pid(process)
     assert process.stop() == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FIXTURES, SamrunProcess, invoke_http, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
 
 TIME_SCALE = "150"  # Canary10Percent5Minutes: 2 s of canary
 
@@ -30,22 +30,13 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(app_dir: Path):
-    process = SamrunProcess(
-        [
-            "up",
-            str(app_dir / "template.yaml"),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(app_dir / ".samrun"),
-            "--max-sandboxes",
-            "40",
-            "--time-scale",
-            TIME_SCALE,
-        ],
-        cwd=app_dir,
+    process = start_up(
+        app_dir / "template.yaml",
+        app_dir / ".samrun",
+        "--max-sandboxes",
+        "40",
+        "--time-scale",
+        TIME_SCALE,
     )
     yield process
     assert process.stop() == 0

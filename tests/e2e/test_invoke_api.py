@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FIXTURES, SamrunProcess, invoke_http, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "core.yaml"
 
@@ -32,22 +32,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             }
         )
     )
-    process = SamrunProcess(
-        [
-            "up",
-            str(TEMPLATE),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(state / ".samrun"),
-            "--env-vars",
-            str(env_vars),
-            "--max-sandboxes",
-            "12",
-        ],
-        cwd=TEMPLATE.parent,
+    process = start_up(
+        TEMPLATE, state / ".samrun", "--env-vars", str(env_vars), "--max-sandboxes", "12"
     )
     yield process
     assert process.stop() == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SamrunProcess
+from tests.conftest import SamrunProcess, start_up
 
 Running = SamrunProcess  # what the tests here call a running `samrun up`
 TEMPLATES = Path(__file__).parent.parent / "fixtures" / "templates"
@@ -51,10 +51,7 @@ def send(
 def samrun_up(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     template = TEMPLATES / request.module.TEMPLATE
     state = tmp_path_factory.mktemp("state") / ".samrun"
-    running = Running(
-        ["up", str(template), "--port", "0", "--invoke-port", "0", "--state-dir", str(state)],
-        cwd=template.parent,
-    )
+    running = start_up(template, state)
     yield running
     running.stop()
 

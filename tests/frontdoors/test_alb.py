@@ -6,6 +6,7 @@ import http.client
 import json
 import socket
 
+from tests.conftest import start_up
 from tests.frontdoors.conftest import TEMPLATES, Running, golden_keys, send
 
 TEMPLATE = "frontdoors-alb.yaml"
@@ -110,21 +111,7 @@ def test_alb_port_flag_chooses_the_local_port(tmp_path) -> None:
     with socket.socket() as probe:  # a port that is free now
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = Running(
-        [
-            "up",
-            str(TEMPLATES / TEMPLATE),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(tmp_path / ".samrun"),
-            "--alb-port",
-            f"Listener={port}",
-        ],
-        cwd=TEMPLATES,
-    )
+    server = start_up(TEMPLATES / TEMPLATE, tmp_path / ".samrun", "--alb-port", f"Listener={port}")
     try:
         assert server.addresses["ALB listener Listener"] == f"http://127.0.0.1:{port}"
         assert send(f"http://127.0.0.1:{port}/maintenance").status == 503

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
@@ -23,21 +23,7 @@ RESPONSE_KEYS = RECORD_KEYS | {"responseContext", "responsePayload"}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     state = tmp_path_factory.mktemp("async")
-    process = SamrunProcess(
-        [
-            "up",
-            str(TEMPLATE),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(state / ".samrun"),
-            "--time-scale",
-            "600",
-        ],
-        cwd=TEMPLATE.parent,
-    )
+    process = start_up(TEMPLATE, state / ".samrun", "--time-scale", "600")
     yield process
     assert process.stop() == 0
 

@@ -11,30 +11,14 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import FIXTURES, SamrunProcess, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 EVENTS = 60
 
 
 def start(state: Path) -> SamrunProcess:
-    return SamrunProcess(
-        [
-            "up",
-            str(TEMPLATE),
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(state),
-            "--max-sandboxes",
-            "2",
-            "--time-scale",
-            "600",
-        ],
-        cwd=TEMPLATE.parent,
-    )
+    return start_up(TEMPLATE, state, "--max-sandboxes", "2", "--time-scale", "600")
 
 
 def alive(pid: int) -> bool:
