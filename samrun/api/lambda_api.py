@@ -11,6 +11,7 @@ import base64
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from samrun.errors import InvalidParameterValue, LambdaApiError, RequestTooLarge
 from samrun.invoke.control import Control
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest
-from samrun.invoke.resolve import Target
+from samrun.model import AppGraph, Function, FunctionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ PREFIX = "/2015-03-31/functions"
 MAX_BODY = 7 * 1024 * 1024  # over Lambda's 6 MB, so the invoke path can say RequestTooLarge
 LIST_PAGE = 50
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ShapeBuilder = Callable[[AppGraph, Function, str, FunctionConfig], dict[str, Any]]
 
 
 def render_error(error: LambdaApiError, request_id: str) -> web.Response:
@@ -127,21 +129,19 @@ class LambdaApi:
         return web.json_response(body)
 
     async def get_function(self, request: web.Request) -> web.Response:
-        target = self._target(request)
-        graph = self.invoker.directory.graph
-        shape = await asyncio.to_thread(
-            get_function_shape, graph, target.function, target.version, target.config
-        )
-        return web.json_response(shape)
+        return await self._shape_of_target(request, get_function_shape)
 
     async def get_configuration(self, request: web.Request) -> web.Response:
-        target = self._target(request)
-        graph = self.invoker.directory.graph
+        return await self._shape_of_target(request, function_configuration)
+
+    async def _shape_of_target(self, request: web.Request, shape_of: ShapeBuilder) -> web.Response:
+        """The function (and qualifier) the request names, in one of the API's shapes; hashing
+        its code runs off the loop."""
+        directory = self.invoker.directory
+        target = directory.resolve(
+            unquote(request.match_info["name"]), request.query.get("Qualifier")
+        )
         shape = await asyncio.to_thread(
-            function_configuration, graph, target.function, target.version, target.config
+            shape_of, directory.graph, target.function, target.version, target.config
         )
         return web.json_response(shape)
-
-    def _target(self, request: web.Request) -> Target:
-        name = unquote(request.match_info["name"])
-        return self.invoker.directory.resolve(name, request.query.get("Qualifier"))
