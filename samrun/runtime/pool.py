@@ -24,6 +24,8 @@ ENTRYPOINT = "Runtime.InvalidEntrypoint"
 class PoolRetired(Exception):
     """The pool was replaced by a hot reload before it found an instance for the event: nothing
     ran, so the invoker runs the event on the pool that replaced it."""
+
+
 LauncherFactory = Callable[[Function, str, FunctionConfig], Launcher]
 
 

@@ -1,18 +1,16 @@
 """The process backend: each instance is a child process group on this machine.
 
-Enforced here: a private TMPDIR, RLIMIT_NOFILE 1024, RLIMIT_NPROC 1024 (not for root, which the
-kernel exempts), RLIMIT_FSIZE at the ephemeral storage size, and memory: resident memory is
-sampled every `MEMORY_POLL_S` and the group is killed past MemorySize, as Lambda kills it.
+The child sets itself up (runtime/isolation.py: rlimits, cgroups, a private /tmp); here, memory:
+resident memory is sampled every `MEMORY_POLL_S` and the group is killed past MemorySize, as
+Lambda kills it, and output is read from one pipe as it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
-import resource
 import signal
 import subprocess
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from pathlib import Path
 
 from samrun.errors import BackendError
 from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 
 logger = logging.getLogger(__name__)
@@ -28,25 +27,6 @@ logger = logging.getLogger(__name__)
 MEMORY_POLL_S = 0.05
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 MAX_LINE = 256 * 1024  # a longer line is cut, as CloudWatch cuts events
-
-
-LIBC = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def limits(spec: LaunchSpec, cgroup_folders: list[Path]) -> Callable[[], None]:
-    """What a child applies to itself before exec: death with samrun (even on kill -9),
-    rlimits, and joining its cgroups."""
-    fsize = spec.ephemeral_storage_mb * 1024 * 1024
-
-    def apply() -> None:
-        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
-        resource.setrlimit(resource.RLIMIT_NPROC, (1024, 1024))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        Cgroups.join(cgroup_folders)
-
-    return apply
 
 
 class ProcessSandbox:
@@ -190,6 +170,7 @@ def signal_name(number: int) -> str:
 class ProcessBackend:
     def __init__(self) -> None:
         self.cgroups = Cgroups()
+        self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
         folders = self.cgroups.create(spec.name.replace(":", "-"))
@@ -204,13 +185,14 @@ class ProcessBackend:
                 stdout=write_end,
                 stderr=write_end,
                 start_new_session=True,
-                preexec_fn=limits(spec, folders),
+                preexec_fn=child_setup(spec, folders, self.tmpfs),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(read_end)
             Cgroups.remove(folders)
+            what = getattr(exc, "filename", None) or spec.argv[0]
             reason = getattr(exc, "strerror", None) or exc
-            raise BackendError(f"cannot start {spec.argv[0]}: {reason}") from None
+            raise BackendError(f"cannot start {spec.name}: {what}: {reason}") from None
         finally:
             os.close(write_end)
         limit_cpu = partial(self.cgroups.limit_cpu, folders, spec.memory_mb)

@@ -1,0 +1,77 @@
+"""What a function's process does to itself between fork and exec, on Linux.
+
+- it dies with samrun, even when samrun is killed with `kill -9` (PR_SET_PDEATHSIG);
+- Lambda's rlimits: 1024 file descriptors, 1024 processes;
+- its cgroups (CPU share, task limit), where samrun could make them;
+- its TMPDIR, a folder of the instance's: as root, a tmpfs of EphemeralStorage size in a private
+  mount namespace, so it is full at Lambda's limit (ENOSPC), as Lambda's /tmp is; elsewhere a
+  plain folder where no one file may exceed EphemeralStorage.
+
+Only syscalls run in the child (no allocation-heavy Python): it is forked from a threaded process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.sandbox import LaunchSpec
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+CLONE_NEWNS = 0x00020000
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MAX_FILES = MAX_PROCESSES = 1024
+
+
+def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Callable[[], None]:
+    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs."""
+    fsize = spec.ephemeral_storage_mb * 1024 * 1024
+    tmp_dir = os.fsencode(spec.tmp_dir)
+    tmpfs_options = f"size={spec.ephemeral_storage_mb}m,mode=1777".encode()
+
+    def apply() -> None:
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+        Cgroups.join(cgroup_folders)
+        if not (tmpfs and private_tmp(tmp_dir, tmpfs_options)):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))  # at least no file over it
+
+    return apply
+
+
+def private_tmp(folder: bytes, options: bytes) -> bool:
+    """A sized tmpfs on the instance's own folder, in a mount namespace of the child's own.
+    (Not over /tmp itself: the app's code, layers or samrun may live under /tmp.)"""
+    if LIBC.unshare(CLONE_NEWNS) != 0:
+        return False
+    if LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    return LIBC.mount(b"tmpfs", folder, b"tmpfs", 0, options) == 0
+
+
+def can_mount_tmpfs() -> bool:
+    """Whether a child may have a private /tmp here (root, mount namespaces allowed): tried once
+    on a throwaway child."""
+    if os.geteuid() != 0 or not os.path.exists("/bin/true"):
+        return False
+
+    with tempfile.TemporaryDirectory() as folder:
+
+        def check() -> None:
+            if not private_tmp(os.fsencode(folder), b"size=1m"):
+                raise OSError("no private tmpfs")
+
+        try:
+            return subprocess.run(["/bin/true"], preexec_fn=check, timeout=10).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
