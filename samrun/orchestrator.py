@@ -137,10 +137,10 @@ class App:
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
             self.directory.update_graph(self.graph)
-        await self.events.start()
         await self.runtime_server.start()
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
+        await self.events.start()  # events left by a crash may run now: instances can start
         self._api_runner = web.AppRunner(
             LambdaApi(self.invoker, self.control, self.state).app(),
             access_log=None,
