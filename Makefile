@@ -24,11 +24,13 @@ up: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/ruff check samrun tests bench
+	$(BIN)/mypy samrun
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check samrun tests bench
 	$(BIN)/ruff format --check samrun tests bench
+	$(BIN)/mypy samrun
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench

@@ -109,7 +109,8 @@ def _target_group(group: TargetGroup) -> dict[str, Any]:
 def plan_document(graph: AppGraph) -> dict[str, Any]:
     """The plan as plain JSON-able data; validates against schemas/plan.schema.json. NoEcho
     parameter values are masked wherever they appear, as CloudFormation masks them."""
-    return masked(_document(graph), graph.secrets)
+    document: dict[str, Any] = masked(_document(graph), graph.secrets)
+    return document
 
 
 def masked(value: Any, secrets: tuple[str, ...]) -> Any:

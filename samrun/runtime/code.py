@@ -111,7 +111,7 @@ def code_files(config: FunctionConfig) -> list[Path]:
     if path.is_file():
         return [path]
     skip = {"__pycache__", ".git", ".aws-sam", ".samrun"}
-    files = []
+    files: list[Path] = []
     for root, dirs, names in os.walk(path):
         dirs[:] = sorted(d for d in dirs if d not in skip)
         files.extend(Path(root) / name for name in sorted(names))

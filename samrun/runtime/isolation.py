@@ -56,7 +56,7 @@ def private_tmp(folder: bytes, options: bytes) -> bool:
         return False
     if LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return False
-    return LIBC.mount(b"tmpfs", folder, b"tmpfs", 0, options) == 0
+    return bool(LIBC.mount(b"tmpfs", folder, b"tmpfs", 0, options) == 0)
 
 
 def can_mount_tmpfs() -> bool:

@@ -66,8 +66,9 @@ class Launcher:
 
     async def launch(self, initialization_type: str = "on-demand") -> Instance:
         """Start a sandbox and its Runtime API listener; the caller runs `Instance.start`."""
-        prepared = self._prepared or await asyncio.to_thread(self._prepare)
-        self._prepared = prepared
+        prepared = self._prepared
+        if prepared is None:
+            prepared = self._prepared = await asyncio.to_thread(self._prepare)
         instance_id = f"{next(_instance_ids):06d}"
         tmp_dir = self.host.state_dir / "tmp" / f"{self.function_name}-{instance_id}"
         tmp_dir.mkdir(parents=True, exist_ok=True)

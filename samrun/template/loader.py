@@ -83,7 +83,8 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
                         None, None, f"duplicate key {key_node.value!r}", key_node.start_mark
                     )
                 seen.add(key_node.value)
-        return super().construct_mapping(node, deep=True)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=True)
+        return mapping
 
 
 def _construct_any(loader: _Loader, node: yaml.Node) -> Any:
@@ -122,7 +123,7 @@ def _unknown_tag(loader: _Loader, suffix: str, node: yaml.Node) -> Any:
 
 
 def _timestamp_as_text(loader: _Loader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return str(loader.construct_scalar(node))
 
 
 for _name in _FN_TAGS:
