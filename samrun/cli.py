@@ -186,7 +186,10 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="samrun", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="samrun",
+        description="Run an AWS SAM or CloudFormation application locally, as Lambda runs it.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the app until Ctrl-C")
