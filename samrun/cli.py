@@ -91,7 +91,9 @@ def build_config(args: argparse.Namespace) -> Config:
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
-        host_env={k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ},
+        host_env={
+            k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
+        },
     )
 
 

@@ -78,7 +78,7 @@ class App:
         self.graph = graph
         self.backend = make_backend(config.backend)
         self.runtime_server = RuntimeApiServer(config.host)
-        self.locator = RuntimeLocator()
+        self.locator = RuntimeLocator(config.host_env, config.state_dir / "python-sdk")
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)

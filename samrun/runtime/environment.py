@@ -43,7 +43,7 @@ def lambda_environment(
     host_env: Mapping[str, str],
 ) -> dict[str, str]:
     """Reserved variables win; the template's, then the overrides, come before them."""
-    env = dict(host_env)
+    env = {key: value for key, value in host_env.items() if key in ("HOME", "LANG")}
     opt_bin = [str(opt_dir / "bin")] if opt_dir else []
     opt_lib = [str(opt_dir / "lib")] if opt_dir else []
     env.update(

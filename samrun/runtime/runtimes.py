@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +31,13 @@ class RuntimeCommand:
 class RuntimeLocator:
     """Finds interpreters once per runtime; warns once when it falls back."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, host_env: Mapping[str, str] | None = None, sdk_dir: Path | None = None
+    ) -> None:
+        self._search = python_homes(host_env or {})
+        self._sdk_dir = sdk_dir  # the AWS SDK for Python, as Lambda's Python runtimes carry it
+        self._sdk_ready = False
+        self._sdk_warned: set[str] = set()
         self._pythons: dict[str, str] = {}
         self._node: str | bool | None = False  # False: not looked up yet
 
@@ -49,7 +57,7 @@ class RuntimeLocator:
     def python_for(self, version: str) -> str:
         """That interpreter when it is on the machine and runs, else the running one."""
         if version not in self._pythons:
-            self._pythons[version] = find_python(version)
+            self._pythons[version] = find_python(version, self._search)
         return self._pythons[version]
 
     def _python(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
@@ -60,11 +68,35 @@ class RuntimeLocator:
         paths = [str(code_dir)]
         if opt_dir is not None:
             paths += [
-                str(opt_dir / "python"),
                 str(opt_dir / "python" / "lib" / f"python{version}" / "site-packages"),
+                str(opt_dir / "python"),
             ]
+        if self._sdk_dir is not None and self._sdk_supports(version):
+            paths.append(str(self._sdk_dir))
         bootstrap = str(BOOTSTRAPS / "python" / "bootstrap.py")
-        return RuntimeCommand((interpreter, "-u", bootstrap), {"PYTHONPATH": ":".join(paths)})
+        # -S: no site-packages of the interpreter (nor samrun's own): as on Lambda, a function
+        # sees its code, its layers, the standard library and the AWS SDK, nothing else.
+        argv = (interpreter, "-u", "-S", bootstrap)
+        return RuntimeCommand(argv, {"PYTHONPATH": ":".join(paths)})
+
+    def _sdk_supports(self, version: str) -> bool:
+        """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
+        assert self._sdk_dir is not None
+        if not self._sdk_ready:
+            link_python_sdk(self._sdk_dir)
+            self._sdk_ready = True
+        oldest = sdk_minimum_python()
+        if as_tuple(version) >= oldest:
+            return True
+        if version not in self._sdk_warned:
+            self._sdk_warned.add(version)
+            logger.warning(
+                "python%s functions run without boto3: the AWS SDK samrun has needs "
+                "Python %d.%d or newer",
+                version,
+                *oldest,
+            )
+        return False
 
     def _nodejs(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
         major = runtime.removeprefix("nodejs").removesuffix(".x")
@@ -97,15 +129,65 @@ def provided(code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
     )
 
 
-def find_python(version: str) -> str:
+SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+
+
+def link_python_sdk(folder: Path) -> None:
+    """A folder of links to the AWS SDK for Python that samrun itself runs with (pure Python,
+    so any python3.9+ can import it): what Lambda's runtimes provide besides the stdlib."""
+    import botocore
+
+    site_packages = Path(botocore.__file__).resolve().parent.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in SDK_PACKAGES:
+        link, target = folder / name, site_packages / name
+        if target.exists() and not link.is_symlink():
+            link.symlink_to(target)
+
+
+def sdk_minimum_python() -> tuple[int, ...]:
+    """The oldest Python the installed SDK supports (its packages' Requires-Python)."""
+    oldest: tuple[int, ...] = (3, 0)
+    for package in ("boto3", "botocore", "s3transfer", "urllib3"):
+        requires = importlib.metadata.metadata(package)["Requires-Python"] or ""
+        for clause in requires.split(","):
+            if clause.strip().startswith(">="):
+                oldest = max(oldest, as_tuple(clause.strip()[2:].strip()))
+    return oldest
+
+
+def as_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def python_homes(host_env: Mapping[str, str]) -> list[Path]:
+    """Where interpreters live besides the PATH: pyenv's and uv's version folders."""
+    home = Path(host_env.get("HOME", "/root"))
+    pyenv = Path(host_env.get("PYENV_ROOT", home / ".pyenv"))
+    return [pyenv / "versions", home / ".local" / "share" / "uv" / "python"]
+
+
+def find_python(version: str, homes: list[Path]) -> str:
+    """That interpreter when it is on the machine and runs (on the PATH, or installed by pyenv
+    or uv), else the running one."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if version == running:
         return sys.executable
-    found = shutil.which(f"python{version}")
-    if found and runs(found):
-        return found
+    candidates = [shutil.which(f"python{version}")]
+    for home in homes:  # newest patch release first: 3.12.10 before 3.12.9
+        installs = sorted(home.glob(f"*{version}.[0-9]*"), key=patch, reverse=True)
+        candidates += [str(install / "bin" / f"python{version}") for install in installs]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists() and runs(candidate):
+            return candidate
     logger.warning("python%s is not on this machine: python%s runs its functions", version, running)
     return sys.executable
+
+
+def patch(install: Path) -> tuple[int, ...]:
+    """(3, 12, 10) from `3.12.10` or `cpython-3.12.10-linux-x86_64-gnu`."""
+    numbers = install.name.removeprefix("cpython-").split("-")[0].split(".")
+    return tuple(int(n) for n in numbers if n.isdigit())
 
 
 def runs(interpreter: str) -> bool:

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from samrun.runtime.runtimes import as_tuple, find_python, python_homes, sdk_minimum_python
 from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "core.yaml"
@@ -214,6 +216,18 @@ def test_tmp_is_private_and_full_at_ephemeral_storage(client) -> None:
     assert not Path(body["path"]).exists()  # the tmpfs is the instance's: samrun sees none of it
 
 
+@pytest.mark.parametrize("version", ["3.9", "3.12", "3.13"])
+def test_each_python_runtime_runs_on_its_interpreter(client, version: str) -> None:
+    homes = python_homes({"HOME": os.environ.get("HOME", "/root")})
+    if find_python(version, homes) == sys.executable:
+        pytest.skip(f"python{version} is not on this machine")
+    _, body = invoke(client, f"Python{version.replace('.', '')}")
+    assert body["version"] == version
+    # Lambda's Python runtimes carry the AWS SDK (where the SDK samrun has supports that Python)
+    assert body["boto3"] is (as_tuple(version) >= sdk_minimum_python())
+    assert body["yaml"] is False  # but not samrun's own dependencies
+
+
 def test_each_instance_has_a_private_tmp(client) -> None:
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: invoke(client, "WriteTmp", {"text": "x"})[1], range(2)))
@@ -298,7 +312,7 @@ def test_list_and_get_functions(client) -> None:
     names: list[str] = []
     for page in client.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 5}):
         names += [function["FunctionName"] for function in page["Functions"]]
-    assert "Echo" in names and "env-reader" in names and len(names) == len(set(names)) == 20
+    assert "Echo" in names and "env-reader" in names and len(names) == len(set(names)) == 23
     function = client.get_function(FunctionName="Echo")
     config = function["Configuration"]
     assert config["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:Echo"
