@@ -63,12 +63,14 @@ class Launcher:
         self._env_overrides = env_overrides
         self._emit = emit
         self._prepared: PreparedCode | None = None
+        self._preparing = asyncio.Lock()
 
     async def launch(self, initialization_type: str = "on-demand") -> Instance:
         """Start a sandbox and its Runtime API listener; the caller runs `Instance.start`."""
-        prepared = self._prepared
-        if prepared is None:
-            prepared = self._prepared = await asyncio.to_thread(self._prepare)
+        async with self._preparing:  # concurrent cold starts share one preparation
+            prepared = self._prepared
+            if prepared is None:
+                prepared = self._prepared = await asyncio.to_thread(self._prepare)
         instance_id = f"{next(_instance_ids):06d}"
         tmp_dir = self.host.state_dir / "tmp" / f"{self.function_name}-{instance_id}"
         tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +38,8 @@ class RuntimeLocator:
     ) -> None:
         self._search = python_homes(host_env or {})
         self._sdk_dir = sdk_dir  # the AWS SDK for Python, as Lambda's Python runtimes carry it
-        self._sdk_ready = False
+        self._sdk_oldest: tuple[int, ...] | None = None  # linked, and the oldest Python it takes
+        self._lock = threading.Lock()  # launchers prepare in threads, several at once
         self._sdk_warned: set[str] = set()
         self._pythons: dict[str, str] = {}
         self._node: str | bool | None = False  # False: not looked up yet
@@ -56,9 +59,10 @@ class RuntimeLocator:
 
     def python_for(self, version: str) -> str:
         """That interpreter when it is on the machine and runs, else the running one."""
-        if version not in self._pythons:
-            self._pythons[version] = find_python(version, self._search)
-        return self._pythons[version]
+        with self._lock:
+            if version not in self._pythons:
+                self._pythons[version] = find_python(version, self._search)
+            return self._pythons[version]
 
     def _python(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
         version = runtime.removeprefix("python")
@@ -82,21 +86,20 @@ class RuntimeLocator:
     def _sdk_supports(self, version: str) -> bool:
         """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
         assert self._sdk_dir is not None
-        if not self._sdk_ready:
-            link_python_sdk(self._sdk_dir)
-            self._sdk_ready = True
-        oldest = sdk_minimum_python()
-        if as_tuple(version) >= oldest:
-            return True
-        if version not in self._sdk_warned:
-            self._sdk_warned.add(version)
-            logger.warning(
-                "python%s functions run without boto3: the AWS SDK samrun has needs "
-                "Python %d.%d or newer",
-                version,
-                *oldest,
-            )
-        return False
+        with self._lock:
+            if self._sdk_oldest is None:
+                link_python_sdk(self._sdk_dir)
+                self._sdk_oldest = sdk_minimum_python()
+            oldest = self._sdk_oldest
+            if as_tuple(version) < oldest and version not in self._sdk_warned:
+                self._sdk_warned.add(version)
+                logger.warning(
+                    "python%s functions run without boto3: the AWS SDK samrun has needs "
+                    "Python %d.%d or newer",
+                    version,
+                    *oldest,
+                )
+        return as_tuple(version) >= oldest
 
     def _nodejs(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
         major = runtime.removeprefix("nodejs").removesuffix(".x")
@@ -142,7 +145,8 @@ def link_python_sdk(folder: Path) -> None:
     for name in SDK_PACKAGES:
         link, target = folder / name, site_packages / name
         if target.exists() and not link.is_symlink():
-            link.symlink_to(target)
+            with contextlib.suppress(FileExistsError):  # another samrun on this state folder
+                link.symlink_to(target)
 
 
 def sdk_minimum_python() -> tuple[int, ...]:
