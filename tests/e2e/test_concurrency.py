@@ -98,7 +98,7 @@ def test_function_concurrency_api_takes_effect_at_once(server: SamrunProcess, cl
     with ThreadPoolExecutor(3) as pool:
         statuses = sorted(
             pool.map(
-                lambda _: invoke_http(server.lambda_endpoint, "Open", {"sleep": 1})[0], range(3)
+                lambda _: invoke_http(server.lambda_endpoint, "Open", {"sleep": 2})[0], range(3)
             )
         )
     assert statuses == [200, 429, 429]
@@ -137,7 +137,7 @@ def test_traffic_beyond_provisioned_spills_to_on_demand(server: SamrunProcess) -
         bodies = list(
             pool.map(
                 lambda _: invoke_http(
-                    server.lambda_endpoint, "Provisioned", {"sleep": 1}, qualifier="live"
+                    server.lambda_endpoint, "Provisioned", {"sleep": 2}, qualifier="live"
                 )[2],
                 range(3),
             )

@@ -158,7 +158,7 @@ def test_warm_instances_are_reused(client) -> None:
 
 def test_concurrent_invocations_start_more_instances(client) -> None:
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: invoke(client, "Counter", {"sleep": 1.0})[1], range(4)))
+        results = list(pool.map(lambda _: invoke(client, "Counter", {"sleep": 2.0})[1], range(4)))
     assert len({result["pid"] for result in results}) == 4
 
 
