@@ -163,7 +163,7 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument("--backend", choices=("process",), default="process")
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")
