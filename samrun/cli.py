@@ -107,6 +107,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        cache_dir=config.state_dir / "cache",
     )
     if args.json:
         print(json.dumps(plan_document(graph), indent=2))

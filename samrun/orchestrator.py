@@ -256,6 +256,7 @@ def load(config: Config) -> AppGraph:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        cache_dir=config.state_dir / "cache",
     )
 
 

@@ -24,13 +24,16 @@ def load_graph(
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
     stack_name: str = "samrun",
+    cache_dir: Path | None = None,
 ) -> AppGraph:
-    """The app graph of the template at `path`, with every value resolved that can be locally."""
+    """The app graph of the template at `path`, with every value resolved that can be locally.
+    With `cache_dir`, the SAM transform of an unchanged template is read back, not run."""
     compiled = compile_template(
         load_template(Path(path)),
         parameter_overrides=parameter_overrides,
         region=region,
         account_id=account_id,
         stack_name=stack_name,
+        cache_dir=cache_dir,
     )
     return build_graph(compiled)

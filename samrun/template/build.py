@@ -89,6 +89,7 @@ def compile_template(
     region: str,
     account_id: str,
     stack_name: str,
+    cache_dir: Path | None = None,
 ) -> Compiled:
     data = loaded.data
     pseudo = Pseudo(region=region, account_id=account_id, stack_name=stack_name)
@@ -107,6 +108,7 @@ def compile_template(
             base_dir=loaded.path.parent,
             locate=loaded.locate,
             load_definition=_load_definition,
+            cache_dir=cache_dir,
         )
         sam_resources = sam.get("Resources") or {}
     resources = data.get("Resources") or {}

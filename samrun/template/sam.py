@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import Location, TemplateError
+from samrun.template import transform_cache
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 PLACEHOLDER_BUCKET = "samrun-local"
@@ -111,23 +112,44 @@ def run_transform(
     base_dir: Path,
     locate: Callable[[tuple[str | int, ...]], Location],
     load_definition: Callable[[Path], Any],
+    cache_dir: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], Placeholders]:
     """(CloudFormation template, the SAM template with Globals merged, placeholders).
 
-    A template SAM rejects raises TemplateError located at the first resource it names.
+    A template SAM rejects raises TemplateError located at the first resource it names. With
+    `cache_dir`, an unchanged template's transform is read back instead of run.
     """
+    sam = copy.deepcopy(template)
+    placeholders = Placeholders(base_dir)
+    _swap_local_paths(sam, placeholders, load_definition)
+    key = None
+    if cache_dir is not None:
+        key = transform_cache.cache_key(sam, parameters, region, placeholders.paths)
+        cached = transform_cache.read(cache_dir, key)
+        if cached is not None:
+            return cached[0], cached[1], placeholders
+    cfn = _translate(sam, parameters, region, locate)
+    if cache_dir is not None and key is not None:
+        transform_cache.write(cache_dir, key, cfn, sam)
+    return cfn, sam, placeholders
+
+
+def _translate(
+    sam: dict[str, Any],
+    parameters: dict[str, Any],
+    region: str,
+    locate: Callable[[tuple[str | int, ...]], Location],
+) -> dict[str, Any]:
+    """samtranslator itself (it merges Globals into `sam` as it goes)."""
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
     # samtranslator logs warnings (feature toggles) that mean nothing to a samrun user.
     logging.getLogger("samtranslator").addHandler(_QUIET)
-    sam = copy.deepcopy(template)
-    placeholders = Placeholders(base_dir)
-    _swap_local_paths(sam, placeholders, load_definition)
     translator = Translator(None, Parser(), boto_session=_Session(region))
     try:
-        cfn = translator.translate(
+        cfn: dict[str, Any] = translator.translate(
             sam, parameter_values=dict(parameters), get_managed_policy_map=dict
         )
     except InvalidDocumentException as exc:
@@ -139,4 +161,4 @@ def run_transform(
         raise TemplateError(
             f"SAM transform failed: {exc!r}", locate(("Transform",)), "sam"
         ) from None
-    return cfn, sam, placeholders
+    return cfn
