@@ -166,6 +166,15 @@ def invoke_http(
         return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
 
+def alive(pid: int) -> bool:
+    """The process runs (it exists and is not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -> object:
     """Poll `condition()` until it returns something truthy, or fail at the deadline."""
     deadline = time.monotonic() + timeout

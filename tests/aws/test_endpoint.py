@@ -4,12 +4,11 @@ reach it (and samrun's Lambda API) with boto3 and no endpoint in their code."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, alive, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 
@@ -26,14 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 def moto_pid(server: SamrunProcess) -> int:
     return int(server.wait_for(r"embedded moto, pid (\d+)", timeout=1).group(1))
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_up_names_the_embedded_endpoint_on_loopback(server: SamrunProcess) -> None:

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from samrun.runtime.runtimes import as_tuple, find_python, python_homes, sdk_minimum_python
-from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, alive, invoke_http, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "core.yaml"
 
@@ -343,15 +343,6 @@ def test_stop_leaves_no_process_behind(samrun_up) -> None:
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids), timeout=10)
 
 
-def running(pid: int) -> bool:
-    """Alive and not a zombie waiting to be reaped."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 def children(pid: int) -> set[int]:
     found = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -393,7 +384,7 @@ def test_kill_9_of_samrun_leaves_no_function_process(samrun_up) -> None:
     pids = wait_until(with_slow_running)
     os.kill(server.process.pid, signal.SIGKILL)
     server.process.wait(10)
-    wait_until(lambda: not any(running(pid) for pid in pids), timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout=10)
 
 
 def test_idle_instances_are_reaped(samrun_up) -> None:

@@ -11,7 +11,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, alive, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 EVENTS = 60
@@ -19,14 +19,6 @@ EVENTS = 60
 
 def start(state: Path) -> SamrunProcess:
     return start_up(TEMPLATE, state, "--max-sandboxes", "2", "--time-scale", "600")
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def delivered(log: Path) -> set[int]:
