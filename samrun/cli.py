@@ -91,6 +91,8 @@ def build_config(args: argparse.Namespace) -> Config:
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
+        price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
+        cloudwatch=not getattr(args, "no_cloudwatch", False),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
@@ -179,6 +181,12 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--account-concurrency", type=int, default=1000, help="account concurrency limit (1000)"
+    )
+    parser.add_argument("--price-file", metavar="FILE", help="Lambda price table (JSON)")
+    parser.add_argument(
+        "--no-cloudwatch",
+        action="store_true",
+        help="keep metrics and function logs local (no PutMetricData, no CloudWatch Logs)",
     )
     parser.add_argument(
         "--burst-concurrency",

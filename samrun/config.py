@@ -35,3 +35,5 @@ class Config:
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
+    price_file: Path | None = None  # --price-file: Lambda's prices (default: samrun's table)
+    cloudwatch: bool = True  # publish metrics and function logs to the AWS endpoint

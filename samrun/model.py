@@ -264,6 +264,25 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Alarm:
+    """An AWS::CloudWatch::Alarm on one metric, evaluated by samrun on its own metrics."""
+
+    logical_id: str
+    name: str  # AlarmName, else the logical id (what Ref gives locally)
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    statistic: str = "Average"
+    period_s: int = 60
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int | None = None  # None: evaluation_periods
+    threshold: float = 0.0
+    comparison: str = "GreaterThanThreshold"
+    treat_missing_data: str = "missing"
+    unsupported: str | None = None  # why samrun cannot evaluate it (metric math, percentiles)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppGraph:
     template_path: str
     region: str = DEFAULT_REGION
@@ -280,6 +299,7 @@ class AppGraph:
     resources: tuple[Resource, ...] = ()
     warnings: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
+    alarms: tuple[Alarm, ...] = ()
 
     def function(self, name: str) -> Function | None:
         """The function whose name (or logical id) is `name`."""

@@ -34,7 +34,9 @@ from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
+from samrun.observe.cost import load_prices
 from samrun.observe.logs import function_output, setup_logging
+from samrun.observe.publish import Observability
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -121,6 +123,17 @@ class App:
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
+        self.observe = Observability(
+            graph,
+            self.aws,
+            load_prices(config.price_file),
+            time_scale=config.time_scale,
+            publish=config.cloudwatch,
+            in_flight=lambda: dict(self.gate.in_flight),
+            provisioned=self._provisioned_now,
+        )
+        self.observe.attach(self.invoker.telemetry)
+        self.control.deployer.alarms = self.observe.alarms
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
@@ -141,8 +154,11 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
+        await self.observe.start()
+        api = LambdaApi(self.invoker, self.control, self.state).app()
+        api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control, self.state).app(),
+            api,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1,
@@ -162,6 +178,7 @@ class App:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await self.invoker.close()
+        await self.observe.stop()  # the last period, and the last log lines, are sent
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
@@ -193,7 +210,18 @@ class App:
                 "throttled": self.events.throttled,
                 "pending": self.events.pending(),
             },
+            **self.observe.state(),
         }
+
+    def _provisioned_now(self) -> list[tuple[str, str, int, int, str]]:
+        """Provisioned concurrency allocated now: (function, qualifier, instances, MB, arch)."""
+        found = []
+        for (function, qualifier), config in self.control.provisioned.configs.items():
+            if config.allocated:
+                target = self.directory.resolve(function, qualifier)
+                arch = (target.config.architectures or ("x86_64",))[0]
+                found.append((function, qualifier, config.allocated, target.config.memory_mb, arch))
+        return found
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -230,6 +258,7 @@ class App:
             config=config,
             env_overrides=declared,
             emit=function_output(function.name),
+            log_sink=self.observe.logs.sink if self.config.cloudwatch else None,
         )
 
     async def _reap_idle(self) -> None:

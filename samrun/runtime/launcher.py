@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,7 @@ class Launcher:
         config: FunctionConfig,
         env_overrides: Mapping[str, str],
         emit: LineSink,
+        log_sink: Callable[[str, str], LineSink] | None = None,
     ) -> None:
         self.host = host
         self.function_name = function_name
@@ -62,6 +63,7 @@ class Launcher:
         self.config = config
         self._env_overrides = env_overrides
         self._emit = emit
+        self._log_sink = log_sink  # (log group, log stream) -> a sink: CloudWatch Logs
         self._prepared: PreparedCode | None = None
         self._preparing = asyncio.Lock()
 
@@ -114,6 +116,17 @@ class Launcher:
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
 
+        emit = self._emit
+        if self._log_sink is not None:  # also to the instance's log stream, as Lambda writes it
+            local = emit
+            ship = self._log_sink(
+                env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            )
+
+            def emit(line: str) -> None:
+                local(line)
+                ship(line)
+
         holder: list[Instance] = []
         try:
             sandbox = await self.host.backend.start(spec, lambda line: holder[0].on_output(line))
@@ -127,7 +140,7 @@ class Launcher:
             session=session,
             sandbox=sandbox,
             close_listener=close_listener,
-            emit=self._emit,
+            emit=emit,
         )
         holder.append(instance)
         return instance

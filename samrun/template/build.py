@@ -15,6 +15,7 @@ from typing import Any
 
 from samrun.errors import TemplateError
 from samrun.model import AppGraph, Resource
+from samrun.template.build_alarms import build_alarms
 from samrun.template.build_alb import build_target_groups
 from samrun.template.build_events import (
     build_event_source_mappings,
@@ -190,6 +191,7 @@ def build_graph(compiled: Compiled) -> AppGraph:
         resources=build_resources(ctx),
         warnings=tuple(dict.fromkeys(ctx.resolver.warnings)),
         secrets=_secrets(compiled),
+        alarms=build_alarms(ctx),
     )
     return graph
 
