@@ -156,6 +156,14 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from samrun.smoke import run_smoke
+
+    checks = Path(args.checks).resolve() if args.checks else None
+    junit = Path(args.junit).resolve() if args.junit else None
+    return run_smoke(build_config(args), checks, junit, args.timeout)
+
+
 def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
     if template:
         parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
@@ -235,6 +243,16 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(plan)
     plan.add_argument("--json", action="store_true", help="JSON (schemas/plan.schema.json)")
     plan.set_defaults(run=cmd_plan)
+
+    smoke = commands.add_parser("smoke", help="CI: deploy locally, run checks, tear down")
+    add_common(smoke)
+    add_runtime(smoke)
+    smoke.add_argument("--checks", metavar="FILE", help="checks file (schemas/smoke-checks)")
+    smoke.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    smoke.add_argument(
+        "--timeout", type=float, default=300.0, help="limit of the whole run, seconds (300)"
+    )
+    smoke.set_defaults(run=cmd_smoke)
 
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)
