@@ -246,6 +246,8 @@ def judge_response(check: Check, r: Response, outcome: Outcome, errors: list[Inv
         problems.append(f"body {body[:200]!r} does not contain {expect['body_contains']!r}")
     for path, wanted in (expect.get("json") or {}).items():
         problems.extend(json_problem(body, path, wanted))
+    if problems and errors and wanted_error is None:  # the function's own word on it
+        problems.extend(f"function error of {e.function}: {e.error_type}" for e in errors[:3])
 
 
 def json_problem(body: str, path: str, wanted: Any) -> list[str]:
