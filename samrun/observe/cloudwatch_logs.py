@@ -17,6 +17,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 BATCH = 5000  # PutLogEvents takes at most 10,000 events
+MAX_EVENT = 256 * 1024 - 26  # an event's bytes, its 26 bytes of overhead aside
 
 
 class LogShipper:
@@ -32,20 +33,21 @@ class LogShipper:
         buffer = self._buffer
 
         def emit(line: str) -> None:
-            buffer.append((group, stream, int(time.time() * 1000), line))
+            if line:  # CloudWatch Logs refuses empty events
+                buffer.append((group, stream, int(time.time() * 1000), line[:MAX_EVENT]))
 
         return emit
 
     async def flush(self) -> None:
-        if not self._buffer or self._failed:
-            self._buffer.clear()
+        if not self._buffer:
             return
         batch, self._buffer[:] = list(self._buffer), []
         try:
             await asyncio.to_thread(self._send, batch)
-        except Exception as exc:  # the endpoint's errors: say it once, stop shipping
+        except Exception as exc:  # the endpoint's errors: this batch is lost, said once
+            if not self._failed:
+                logger.warning("CloudWatch Logs: cannot write function logs: %s", exc)
             self._failed = True
-            logger.warning("CloudWatch Logs: cannot write function logs: %s", exc)
 
     def _send(self, batch: list[tuple[str, str, int, str]]) -> None:
         client = self._client()
