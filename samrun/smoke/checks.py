@@ -31,14 +31,8 @@ class Check:
 
 
 def schema() -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(_schema_path().read_text())
+    found: dict[str, Any] = json.loads(SCHEMA.read_text())
     return found
-
-
-def _schema_path() -> Path:
-    if SCHEMA.exists():
-        return SCHEMA
-    return Path(__file__).resolve().parent / "smoke-checks.schema.json"  # installed as data
 
 
 def load_checks(path: Path) -> list[Check]:

@@ -12,6 +12,7 @@ from samrun.errors import TooManyRequests
 from samrun.invoke.async_queue import AsyncQueue, lineage, with_lineage
 from samrun.invoke.models import InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.invoke.telemetry import Telemetry
 from samrun.model import AppGraph, Code, Destination, Function, FunctionConfig, InvokeConfig
 
 FAILURE = Destination(type="sqs", arn="arn:aws:sqs:us-east-1:123456789012:failures")
@@ -35,6 +36,7 @@ class ScriptedInvoker:
         self.directory = FunctionDirectory(graph)
         self.outcomes = outcomes
         self.runs: list[InvokeRequest] = []
+        self.telemetry = Telemetry()  # the invoke path's hook point, as on Invoker
 
     async def run(self, target: Any, request: InvokeRequest, request_id: str) -> InvokeResult:
         self.runs.append(request)
