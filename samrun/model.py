@@ -75,6 +75,16 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """A function's LoggingConfig: log format, levels, and log group."""
+
+    log_format: str = "Text"  # Text | JSON
+    application_log_level: str | None = None  # JSON only: TRACE..FATAL (default INFO)
+    system_log_level: str | None = None  # JSON only: DEBUG | INFO | WARN (default INFO)
+    log_group: str | None = None  # default /aws/lambda/NAME
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     """Everything that forces new instances when it changes; a published version freezes one."""
 
@@ -91,6 +101,7 @@ class FunctionConfig:
     tracing: str | None = None  # Active | PassThrough
     image_config: ImageConfig | None = None
     description: str = ""
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -141,6 +141,8 @@ class Launcher:
             sandbox=sandbox,
             close_listener=close_listener,
             emit=emit,
+            platform_json=self.config.logging.log_format.upper() == "JSON",
+            platform_info=(self.config.logging.system_log_level or "INFO").upper() != "WARN",
         )
         holder.append(instance)
         return instance

@@ -24,6 +24,7 @@ from samrun.model import (
     InvokeConfig,
     Layer,
     LayerRef,
+    LoggingConfig,
     PackageType,
     Version,
     is_unresolved,
@@ -104,6 +105,7 @@ def _config(
         environment={str(k): _env_text(v) for k, v in variables.items()},
         layers=tuple(layer_refs),
         tracing=text_or_none((ctx.prop(lid, props, "TracingConfig") or {}).get("Mode")),
+        logging=_logging_config(ctx.prop(lid, props, "LoggingConfig")),
         image_config=ImageConfig(
             entry_point=_text_list(image.get("EntryPoint")),
             command=_text_list(image.get("Command")),
@@ -112,6 +114,17 @@ def _config(
         if isinstance(image, dict)
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
+    )
+
+
+def _logging_config(raw: Any) -> LoggingConfig:
+    if not isinstance(raw, dict):
+        return LoggingConfig()
+    return LoggingConfig(
+        log_format=as_text(raw.get("LogFormat", "Text")),
+        application_log_level=text_or_none(raw.get("ApplicationLogLevel")),
+        system_log_level=text_or_none(raw.get("SystemLogLevel")),
+        log_group=text_or_none(raw.get("LogGroup")),
     )
 
 

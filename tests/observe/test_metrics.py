@@ -206,6 +206,45 @@ def test_function_logs_reach_cloudwatch_logs(server: SamrunProcess) -> None:
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\w+", stream), stream
 
 
+def lines_of(server: SamrunProcess, function: str, start: int) -> list[str]:
+    prefix = f"{function} | "
+    return [line[len(prefix) :] for line in server.lines[start:] if line.startswith(prefix)]
+
+
+def test_logging_config_json_format_and_levels(server: SamrunProcess) -> None:
+    start = len(server.lines)
+    assert invoke_http(server.lambda_endpoint, "Structured", {"n": 1})[0] == 200
+    assert invoke_http(server.lambda_endpoint, "Terse", {"n": 2})[0] == 200
+    assert invoke_http(server.lambda_endpoint, "Chatty", {"n": 3})[0] == 200
+    wait_until(lambda: any('"platform.report"' in x for x in lines_of(server, "Structured", start)))
+    structured = lines_of(server, "Structured", start)
+    records = [json.loads(x) for x in structured if x.startswith("{")]
+    kinds = [r.get("type") for r in records if "type" in r]
+    assert kinds == ["platform.start", "platform.runtimeDone", "platform.report"], structured
+    report = next(r for r in records if r.get("type") == "platform.report")["record"]
+    assert report["status"] == "success" and report["metrics"]["memorySizeMB"] == 128
+    assert report["metrics"]["billedDurationMs"] == math.ceil(report["metrics"]["durationMs"])
+    levels = {r["message"]: r["level"] for r in records if "level" in r}
+    assert levels == {"info record from chatty": "INFO", "debug record from chatty": "DEBUG"}
+    assert "plain line from chatty" in structured  # print() is not reformatted
+    wait_until(lambda: any("plain line" in x for x in lines_of(server, "Terse", start)))
+    terse = lines_of(server, "Terse", start)
+    assert terse == ["plain line from chatty"], terse  # WARN: no INFO records, no platform events
+    wait_until(lambda: any(x.startswith("REPORT") for x in lines_of(server, "Chatty", start)))
+    chatty = lines_of(server, "Chatty", start)
+    assert chatty[0].startswith("START RequestId: ") and chatty[-1].startswith("REPORT RequestId: ")
+    assert not any("record from chatty" in x for x in chatty)  # Text: the root logger is WARNING
+    logs = aws_client(server, "logs")
+
+    def terse_group() -> list[dict]:
+        try:
+            return logs.filter_log_events(logGroupName="/custom/terse")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    assert [e["message"] for e in wait_until(terse_group)] == ["plain line from chatty"]
+
+
 def rewrite(app_dir: Path, fail: bool) -> None:
     source = app_dir / "code" / "app.py"
     source.write_text(re.sub(r"^FAIL = \w+", f"FAIL = {fail}", source.read_text(), flags=re.M))
