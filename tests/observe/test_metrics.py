@@ -162,6 +162,35 @@ def test_a_known_mix_reads_back_exactly(server: SamrunProcess) -> None:
     assert not any(k[0] == "lambda_invocations_total" and "Blocked" in str(k[1]) for k in samples)
 
 
+def test_async_events_received_dropped_and_failed_deliveries(server: SamrunProcess) -> None:
+    for n in range(2):
+        status, _, _ = invoke_http(
+            server.lambda_endpoint, "Dropper", {"n": n}, headers={"X-Amz-Invocation-Type": "Event"}
+        )
+        assert status == 202
+    signal = (("function_name", "Dropper"), ("resource", ""))
+
+    def counted() -> dict:
+        samples = prometheus(server)
+        found = {
+            name: samples.get((name, signal), 0)
+            for name in (
+                "lambda_async_events_received_total",
+                "lambda_async_events_dropped_total",
+                "lambda_dead_letter_errors_total",
+                "lambda_destination_delivery_failures_total",
+                "lambda_async_event_age_milliseconds_count",
+            )
+        }
+        return found if all(v == 2 for v in found.values()) else {}
+
+    wait_until(counted, timeout=30)
+    cloudwatch = aws_client(server, "cloudwatch")
+    for metric in ("AsyncEventsReceived", "AsyncEventsDropped", "DeadLetterErrors"):
+        wait_for_sum(cloudwatch, metric, {"FunctionName": "Dropper"}, 2)
+    wait_for_sum(cloudwatch, "Errors", {"FunctionName": "Dropper"}, 2)
+
+
 def test_cost_of_n_invocations_matches_the_formula(server: SamrunProcess) -> None:
     start = len(server.lines)
     for _ in range(4):

@@ -170,3 +170,28 @@ def test_two_smoke_runs_side_by_side(quickstart: Path, tmp_path: Path) -> None:
     ]
     outputs = [run.communicate(timeout=120)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
+
+
+def test_triggers_items_and_objects(tmp_path: Path) -> None:
+    folder = tmp_path / "triggers"
+    shutil.copytree(FIXTURES / "smoke" / "triggers", folder)
+    done = smoke(folder, "--checks", "checks.yaml", "--junit", "junit.xml")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    passes = {line.split("  ")[1] for line in lines if line.startswith("PASS  ")}
+    assert {
+        "dynamodb Items provisioned",
+        "s3 uploads provisioned",
+        "sns Alerts provisioned",
+        "sqs Orders provisioned",
+        "the writer writes an item",
+        "an upload lands",
+        "send to topic Alerts",
+        "send to queue Orders",
+        "put event Ping on default",
+    } <= passes, done.stdout
+    fails = [line.split("  ")[1] for line in lines if line.startswith("FAIL  ")]
+    assert fails == ["a missing item fails"]
+    assert 'no item {"id": {"S": "9"}} in table Items' in done.stdout
+    suite, _ = junit(folder / "junit.xml")
+    assert (suite.get("tests"), suite.get("failures")) == ("12", "1")
