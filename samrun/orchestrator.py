@@ -335,7 +335,9 @@ def run_invoke(config: Config, target: str, event: bytes) -> int:
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
-    async with App(replace(config, invoke_port=0, port=0), graph) as app:
+    # the embedded endpoint stops with this one invocation: nothing to publish metrics to
+    cloudwatch = config.cloudwatch and config.aws_endpoint is not None
+    async with App(replace(config, invoke_port=0, port=0, cloudwatch=cloudwatch), graph) as app:
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
