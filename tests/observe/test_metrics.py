@@ -191,6 +191,36 @@ def test_async_events_received_dropped_and_failed_deliveries(server: SamrunProce
     wait_for_sum(cloudwatch, "Errors", {"FunctionName": "Dropper"}, 2)
 
 
+def cloudwatch_data_max(cloudwatch, metric: str, **dims: str) -> float:
+    now = datetime.now(UTC)
+    stat = {
+        "Metric": {
+            "Namespace": "AWS/Lambda",
+            "MetricName": metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+        },
+        "Period": 7200,
+        "Stat": "Maximum",
+    }
+    reply = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "q", "MetricStat": stat}],
+        StartTime=now - timedelta(hours=1),
+        EndTime=now + timedelta(hours=1),
+    )
+    return max(reply["MetricDataResults"][0]["Values"], default=-1.0)
+
+
+def test_provisioned_concurrency_utilization_and_cost(server: SamrunProcess) -> None:
+    assert invoke_http(server.lambda_endpoint, "Warm", qualifier="live")[0] == 200
+    cloudwatch = aws_client(server, "cloudwatch")
+    dims = {"FunctionName": "Warm", "Resource": "Warm:live"}
+    wait_until(
+        lambda: cloudwatch_data_max(cloudwatch, "ProvisionedConcurrencyUtilization", **dims) == 1.0
+    )
+    cost = wait_until(lambda: state(server)["cost"]["functions"]["Warm"].get("provisioned"))
+    assert cost["live"] > 0  # provisioned concurrency is charged while it is configured
+
+
 def test_cost_of_n_invocations_matches_the_formula(server: SamrunProcess) -> None:
     start = len(server.lines)
     for _ in range(4):
