@@ -73,6 +73,16 @@ class Alarms:
                 state.reason = f"not evaluated: {reason}"
                 logger.warning("alarm %s is not evaluated: %s", state.alarm.name, reason)
 
+    def update(self, alarms: Sequence[Alarm]) -> None:
+        """A reloaded template's alarms: an unchanged alarm keeps its state."""
+        old = self.states
+        self.states = {}
+        for alarm in alarms:
+            known = old.get(alarm.name)
+            self.states[alarm.name] = (
+                known if known is not None and known.alarm == alarm else AlarmState(alarm)
+            )
+
     def find(self, name: str) -> AlarmState | None:
         """By AlarmName or logical id (what a DeploymentPreference's `!Ref` gives)."""
         found = self.states.get(name)

@@ -44,6 +44,9 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
         gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
     for line in await app.front_doors.update(graph):
         logger.info("%s", line)
+    observe = getattr(app, "observe", None)
+    if observe is not None:
+        observe.alarms.update(graph.alarms)
     control = getattr(app, "control", None)
     if control is not None and diff.versions:
         await control.versions.freeze_graph_versions()  # versions the edit declared
