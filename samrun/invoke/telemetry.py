@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Signal kinds, named as Lambda's metrics that count them
 THROTTLES = "Throttles"
@@ -22,9 +23,9 @@ DESTINATION_FAILURES = "DestinationDeliveryFailures"
 ITERATOR_AGE = "IteratorAge"  # value: milliseconds
 
 
-@dataclass(frozen=True, slots=True)
-class Invoked:
-    """One invocation that reached an instance (errors included, throttles not)."""
+class Invoked(NamedTuple):
+    """One invocation that reached an instance (errors included, throttles not). A named tuple:
+    built on every invocation, it must be cheap to build."""
 
     function: str
     version: str  # the version that ran
@@ -37,7 +38,6 @@ class Invoked:
     unreserved: int  # the account's unreserved executions in flight
     provisioned_utilization: float | None  # of the version's provisioned instances, if any
     on_provisioned: bool  # ran on a provisioned instance (priced as such)
-    at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ Resource (`name:alias` or `name:version`, when the caller named one), and Functi
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -113,33 +114,76 @@ class MetricStore:
         return period
 
     def fold(self) -> None:
-        """Fold pending records into the current period and the running totals."""
+        """Fold pending records into the current period and the running totals: invocations
+        are grouped first, so datapoints are merged once per group, not once per record."""
         events, self.pending = self.pending, []
         points = self._current.datapoints
+        groups: dict[tuple[Any, ...], list[Invoked]] = {}
         for event in events:
             if isinstance(event, Invoked):
-                self._invoked(event, points)
+                key = (event[0], event[1], event[2], event[5], event[6], event[10])
+                found = groups.get(key)
+                if found is None:
+                    groups[key] = [event]
+                else:
+                    found.append(event)
             else:
                 self._signal(event, points)
+        for (function, version, resource, memory, arch, on_pc), group in groups.items():
+            self._invoked(function, version, resource, memory, arch, on_pc, group, points)
 
-    def _invoked(self, e: Invoked, points: dict[Key, Stat]) -> None:
-        cost = self.prices.invocation(
-            e.duration_ms, e.memory_mb, e.architecture, on_provisioned=e.on_provisioned
-        )
-        totals = self.totals.setdefault((e.function, e.resource or "", e.version), Totals())
-        totals.invocations += 1
-        totals.errors += e.error_type is not None
-        totals.duration_ms += e.duration_ms
+    def _invoked(
+        self,
+        function: str,
+        version: str,
+        resource: str | None,
+        memory_mb: int,
+        arch: str,
+        on_provisioned: bool,
+        group: list[Invoked],
+        points: dict[Key, Stat],
+    ) -> None:
+        durations = [e.duration_ms for e in group]
+        billed_ms = sum(max(1, math.ceil(d)) for d in durations)
+        # the price of the group: one request each, plus billed GB-seconds (1 ms steps)
+        per_ms = self.prices.invocation(1.0, memory_mb, arch, on_provisioned=on_provisioned)
+        cost = len(group) * self.prices.request + billed_ms * (per_ms - self.prices.request)
+        errors = sum(1 for e in group if e.error_type is not None)
+        totals = self.totals.setdefault((function, resource or "", version), Totals())
+        totals.invocations += len(group)
+        totals.errors += errors
+        totals.duration_ms += sum(durations)
         totals.cost_usd += cost
-        error = 1.0 if e.error_type else 0.0
-        for dims in dimension_sets(e.function, e.resource, e.version):
-            _add(points, "Invocations", dims, 1.0)
-            _add(points, "Errors", dims, error)
-            _add(points, "Duration", dims, e.duration_ms)
-            _add(points, "ConcurrentExecutions", dims, float(e.concurrent))
-            if e.provisioned_utilization is not None and len(dims) >= 2:
-                _add(points, "ProvisionedConcurrencyUtilization", dims, e.provisioned_utilization)
-        _add(points, "UnreservedConcurrentExecutions", (), float(e.unreserved))
+        concurrent = [float(e.concurrent) for e in group]
+        utilization = [
+            e.provisioned_utilization for e in group if e.provisioned_utilization is not None
+        ]
+        stats = {
+            "Invocations": Stat(len(group), float(len(group)), 1.0, 1.0),
+            "Errors": Stat(
+                len(group), float(errors), float(errors == len(group)), float(errors > 0)
+            ),
+            "Duration": Stat(len(group), sum(durations), min(durations), max(durations)),
+            "ConcurrentExecutions": Stat(
+                len(group), sum(concurrent), min(concurrent), max(concurrent)
+            ),
+        }
+        if utilization:
+            stats["ProvisionedConcurrencyUtilization"] = Stat(
+                len(utilization), sum(utilization), min(utilization), max(utilization)
+            )
+        for dims in dimension_sets(function, resource, version):
+            for metric, stat in stats.items():
+                if metric == "ProvisionedConcurrencyUtilization" and len(dims) < 2:
+                    continue
+                _merge(points, metric, dims, stat)
+        unreserved = [float(e.unreserved) for e in group]
+        _merge(
+            points,
+            "UnreservedConcurrentExecutions",
+            (),
+            Stat(len(group), sum(unreserved), min(unreserved), max(unreserved)),
+        )
 
     def _signal(self, s: Signal, points: dict[Key, Stat]) -> None:
         self.signals.setdefault((s.kind, s.function, s.resource or ""), Stat()).add(s.value)
@@ -190,6 +234,14 @@ class MetricStore:
             found.setdefault("provisioned", {})[qualifier] = usd
         total = sum(f["usd"] for f in functions.values())
         return {"total_usd": total, "prices": self.prices.describe(), "functions": functions}
+
+
+def _merge(points: dict[Key, Stat], metric: str, dims: Dims, stat: Stat) -> None:
+    found = points.get((metric, dims))
+    if found is None:
+        points[(metric, dims)] = Stat(stat.count, stat.sum, stat.minimum, stat.maximum)
+    else:
+        found.merge(stat)
 
 
 def _add(points: dict[Key, Stat], metric: str, dims: Dims, value: float) -> None:
