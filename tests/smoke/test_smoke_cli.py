@@ -195,3 +195,16 @@ def test_triggers_items_and_objects(tmp_path: Path) -> None:
     assert 'no item {"id": {"S": "9"}} in table Items' in done.stdout
     suite, _ = junit(folder / "junit.xml")
     assert (suite.get("tests"), suite.get("failures")) == ("12", "1")
+
+
+def test_timeout_bounds_the_whole_run(failing: Path) -> None:
+    (failing / "slow.yaml").write_text(
+        "checks:\n  - send: {queue: Jobs, message: x}\n"
+        "    expect: {invoked: {function: Worker}, within: 600}\n"
+    )
+    done = smoke(failing, "--checks", "slow.yaml", "--timeout", "8", "--junit", "t.xml")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  --timeout 8 s reached" in done.stdout
+    suite, cases = junit(failing / "t.xml")
+    assert cases[-1].get("name") == "--timeout 8 s reached"
+    assert int(suite.get("failures") or 0) >= 1
