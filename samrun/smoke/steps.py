@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,7 +270,3 @@ def json_problem(body: str, path: str, wanted: Any) -> list[str]:
 
 def text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since
