@@ -94,7 +94,14 @@ def build_config(args: argparse.Namespace) -> Config:
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
+        node_sdk_dir=node_sdk_dir(),
     )
+
+
+def node_sdk_dir() -> Path | None:
+    """SAMRUN_NODE_SDK_DIR: one install of the AWS SDK for JavaScript shared by every app."""
+    value = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    return Path(value).resolve() if value else None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -140,6 +147,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from samrun.orchestrator import run_up
 
     return run_up(build_config(args))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_build
+
+    return run_build(build_config(args))
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -231,6 +244,12 @@ def make_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)
     validate.set_defaults(run=cmd_validate)
+
+    build = commands.add_parser(
+        "build", help="install functions' and layers' dependencies into the state folder"
+    )
+    add_common(build)
+    build.set_defaults(run=cmd_build)
     return parser
 
 

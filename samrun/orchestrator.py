@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Coroutine, Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -78,7 +79,9 @@ class App:
         self.graph = graph
         self.backend = make_backend(config.backend)
         self.runtime_server = RuntimeApiServer(config.host)
-        self.locator = RuntimeLocator(config.host_env, config.state_dir / "python-sdk")
+        self.locator = RuntimeLocator(
+            config.host_env, config.state_dir / "python-sdk", node_sdk_folder(config)
+        )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
@@ -260,9 +263,31 @@ def load(config: Config) -> AppGraph:
     )
 
 
+def node_sdk_folder(config: Config) -> Path:
+    from samrun.build import node_sdk_folder
+
+    return node_sdk_folder(config.state_dir, config.node_sdk_dir)
+
+
+def build(config: Config, graph: AppGraph) -> AppGraph:
+    """Install what the app's functions and layers need (samrun.build), before serving."""
+    from samrun.build import BuildOptions, build_app
+
+    options = BuildOptions(
+        state_dir=config.state_dir, host_env=config.host_env, node_sdk_dir=config.node_sdk_dir
+    )
+    return build_app(graph, options)
+
+
+def run_build(config: Config) -> int:
+    setup_logging(sys.stdout)
+    build(config, load(config))
+    return 0
+
+
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(serve(config, graph))
 
 
@@ -301,7 +326,7 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(invoke_once(config, graph, target, event))
 
 

@@ -34,23 +34,34 @@ class RuntimeLocator:
     """Finds interpreters once per runtime; warns once when it falls back."""
 
     def __init__(
-        self, host_env: Mapping[str, str] | None = None, sdk_dir: Path | None = None
+        self,
+        host_env: Mapping[str, str] | None = None,
+        sdk_dir: Path | None = None,
+        node_sdk_dir: Path | None = None,
     ) -> None:
         self._search = python_homes(host_env or {})
         self._sdk_dir = sdk_dir  # the AWS SDK for Python, as Lambda's Python runtimes carry it
+        self._node_sdk = node_sdk_dir  # the AWS SDK for JavaScript v3, when samrun.build got it
         self._sdk_oldest: tuple[int, ...] | None = None  # linked, and the oldest Python it takes
         self._lock = threading.Lock()  # launchers prepare in threads, several at once
         self._sdk_warned: set[str] = set()
         self._pythons: dict[str, str] = {}
         self._node: str | bool | None = False  # False: not looked up yet
 
-    def command(self, runtime: str | None, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def command(
+        self,
+        runtime: str | None,
+        code_dir: Path,
+        opt_dir: Path | None,
+        deps_dir: Path | None = None,
+    ) -> RuntimeCommand:
+        """`deps_dir`: the function's built dependencies, seen as if they were in its code."""
         if runtime is None:
             raise InvalidRuntime("PackageType Image needs the docker backend")
         if runtime.startswith("python"):
-            return self._python(runtime, code_dir, opt_dir)
+            return self._python(runtime, code_dir, opt_dir, deps_dir)
         if runtime.startswith("nodejs"):
-            return self._nodejs(runtime, code_dir, opt_dir)
+            return self._nodejs(runtime, code_dir, opt_dir, deps_dir)
         if runtime in PROVIDED:
             return provided(code_dir, opt_dir)
         raise InvalidRuntime(
@@ -64,12 +75,14 @@ class RuntimeLocator:
                 self._pythons[version] = find_python(version, self._search)
             return self._pythons[version]
 
-    def _python(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def _python(
+        self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
+    ) -> RuntimeCommand:
         version = runtime.removeprefix("python")
         if version not in PYTHON_VERSIONS:
             raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported.")
         interpreter = self.python_for(version)
-        paths = [str(code_dir)]
+        paths = [str(code_dir), *([str(deps_dir)] if deps_dir else [])]
         if opt_dir is not None:
             paths += [
                 str(opt_dir / "python" / "lib" / f"python{version}" / "site-packages"),
@@ -81,7 +94,10 @@ class RuntimeLocator:
         # -S: no site-packages of the interpreter (nor samrun's own): as on Lambda, a function
         # sees its code, its layers, the standard library and the AWS SDK, nothing else.
         argv = (interpreter, "-u", "-S", bootstrap)
-        return RuntimeCommand(argv, {"PYTHONPATH": ":".join(paths)})
+        # No bytecode written beside the user's sources (Lambda's /var/task is read-only too);
+        # the stdlib's and pip-installed packages' own bytecode is still read.
+        env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
+        return RuntimeCommand(argv, env)
 
     def _sdk_supports(self, version: str) -> bool:
         """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
@@ -101,7 +117,9 @@ class RuntimeLocator:
                 )
         return as_tuple(version) >= oldest
 
-    def _nodejs(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def _nodejs(
+        self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
+    ) -> RuntimeCommand:
         major = runtime.removeprefix("nodejs").removesuffix(".x")
         if major not in NODE_MAJORS:
             raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported.")
@@ -109,12 +127,17 @@ class RuntimeLocator:
             self._node = shutil.which("node")
         if not self._node:
             raise InvalidRuntime(f"{runtime} needs `node` on this machine's PATH")
-        paths = []
+        # The function's own node_modules (deps_dir) come first, as /var/task/node_modules does
+        # on Lambda; then layers, then the runtime's AWS SDK (/var/runtime/node_modules).
+        paths = [str(deps_dir)] if deps_dir else []
         if opt_dir is not None:
-            paths = [
+            paths += [
                 str(opt_dir / "nodejs" / f"node{major}" / "node_modules"),
                 str(opt_dir / "nodejs" / "node_modules"),
             ]
+        sdk = self._node_sdk / "node_modules" if self._node_sdk else None
+        if sdk is not None and (sdk / "@aws-sdk").is_dir():
+            paths.append(str(sdk))
         paths.append(str(code_dir))  # Lambda's NODE_PATH ends with /var/task
         bootstrap = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
         return RuntimeCommand((str(self._node), bootstrap), {"NODE_PATH": ":".join(paths)})
