@@ -269,14 +269,15 @@ def node_sdk_folder(config: Config) -> Path:
     return node_sdk_folder(config.state_dir, config.node_sdk_dir)
 
 
-def build(config: Config, graph: AppGraph) -> AppGraph:
-    """Install what the app's functions and layers need (samrun.build), before serving."""
-    from samrun.build import BuildOptions, build_app
+def build(config: Config, graph: AppGraph, *, quiet: bool = False) -> AppGraph:
+    """Install what the app's functions and layers need (samrun.build), before serving; `quiet`
+    (watch mode's rebuilds) names only what it builds, not what is cached."""
+    from samrun.build import BuildOptions, Progress, build_app
 
     options = BuildOptions(
         state_dir=config.state_dir, host_env=config.host_env, node_sdk_dir=config.node_sdk_dir
     )
-    return build_app(graph, options)
+    return build_app(graph, options, Progress(show_cached=not quiet))
 
 
 def run_build(config: Config) -> int:
