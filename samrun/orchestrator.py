@@ -301,6 +301,9 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
@@ -333,6 +336,9 @@ def run_invoke(config: Config, target: str, event: bytes) -> int:
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
