@@ -22,6 +22,9 @@ NPM_ENV = {
     "npm_config_audit": "false",
 }
 HINT = "install Node.js, which brings npm"
+# samrun's own packages: npm's cache first, and a short wait where no registry answers (an
+# offline machine still starts its app, without them, within a minute).
+REGISTRY_FLAGS = ("--prefer-offline", "--fetch-retries=1", "--fetch-timeout=20000")
 
 
 def install(folder: Path, log: Path, *, production: bool = True) -> None:
@@ -67,7 +70,7 @@ def install_packages(folder: Path, packages: Sequence[str], log: Path) -> Path:
         shutil.rmtree(folder, ignore_errors=True)
         with staging(folder) as partial:
             (partial / "package.json").write_text(json.dumps({"private": True}))
-            argv = [npm, "install", "--omit=dev", "--no-package-lock", *packages]
+            argv = [npm, "install", "--omit=dev", "--no-package-lock", *REGISTRY_FLAGS, *packages]
             steps.run(argv, what="npm install", cwd=partial, log=log, env=NPM_ENV)
             (partial / ".packages").write_text(marker)
     return folder / "node_modules"
