@@ -130,6 +130,8 @@ def test_layers_makefiles_and_esbuild(tmp_path: Path) -> None:
     before = tree(app)
     state = ["--state-dir", str(tmp_path / "state")]
 
+    validated = samrun("validate", cwd=app)  # handlers that only the build writes are no error
+    assert validated.returncode == 0, validated.stdout + validated.stderr
     built = samrun("build", *state, cwd=app)
     assert built.returncode == 0, built.stdout + built.stderr
     for line in (
