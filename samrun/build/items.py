@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -172,3 +173,40 @@ def not_built(graph: AppGraph) -> list[str]:
         if method and method != "makefile" and not method.startswith(("python", "nodejs")):
             lines.append(f"layer {layer.logical_id}: BuildMethod {method} is not built by samrun")
     return [f"{line}; its code runs as it is" for line in lines]
+
+
+SDK_IMPORT = re.compile(r"""['"`](@aws-sdk/[a-z0-9][a-z0-9-]*)['"`/]""")
+SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".jsx", ".tsx"})
+SCANNED_DIRS_SKIPPED = frozenset({"node_modules", ".git", ".aws-sam", ".samrun", "dist"})
+MAX_SCANNED_BYTES = 1 << 20
+
+
+def sdk_imports(graph: AppGraph) -> set[str]:
+    """The `@aws-sdk/*` packages Node.js functions' sources name (require, import): Lambda's
+    runtime carries the whole SDK, so each one a function uses is installed, declared or not."""
+    found: set[str] = set()
+    folders = {
+        Path(f.config.code.source or f.config.code.path or "")
+        for f in graph.functions
+        if (f.config.runtime or "").startswith("nodejs")
+        and (f.config.code.source or f.config.code.path)
+    }
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in _scripts(folder):
+            try:
+                if path.stat().st_size <= MAX_SCANNED_BYTES:
+                    found.update(SDK_IMPORT.findall(path.read_text(errors="replace")))
+            except OSError:
+                continue
+    return found
+
+
+def _scripts(folder: Path) -> list[Path]:
+    scripts = []
+    for path in folder.rglob("*"):
+        parts = path.relative_to(folder).parts
+        if path.suffix in SCRIPT_SUFFIXES and not SCANNED_DIRS_SKIPPED & set(parts):
+            scripts.append(path)
+    return scripts

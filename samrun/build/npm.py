@@ -62,22 +62,27 @@ def build_layer(item: BuildItem, out: Path, ws: steps.Workspace) -> None:
 
 def install_packages(folder: Path, packages: Sequence[str], log: Path) -> Path:
     """`packages` from the npm registry into `folder/node_modules`, once: a folder that holds
-    them already is the cache (its `.packages` file says what it holds). Returns node_modules."""
-    marker = "\n".join(sorted(packages))
+    them all is the cache (its `.packages` file says what it holds); one that lacks some is
+    installed again with what it held and what is wanted. Returns the node_modules folder."""
     if not installed(folder, packages):
+        wanted = sorted(set(packages) | held(folder))
         npm = steps.tool("npm", HINT)
         folder.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
         with staging(folder) as partial:
             (partial / "package.json").write_text(json.dumps({"private": True}))
-            argv = [npm, "install", "--omit=dev", "--no-package-lock", *REGISTRY_FLAGS, *packages]
+            argv = [npm, "install", "--omit=dev", "--no-package-lock", *REGISTRY_FLAGS, *wanted]
             steps.run(argv, what="npm install", cwd=partial, log=log, env=NPM_ENV)
-            (partial / ".packages").write_text(marker)
+            (partial / ".packages").write_text("\n".join(wanted))
     return folder / "node_modules"
 
 
-def installed(folder: Path, packages: Sequence[str]) -> bool:
+def held(folder: Path) -> set[str]:
     try:
-        return (folder / ".packages").read_text() == "\n".join(sorted(packages))
+        return set((folder / ".packages").read_text().split())
     except OSError:
-        return False
+        return set()
+
+
+def installed(folder: Path, packages: Sequence[str]) -> bool:
+    return (folder / "node_modules").is_dir() and set(packages) <= held(folder)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from samrun.build import esbuild, makefile, npm, pip, steps
 from samrun.build.cache import artifact_dir, log_file, staging
-from samrun.build.items import BuildItem, items_of, not_built
+from samrun.build.items import BuildItem, items_of, not_built, sdk_imports
 from samrun.build.progress import Progress
 from samrun.errors import BuildFailed
 from samrun.model import AppGraph, Code, FunctionConfig, LayerRef
@@ -119,23 +119,26 @@ def build_app(graph: AppGraph, options: BuildOptions, progress: Progress | None 
         for name in item.names:
             (functions if item.kind == "function" else layers)[name] = code
     if any((f.config.runtime or "").startswith("nodejs") for f in graph.functions):
-        ensure_node_sdk(options, progress)
+        ensure_node_sdk(options, progress, sorted({*NODE_SDK_PACKAGES, *sdk_imports(graph)}))
     return with_built_code(graph, functions, layers) if functions or layers else graph
 
 
-def ensure_node_sdk(options: BuildOptions, progress: Progress) -> Path | None:
-    """The AWS SDK for JavaScript v3, installed once; a warning (not a failure) without npm or
-    the registry: functions then run without it, as they would with a missing package."""
+def ensure_node_sdk(
+    options: BuildOptions, progress: Progress, packages: Sequence[str] = NODE_SDK_PACKAGES
+) -> Path | None:
+    """The AWS SDK for JavaScript v3 (`packages`: the most used clients and those the app's
+    sources name), installed once; a warning (not a failure) without npm or the registry:
+    functions then run without it, as they would with a missing package."""
     folder = node_sdk_folder(options.state_dir, options.node_sdk_dir)
     label, detail = "AWS SDK for JavaScript v3", "npm, nodejs functions"
-    if npm.installed(folder, NODE_SDK_PACKAGES):
+    if npm.installed(folder, packages):
         progress.cached(label, detail)
         return folder
     log = log_file(options.state_dir, "aws-sdk-js-v3")
     log.write_text("")
     try:
         with progress.running(label, detail):
-            npm.install_packages(folder, NODE_SDK_PACKAGES, log)
+            npm.install_packages(folder, packages, log)
     except (steps.StepFailed, OSError) as failed:
         logger.warning(
             "nodejs functions run without the AWS SDK for JavaScript: %s; log: %s", failed, log

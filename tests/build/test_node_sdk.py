@@ -1,5 +1,6 @@
 """Node.js functions get the AWS SDK for JavaScript v3 as Lambda's runtimes include it: found by
-`require` and by `import` with no package.json, and talking to the local AWS endpoint."""
+`require` and by `import` with no package.json, and talking to the local AWS endpoint; a client
+beyond the most used ones is installed too when the sources name it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Handler: imported.handler
+  Logs:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: logs.handler
   Table:
     Type: AWS::Serverless::SimpleTable
     Properties:
@@ -44,6 +49,10 @@ export const handler = async () => {
   return { via: 'import', tables: listed.TableNames };
 };
 """
+LOGS = """\
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+export const handler = async () => ({ client: new CloudWatchLogsClient({}).constructor.name });
+"""
 
 
 def test_a_function_uses_the_sdk_without_declaring_it(tmp_path: Path) -> None:
@@ -51,6 +60,7 @@ def test_a_function_uses_the_sdk_without_declaring_it(tmp_path: Path) -> None:
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     (tmp_path / "src" / "required.js").write_text(REQUIRED)
     (tmp_path / "src" / "imported.mjs").write_text(IMPORTED)
+    (tmp_path / "src" / "logs.mjs").write_text(LOGS)
     server = start_up(tmp_path / "template.yaml", tmp_path / ".samrun")
     try:
         assert any("AWS SDK for JavaScript v3" in line for line in server.lines)
@@ -58,6 +68,8 @@ def test_a_function_uses_the_sdk_without_declaring_it(tmp_path: Path) -> None:
             status, headers, body = invoke_http(server.lambda_endpoint, name)
             assert status == 200 and "X-Amz-Function-Error" not in headers, body
             assert body == {"via": via, "tables": ["things"]}
+        assert invoke_http(server.lambda_endpoint, "Logs")[2] == {"client": "CloudWatchLogsClient"}
     finally:
         server.stop()
-    assert sorted(p.name for p in (tmp_path / "src").iterdir()) == ["imported.mjs", "required.js"]
+    names = sorted(p.name for p in (tmp_path / "src").iterdir())
+    assert names == ["imported.mjs", "logs.mjs", "required.js"]
