@@ -31,6 +31,11 @@ Resources:
     Properties:
       Runtime: nodejs20.x
       Handler: failesm.handler
+  Missing:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: nodejs20.x
+      Handler: missing.handler
   PyFail:
     Type: AWS::Serverless::Function
     Properties:
@@ -41,6 +46,7 @@ FILES = {
     "app.py": "def handler(e, c):\n    return 1\n\ndef fail(e, c):\n    raise ValueError('boom')\n",
     "fail.js": "exports.handler = async () => { throw new Error('boom'); };\n",
     "failesm.mjs": "export const handler = async () => { throw new TypeError('bang'); };\n",
+    "missing.js": "require('samrun-not-installed');\nexports.handler = async () => 1;\n",
 }
 
 
@@ -69,5 +75,10 @@ def test_missing_interpreters_are_named_at_startup_and_traces_are_the_functions(
             trace = "\n".join(body["stackTrace" if name == "PyFail" else "trace"])
             assert own_file in trace, body
             assert "bootstrap" not in trace and "samrun" not in trace, body
+        status, headers, body = invoke_http(server.lambda_endpoint, "Missing")
+        assert isinstance(body, dict) and body["errorType"] == "Runtime.ImportModuleError", body
+        assert "missing.js" in body["errorMessage"]  # the require stack: the function's file,
+        assert "- /var/runtime/index.mjs" in body["errorMessage"]  # then the runtime, as Lambda
+        assert "bootstrap" not in body["errorMessage"] + "\n".join(body["trace"]), body
     finally:
         server.stop()

@@ -37,6 +37,9 @@ const OWN_FILES = [__filename, path.join(__dirname, 'resolve.mjs'),
   pathToFileURL(path.join(__dirname, 'resolve.mjs')).href];
 const cleanStack = (stack) => stack.split('\n')
   .filter((line) => !OWN_FILES.some((own) => line.includes(own))).join('\n');
+// In a message (a require stack), the runtime is named by the path Lambda's has.
+const asLambdaPaths = (text) => OWN_FILES.reduce(
+  (out, own) => out.split(own).join('/var/runtime/index.mjs'), text);
 
 const isNativeError = typeof Error.isError === 'function' ? Error.isError : util.types.isNativeError;
 const isErrorLike = (e) => isNativeError(e) || (e && typeof e.name === 'string' &&
@@ -208,7 +211,7 @@ async function loadHandler(appRoot, fullHandler) {
   } catch (e) {
     if (e instanceof SyntaxError) throw new UserCodeSyntaxError(String(e));
     if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
-      throw new ImportModuleError(String(e));
+      throw new ImportModuleError(asLambdaPaths(String(e)));
     }
     throw e;
   }
