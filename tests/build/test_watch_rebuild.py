@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.build.conftest import TEMPLATES
-from tests.conftest import start_up, wait_until
+from tests.conftest import invoke_http, start_up, wait_until
 
 SIX_APP = """\
 import json
@@ -48,5 +48,39 @@ def test_a_changed_manifest_rebuilds_then_reloads(tmp_path: Path) -> None:
         server.wait_for("the last good app keeps serving", timeout=30, start=mark)
         assert wait_until(lambda: get(f"{server.api}/py/1").get("six") == "1.16.0")
         assert not any("Traceback" in line for line in server.lines)
+    finally:
+        server.stop()
+
+
+BUNDLED = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Bundled:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: nodejs20.x
+    Metadata:
+      BuildMethod: esbuild
+      BuildProperties:
+        EntryPoints: [app.ts]
+"""
+
+
+def test_an_edited_bundled_source_is_bundled_again(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "template.yaml").write_text(BUNDLED)
+    source = tmp_path / "src" / "app.ts"
+    source.write_text("export const handler = async (): Promise<string> => 'one';\n")
+    server = start_up(tmp_path / "template.yaml", tmp_path / ".samrun", "--watch")
+    try:
+        server.wait_for("watching")
+        assert invoke_http(server.lambda_endpoint, "Bundled")[2] == "one"
+        mark = len(server.lines)
+        source.write_text("export const handler = async (): Promise<string> => 'two';\n")
+        server.wait_for(r"build Bundled \(esbuild, nodejs20.x\): built in", timeout=60, start=mark)
+        server.wait_for(r"reloaded \(build: Bundled", timeout=30, start=mark)
+        assert invoke_http(server.lambda_endpoint, "Bundled")[2] == "two"
     finally:
         server.stop()
