@@ -149,30 +149,24 @@ def items_of(graph: AppGraph) -> list[BuildItem]:
 
 
 def not_built(graph: AppGraph) -> list[str]:
-    """What `sam build` would build and samrun does not: one line each, for the startup list."""
+    """Manifests `sam build` would build and samrun does not (pom.xml, go.mod, Gemfile…): one
+    line each, said at startup. An unknown BuildMethod is the template's own warning."""
     lines = []
     for function in graph.functions:
         folder = _folder(function.config.code)
         runtime = function.config.runtime or ""
-        method = function.build.method if function.build else None
-        if folder is None or function.config.package_type is PackageType.IMAGE:
+        if folder is None or function.build is not None:
             continue
-        if (
-            method
-            and method not in ("esbuild", "makefile")
-            and not method.startswith(("python", "nodejs"))
-        ):
-            lines.append(f"{function.name}: BuildMethod {method} is not built by samrun")
+        if function.config.package_type is PackageType.IMAGE:
             continue
         family = next((f for f in OTHER_MANIFESTS if runtime.startswith(f)), None)
         found = [m for p in OTHER_MANIFESTS.get(family or "", ()) for m in folder.glob(p)]
-        if found and method is None:
-            lines.append(f"{function.name}: {found[0].name} ({runtime}) is not built by samrun")
-    for layer in graph.layers:
-        method = layer.build.method if layer.build else None
-        if method and method != "makefile" and not method.startswith(("python", "nodejs")):
-            lines.append(f"layer {layer.logical_id}: BuildMethod {method} is not built by samrun")
-    return [f"{line}; its code runs as it is" for line in lines]
+        if found:
+            lines.append(
+                f"{function.name}: {found[0].name} ({runtime}) is not built by samrun; "
+                "its code runs as it is"
+            )
+    return lines
 
 
 SDK_IMPORT = re.compile(r"""['"`](@aws-sdk/[a-z0-9][a-z0-9-]*)['"`/]""")

@@ -52,6 +52,9 @@ def _env_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
 
 
+BUILT_METHODS = ("esbuild", "makefile")  # and runtimes: python3.x, nodejs*
+
+
 def build_spec(ctx: BuildContext, lid: str) -> BuildSpec | None:
     """`Metadata: BuildMethod` (with BuildProperties, BuildArchitecture), as `sam build` reads it
     from the resource as written (SAM renames layers, so the source id is asked too)."""
@@ -61,8 +64,14 @@ def build_spec(ctx: BuildContext, lid: str) -> BuildSpec | None:
         if isinstance(metadata, dict) and metadata.get("BuildMethod"):
             properties = ctx.resolve(metadata.get("BuildProperties") or {}, lid)
             architecture = metadata.get("BuildArchitecture")
+            method = as_text(ctx.resolve(metadata["BuildMethod"], lid))
+            if method not in BUILT_METHODS and not method.startswith(("python", "nodejs")):
+                ctx.resolver.warnings.append(
+                    f"{source}: Metadata BuildMethod {method} is not built by samrun; "
+                    "its code runs as it is"
+                )
             return BuildSpec(
-                method=as_text(ctx.resolve(metadata["BuildMethod"], lid)),
+                method=method,
                 properties=properties if isinstance(properties, dict) else {},
                 architecture=as_text(architecture) if architecture else None,
             )

@@ -130,7 +130,9 @@ def test_layers_makefiles_and_esbuild(tmp_path: Path) -> None:
     before = tree(app)
     state = ["--state-dir", str(tmp_path / "state")]
 
-    validated = samrun("validate", cwd=app)  # handlers that only the build writes are no error
+    validated = samrun(
+        "validate", *state, cwd=app
+    )  # handlers that only the build writes are no error
     assert validated.returncode == 0, validated.stdout + validated.stderr
     built = samrun("build", *state, cwd=app)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -141,9 +143,10 @@ def test_layers_makefiles_and_esbuild(tmp_path: Path) -> None:
         "build Bundled (esbuild, nodejs20.x): built in",
         "build NodeLayer (npm, nodejs20.x): built in",
         "build Arm (pip, python3.11): built in",
-        "warning: not built: Gopher: BuildMethod go1.x is not built by samrun",
     ):
         assert line in built.stdout, built.stdout
+    plan = samrun("plan", *state, cwd=app)  # named in plan too, not only at startup
+    assert "Gopher: Metadata BuildMethod go1.x is not built by samrun" in plan.stderr
     arm_log = (tmp_path / "state" / "build" / "logs" / "function-Arm.log").read_text()
     assert "--platform=manylinux2014_aarch64" in arm_log  # wheels for the function's machine
 
