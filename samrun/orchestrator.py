@@ -275,7 +275,10 @@ def build(config: Config, graph: AppGraph, *, quiet: bool = False) -> AppGraph:
     from samrun.build import BuildOptions, Progress, build_app
 
     options = BuildOptions(
-        state_dir=config.state_dir, host_env=config.host_env, node_sdk_dir=config.node_sdk_dir
+        state_dir=config.state_dir,
+        host_env=config.host_env,
+        node_sdk_dir=config.node_sdk_dir,
+        for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
     )
     return build_app(graph, options, Progress(show_cached=not quiet))
 

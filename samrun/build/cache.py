@@ -32,9 +32,10 @@ def source_files(folder: Path, skip: Path | None = None) -> Iterator[Path]:
         yield from (base / name for name in sorted(names))
 
 
-def build_key(item: BuildItem, state_dir: Path) -> str:
+def build_key(item: BuildItem, state_dir: Path, variant: str = "") -> str:
+    """`variant`: what else decides the result (pip: the interpreter the packages are for)."""
     digest = hashlib.sha256()
-    head = [BUILDER_VERSION, item.builder, item.kind, item.runtime, item.architecture]
+    head = [BUILDER_VERSION, item.builder, item.kind, item.runtime, item.architecture, variant]
     if item.builder in ("esbuild", "makefile"):
         head += [item.logical_id, item.handler or "", json.dumps(item.properties, sort_keys=True)]
     digest.update("\0".join(head).encode())
@@ -50,9 +51,9 @@ def build_key(item: BuildItem, state_dir: Path) -> str:
     return digest.hexdigest()[:20]
 
 
-def artifact_dir(item: BuildItem, state_dir: Path) -> Path:
+def artifact_dir(item: BuildItem, state_dir: Path, variant: str = "") -> Path:
     """Where the build of `item` lives (it may not exist yet)."""
-    return state_dir / "build" / f"{item.builder}-{build_key(item, state_dir)}"
+    return state_dir / "build" / f"{item.builder}-{build_key(item, state_dir, variant)}"
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ Functions that share a code folder, runtime and architecture share one build.
 from __future__ import annotations
 
 import json
-import platform
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -49,10 +48,6 @@ class BuildItem:
     @property
     def label(self) -> str:
         return ", ".join(self.names)
-
-
-def host_architecture() -> str:
-    return "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
 
 
 def has_requirements(folder: Path) -> bool:

@@ -47,6 +47,7 @@ class BuildOptions:
     state_dir: Path
     host_env: Mapping[str, str] = field(default_factory=dict)
     node_sdk_dir: Path | None = None  # shared between apps; default: in the state folder
+    for_lambda: bool = False  # functions run in Lambda's images (docker): build for them
 
 
 def node_sdk_folder(state_dir: Path, shared: Path | None) -> Path:
@@ -60,13 +61,16 @@ def describe(item: BuildItem) -> str:
 
 def run_item(item: BuildItem, options: BuildOptions, progress: Progress) -> Path:
     """The folder that holds `item`'s build, building it unless the cache has it."""
-    final = artifact_dir(item, options.state_dir)
+    variant = ""
+    if item.builder == "pip":
+        variant = pip.variant(item, options.for_lambda, options.host_env)
+    final = artifact_dir(item, options.state_dir, variant)
     if final.is_dir():
         progress.cached(item.label, describe(item))
         return final
     log = log_file(options.state_dir, f"{item.kind}-{item.label}")
     log.write_text("")
-    ws = steps.Workspace(options.state_dir, options.host_env, log)
+    ws = steps.Workspace(options.state_dir, options.host_env, log, options.for_lambda)
     what = f"{item.kind} {item.label}"
     try:
         with progress.running(item.label, describe(item)), staging(final) as out:

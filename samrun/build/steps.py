@@ -98,6 +98,7 @@ class Workspace:
     state_dir: Path
     host_env: Mapping[str, str]
     log: Path
+    for_lambda: bool = False  # functions run in Lambda's images: build for Lambda's machine
 
     def scratch(self, name: str) -> Path:
         """An empty folder to copy sources into, for builds that write where they run."""
