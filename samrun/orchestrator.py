@@ -23,6 +23,7 @@ from aiohttp import web
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
+from samrun.build.progress import Progress
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.frontdoors.server import FrontDoors
@@ -269,10 +270,12 @@ def node_sdk_folder(config: Config) -> Path:
     return node_sdk_folder(config.state_dir, config.node_sdk_dir)
 
 
-def build(config: Config, graph: AppGraph, *, quiet: bool = False) -> AppGraph:
+def build(
+    config: Config, graph: AppGraph, *, quiet: bool = False, progress: Progress | None = None
+) -> AppGraph:
     """Install what the app's functions and layers need (samrun.build), before serving; `quiet`
     (watch mode's rebuilds) names only what it builds, not what is cached."""
-    from samrun.build import BuildOptions, Progress, build_app
+    from samrun.build import BuildOptions, build_app
 
     options = BuildOptions(
         state_dir=config.state_dir,
@@ -280,12 +283,15 @@ def build(config: Config, graph: AppGraph, *, quiet: bool = False) -> AppGraph:
         node_sdk_dir=config.node_sdk_dir,
         for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
     )
-    return build_app(graph, options, Progress(show_cached=not quiet))
+    return build_app(graph, options, progress or Progress(show_cached=not quiet))
 
 
 def run_build(config: Config) -> int:
     setup_logging(sys.stdout)
-    build(config, load(config))
+    progress = Progress()
+    build(config, load(config), progress=progress)
+    if not progress.reported:
+        logger.info("nothing to build: no requirements.txt, package.json or BuildMethod")
     return 0
 
 

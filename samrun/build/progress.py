@@ -23,6 +23,7 @@ class Progress:
         self._stream = stream if stream is not None else sys.stderr
         self._spin = self._stream.isatty()
         self._show_cached = show_cached  # watch mode's rebuilds say only what they built
+        self.reported = 0  # builds reported, cached or built
 
     def not_built(self, line: str) -> None:
         """What `sam build` would build and samrun does not (said once: not on rebuilds)."""
@@ -30,11 +31,13 @@ class Progress:
             logger.warning("not built: %s", line)
 
     def cached(self, label: str, detail: str) -> None:
+        self.reported += 1
         if self._show_cached:
             logger.info("build %s (%s): cached", label, detail)
 
     @contextlib.contextmanager
     def running(self, label: str, detail: str) -> Iterator[None]:
+        self.reported += 1
         began = time.monotonic()
         done = threading.Event()
         spinner = None
