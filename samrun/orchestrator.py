@@ -15,7 +15,6 @@ import socket
 import sys
 from collections.abc import Coroutine, Iterable
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,7 +22,7 @@ from aiohttp import web
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
-from samrun.build.progress import Progress
+from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.frontdoors.server import FrontDoors
@@ -80,8 +79,11 @@ class App:
         self.graph = graph
         self.backend = make_backend(config.backend)
         self.runtime_server = RuntimeApiServer(config.host)
+        self.build_options = build_options(config)  # watch mode rebuilds with these
         self.locator = RuntimeLocator(
-            config.host_env, config.state_dir / "python-sdk", node_sdk_folder(config)
+            config.host_env,
+            config.state_dir / "python-sdk",
+            node_sdk_folder(config.state_dir, config.node_sdk_dir),
         )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
@@ -264,26 +266,18 @@ def load(config: Config) -> AppGraph:
     )
 
 
-def node_sdk_folder(config: Config) -> Path:
-    from samrun.build import node_sdk_folder
-
-    return node_sdk_folder(config.state_dir, config.node_sdk_dir)
-
-
-def build(
-    config: Config, graph: AppGraph, *, quiet: bool = False, progress: Progress | None = None
-) -> AppGraph:
-    """Install what the app's functions and layers need (samrun.build), before serving; `quiet`
-    (watch mode's rebuilds) names only what it builds, not what is cached."""
-    from samrun.build import BuildOptions, build_app
-
-    options = BuildOptions(
+def build_options(config: Config) -> BuildOptions:
+    return BuildOptions(
         state_dir=config.state_dir,
         host_env=config.host_env,
         node_sdk_dir=config.node_sdk_dir,
         for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
     )
-    return build_app(graph, options, progress or Progress(show_cached=not quiet))
+
+
+def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:
+    """Install what the app's functions and layers need (samrun.build), before serving."""
+    return build_app(graph, build_options(config), progress or Progress())
 
 
 def run_build(config: Config) -> int:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from samrun.build import Progress, build_app, source_graph
 from samrun.errors import BuildFailed
 from samrun.model import AppGraph
 from samrun.reload.apply import replace_env_vars
@@ -174,9 +175,8 @@ class WatchSession:
         return loaded, env_vars, code
 
     def _build(self, graph: AppGraph) -> AppGraph:
-        from samrun.orchestrator import build
-
-        return build(self.app.config, graph, quiet=True)
+        """Watch mode's builds name only what they build, not what is cached."""
+        return build_app(graph, self.app.build_options, Progress(show_cached=False))
 
     async def _rebuild(self, names: set[str]) -> AppGraph | None:
         """After a code or layer edit: the app with its builds redone where their inputs changed
@@ -184,8 +184,6 @@ class WatchSession:
         is as it was. The build runs off the loop: the old code keeps serving meanwhile."""
         if not names:
             return None
-        from samrun.build import source_graph
-
         try:
             graph = await asyncio.to_thread(self._build, source_graph(self.app.graph))
         except BuildFailed as failed:
