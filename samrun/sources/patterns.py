@@ -305,6 +305,4 @@ def _check_anything_but(arg: Any, where: str) -> None:
         raise ValueError(f"{where}: the list must not be empty")
     if all(isinstance(item, str) for item in items) or all(_is_number(item) for item in items):
         return
-    raise ValueError(
-        f"{where}: takes a string, a number, or a list of only strings or only numbers"
-    )
+    raise ValueError(f"{where}: takes a string, a number, or a list of only strings or numbers")
