@@ -222,6 +222,8 @@ class Schedule:
     name: str | None = None
     qualifier: str | None = None
     logical_id: str | None = None
+    timezone: str | None = None  # ScheduleExpressionTimezone (Scheduler only); None is UTC
+    kind: str = "events"  # events (an EventBridge rule) | scheduler (EventBridge Scheduler)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -41,6 +41,7 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
+from samrun.sources.triggers import Triggers
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -124,6 +125,13 @@ class App:
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
+        self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
+            self.aws,
+            self.invoker.invoke,
+            region=graph.region,
+            account_id=graph.account_id,
+            time_scale=config.time_scale,
+        )
         self._api_runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
 
@@ -153,6 +161,7 @@ class App:
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def stop(self) -> None:
+        await self.triggers.stop()
         await self.front_doors.stop()
         if self._reaper:
             self._reaper.cancel()
@@ -193,6 +202,7 @@ class App:
                 "throttled": self.events.throttled,
                 "pending": self.events.pending(),
             },
+            **self.triggers.state(),
         }
 
     async def __aenter__(self) -> App:
@@ -280,6 +290,11 @@ async def serve(config: Config, graph: AppGraph) -> int:
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
+        await app.triggers.start(app.graph)
+        if app.triggers.rows():
+            print(
+                table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
+            )
         logger.info("%s", app.aws.describe())
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)

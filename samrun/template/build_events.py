@@ -120,6 +120,8 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     input=text_or_none(target.get("Input")),
                     name=ctx.table.name(lid),
                     logical_id=lid,
+                    timezone=text_or_none(schedule.get("ScheduleExpressionTimezone")),
+                    kind="scheduler",
                 )
             )
     return tuple(schedules)
