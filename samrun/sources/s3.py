@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from samrun.model import PushSource
 
@@ -89,6 +89,8 @@ def complete(push: PushSource, record: Mapping[str, Any]) -> dict[str, Any]:
     bucket.setdefault("ownerIdentity", {"principalId": "EXAMPLE"})
     bucket.setdefault("arn", f"arn:aws:s3:::{bucket.get('name', push.source)}")
     obj = dict(s3.get("object") or {})
+    # S3 URL-encodes the key as a form value but keeps its slashes (moto encodes them too).
+    obj["key"] = quote_plus(unquote_plus(str(obj.get("key", ""))), safe="/")
     obj.setdefault("sequencer", f"{time.time_ns():X}")
     return {
         "eventVersion": record.get("eventVersion", "2.1"),
