@@ -326,3 +326,22 @@ async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
     return 1 if result.function_error else 0
+
+
+def run_trigger(config: Config, name: str) -> int:
+    """`samrun trigger`: fire a schedule, or send a sample event to a trigger, once, without a
+    server (as `invoke`); the response on stdout, non-zero exit on a function error."""
+    setup_logging(sys.stderr)
+    graph = load(config)
+    return run_loop(trigger_once(config, graph, name))
+
+
+async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
+    async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        function, qualifier, event = app.triggers.event_for(name, app.graph)
+        logger.info("%s: invoking %s with %d bytes", name, function, len(event))
+        request = InvokeRequest(function=function, qualifier=qualifier, payload=event)
+        result = await app.invoker.invoke(request)
+    sys.stdout.buffer.write(result.payload + b"\n")
+    sys.stdout.flush()
+    return 1 if result.function_error else 0

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus
 
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, PushSource
 
@@ -39,7 +40,7 @@ def _account(o: Options) -> str:
 def s3_record(o: Options, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
     bucket = str(o.get("bucket") or "example-bucket")
     obj: dict[str, Any] = {
-        "key": str(o.get("key") or "test/key"),
+        "key": quote_plus(str(o.get("key") or "test/key"), safe="/"),  # as S3 sends it
         "sequencer": "0A1B2C3D4E5F678901",
     }
     if not event_name.startswith("ObjectRemoved"):
@@ -200,95 +201,6 @@ def eventbridge_event(o: Options, scheduled: bool = False) -> dict[str, Any]:
     }
 
 
-def _headers() -> dict[str, str]:
-    return {
-        "accept": "*/*",
-        "host": "localhost",
-        "user-agent": "curl/8.0",
-        "x-forwarded-proto": "https",
-    }
-
-
-def apigw_rest(o: Options) -> dict[str, Any]:
-    path, method = str(o.get("path") or "/"), str(o.get("method") or "GET").upper()
-    headers = _headers()
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "accountId": _account(o),
-            "apiId": "1234567890",
-            "domainName": "localhost",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "protocol": "HTTP/1.1",
-            "requestId": str(uuid.uuid4()),
-            "requestTimeEpoch": int(_now().timestamp() * 1000),
-            "resourceId": "123456",
-            "resourcePath": path,
-            "stage": "prod",
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "curl/8.0"},
-        },
-        "body": o.get("body"),
-        "isBase64Encoded": False,
-    }
-
-
-def apigw_http(o: Options) -> dict[str, Any]:
-    path, method = str(o.get("path") or "/"), str(o.get("method") or "GET").upper()
-    now = _now()
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": _headers(),
-        "requestContext": {
-            "accountId": _account(o),
-            "apiId": "api-id",
-            "domainName": "localhost",
-            "domainPrefix": "localhost",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "curl/8.0",
-            },
-            "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        },
-        **({"body": o["body"]} if o.get("body") is not None else {}),
-        "isBase64Encoded": False,
-    }
-
-
-def alb_event(o: Options) -> dict[str, Any]:
-    path, method = str(o.get("path") or "/"), str(o.get("method") or "GET").upper()
-    group = (
-        f"arn:aws:elasticloadbalancing:{_region(o)}:{_account(o)}:targetgroup/lambda-target/abcdef"
-    )
-    return {
-        "requestContext": {"elb": {"targetGroupArn": group}},
-        "httpMethod": method,
-        "path": path,
-        "queryStringParameters": {},
-        "headers": _headers(),
-        "body": str(o.get("body") or ""),
-        "isBase64Encoded": False,
-    }
-
-
 GENERATORS: dict[str, dict[str, Callable[[Options], dict[str, Any]]]] = {
     "s3": {
         "put": lambda o: {"Records": [s3_record(o)]},
@@ -303,8 +215,6 @@ GENERATORS: dict[str, dict[str, Callable[[Options], dict[str, Any]]]] = {
         "scheduled-event": lambda o: eventbridge_event(o, scheduled=True),
     },
     "cloudwatch": {"scheduled-event": lambda o: eventbridge_event(o, scheduled=True)},
-    "apigateway": {"aws-proxy": apigw_rest, "http-api-proxy": apigw_http},
-    "alb": {"request": alb_event},
 }
 
 

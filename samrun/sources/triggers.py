@@ -24,6 +24,7 @@ from samrun.model import AppGraph, PushSource, Schedule
 from samrun.sources import eventbridge, s3, samples, sns
 from samrun.sources.relay import Relay, relay_name
 from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
+from samrun.sources.schedules import payload as schedule_payload
 
 logger = logging.getLogger(__name__)
 
@@ -213,12 +214,30 @@ class Triggers:
 
     # --- `samrun trigger`, startup table, /_samrun/state ---------------------------------
 
-    def find(self, name: str) -> ScheduleRunner | PushTrigger:
-        """A schedule or trigger by logical id, rule/schedule name, or SAM event name."""
-        items: list[tuple[str, ScheduleRunner | PushTrigger]] = [
-            *((k, r) for k, r in self.schedules.items()),
-            *((k, t) for k, t in self.pushes.items()),
+    def _items(self, graph: AppGraph | None) -> list[tuple[str, ScheduleRunner | PushTrigger]]:
+        if graph is None:
+            return [*self.schedules.items(), *self.pushes.items()]
+        return [
+            *(
+                (
+                    schedule_key(s),
+                    ScheduleRunner(
+                        s,
+                        self.clock,
+                        self._fire_schedule,
+                        region=self.region,
+                        account_id=self.account_id,
+                    ),
+                )
+                for s in graph.schedules
+            ),
+            *((push_key(p), PushTrigger(p)) for p in graph.push_sources),
         ]
+
+    def find(self, name: str, graph: AppGraph | None = None) -> ScheduleRunner | PushTrigger:
+        """A schedule or trigger by logical id, rule/schedule name, or SAM event name (from
+        the running ones, or from `graph` without starting anything)."""
+        items = self._items(graph)
         exact = [(k, i) for k, i in items if name in (k, k.split("->")[0], _name_of(i))]
         found = exact or [(k, i) for k, i in items if k.split("->")[0].endswith(name)]
         if len(found) == 1:
@@ -228,15 +247,26 @@ class Triggers:
             raise SamrunError(f"no schedule or trigger named {name!r} (known: {known})")
         raise SamrunError(f"{name!r} names several triggers: {', '.join(k for k, _ in found)}")
 
-    async def fire(self, name: str) -> tuple[str, bytes]:
-        """Fire a schedule, or send a sample event to a trigger, now: (function, payload)."""
-        item = self.find(name)
+    def event_for(self, name: str, graph: AppGraph | None = None) -> tuple[str, str | None, bytes]:
+        """What firing `name` now sends: (function, qualifier, payload) — a schedule's event,
+        or a sample event of a trigger's service."""
+        item = self.find(name, graph)
         if isinstance(item, ScheduleRunner):
-            from samrun.sources.schedules import payload
+            body = schedule_payload(item.schedule, self.clock.now(), self.region, self.account_id)
+            return item.schedule.function, item.schedule.qualifier, body
+        push = item.push
+        return push.function, push.qualifier, samples.for_push(push, self.region, self.account_id)
 
-            body = payload(item.schedule, self.clock.now(), self.region, self.account_id)
-            return item.schedule.function, body
-        return item.push.function, samples.for_push(item.push, self.region, self.account_id)
+    async def fire(self, name: str) -> str:
+        """Fire a running schedule or trigger now, asynchronously; the function's name."""
+        item = self.find(name)
+        function, qualifier, body = self.event_for(name)
+        await self._invoke(function, qualifier, body)
+        if isinstance(item, ScheduleRunner):
+            item.fired += 1
+        else:
+            item.invoked += 1
+        return function
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(FUNCTION, TRIGGER, SOURCE, STATUS) for the startup table."""
