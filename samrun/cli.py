@@ -155,10 +155,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    from samrun.orchestrator import run_trigger
+    from samrun.orchestrator import run_trigger, run_trigger_remote
 
     if len(args.target) > 2:
         raise SamrunError("trigger takes [TEMPLATE] NAME")
+    if args.url:
+        return run_trigger_remote(args.url, args.target[-1])
     args.template = args.target[0] if len(args.target) == 2 else None
     return run_trigger(build_config(args), args.target[-1])
 
@@ -205,6 +207,9 @@ def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "trigger", help="fire a schedule, or send a sample event to a trigger, now"
     )
     trigger.add_argument("target", nargs="+", metavar="[TEMPLATE] NAME")
+    trigger.add_argument(
+        "--url", metavar="LAMBDA_API", help="fire it in the `samrun up` whose Lambda API is here"
+    )
     add_common(trigger, template=False)
     add_runtime(trigger)
     trigger.set_defaults(run=cmd_trigger)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from samrun.api import triggers as triggers_api
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
@@ -149,8 +150,10 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
+        api = LambdaApi(self.invoker, self.control, self.state).app()
+        triggers_api.add_routes(api, self.triggers.fire)
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control, self.state).app(),
+            api,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1,
@@ -334,6 +337,27 @@ def run_trigger(config: Config, name: str) -> int:
     setup_logging(sys.stderr)
     graph = load(config)
     return run_loop(trigger_once(config, graph, name))
+
+
+def run_trigger_remote(url: str, name: str) -> int:
+    """`samrun trigger --url`: fire it in a running `up` (asynchronously, as the source would)."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/_samrun/triggers/{quote(name, safe='')}", data=b"", method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SamrunError(json.loads(exc.read() or b"{}").get("message", str(exc))) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SamrunError(f"no samrun up answers at {url}: {exc}") from None
+    print(f"{name}: queued for {body['function']}", file=sys.stderr)
+    return 0
 
 
 async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:

@@ -5,6 +5,8 @@ drop what they should, and a rate(1 minute) schedule fires at the scaled time.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -202,3 +204,22 @@ def test_state_counts_what_each_trigger_invoked(server: SamrunProcess, seen: See
     triggers = {t["name"]: t for t in state(server)["triggers"]}
     assert triggers["OnOrderOrders"]["invoked"] >= 1
     assert triggers["OnOrderOrders"]["filtered"] >= 1  # the events the pattern dropped
+
+
+def test_trigger_url_fires_in_the_running_up(server: SamrunProcess, seen: Seen) -> None:
+    def trigger(name: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "samrun", "trigger", name, "--url", server.lambda_endpoint]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    done = trigger("Nightly")
+    assert done.returncode == 0, done.stderr
+    assert "queued for ticker" in done.stderr
+    event = seen.wait("ticker", lambda e: e.get("job") == "nightly")
+    assert event["at"].endswith("Z")
+    nightly = {s["name"]: s for s in state(server)["schedules"]}["TickerNightly"]
+    assert nightly["fired"] == 1
+    done = trigger("OnOrderOrders")
+    assert done.returncode == 0, done.stderr
+    seen.wait("on-order", lambda e: e.get("order") == "")  # a sample event, transformed
+    done = trigger("Weekly")
+    assert done.returncode == 2 and "no schedule or trigger named 'Weekly'" in done.stderr
