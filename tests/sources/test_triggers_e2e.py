@@ -223,3 +223,18 @@ def test_trigger_url_fires_in_the_running_up(server: SamrunProcess, seen: Seen) 
     seen.wait("on-order", lambda e: e.get("order") == "")  # a sample event, transformed
     done = trigger("Weekly")
     assert done.returncode == 2 and "no schedule or trigger named 'Weekly'" in done.stderr
+
+
+def test_a_loop_through_sns_is_stopped_after_16_invocations(
+    server: SamrunProcess, seen: Seen
+) -> None:
+    mark = len(server.lines)
+    aws_client(server, "sns").publish(
+        TopicArn="arn:aws:sns:us-east-1:123456789012:loop", Message="start"
+    )
+    server.wait_for("recursive loop detected", timeout=60, start=mark)
+    wait_until(lambda: len(seen.of("looper")) >= 16, timeout=30)
+    messages = [e["Records"][0]["Sns"]["Message"] for e in seen.of("looper")]
+    assert messages == ["start"] + ["again"] * 15
+    stops = [line for line in server.lines[mark:] if "recursive loop detected" in line]
+    assert len(stops) == 1 and "looper" in stops[0]
