@@ -22,6 +22,7 @@ from samrun.errors import SamrunError
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.model import AppGraph, PushSource, Schedule
 from samrun.sources import eventbridge, s3, samples, sns
+from samrun.sources.patterns import check_pattern
 from samrun.sources.relay import Relay, relay_name
 from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
 from samrun.sources.schedules import payload as schedule_payload
@@ -78,7 +79,7 @@ class Triggers:
         self.clock = ScaledClock(time_scale)
         self.pushes: dict[str, PushTrigger] = {}
         self.schedules: dict[str, ScheduleRunner] = {}
-        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="samrun-relay")
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="samrun-relay")
         self._started = False
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -138,6 +139,10 @@ class Triggers:
     async def _add(self, trigger: PushTrigger) -> None:
         push = trigger.push
         if push.type not in RELAYED or not push.details.get("enabled", True):
+            return
+        problem = _invalid_filter(push)
+        if problem:
+            trigger.error = problem
             return
         name = relay_name(push.type, push.source, push_key(push))
         relay = Relay(self.aws, name, self._executor)
@@ -314,6 +319,19 @@ class Triggers:
                 for r in self.schedules.values()
             ],
         }
+
+
+def _invalid_filter(push: PushSource) -> str | None:
+    """What is wrong with the rule's EventPattern or the subscription's FilterPolicy, if any."""
+    key = {"eventbridge": "pattern", "sns": "FilterPolicy"}.get(push.type)
+    value = push.details.get(key) if key else None
+    if value is None:
+        return None
+    try:
+        check_pattern(json.loads(value) if isinstance(value, str) else value)
+    except ValueError as exc:
+        return f"invalid {'EventPattern' if key == 'pattern' else 'FilterPolicy'}: {exc}"
+    return None
 
 
 def _name_of(item: ScheduleRunner | PushTrigger) -> str | None:

@@ -97,6 +97,12 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
             continue
         rule = ctx.resolve(props, lid)
         for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+            for key in ("InputPath", "InputTransformer"):
+                if key in target:
+                    ctx.resolver.warnings.append(
+                        f"{lid}: the {key} of a schedule's target is not applied; "
+                        "samrun sends the scheduled event"
+                    )
             schedules.append(
                 Schedule(
                     function=name,

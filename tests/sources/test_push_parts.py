@@ -131,3 +131,14 @@ def test_s3_events_and_key_filters() -> None:
     assert s3.wanted(exact, record("ObjectRemoved:Delete", "k"))
     assert not s3.wanted(exact, record("ObjectRemoved:DeleteMarkerCreated", "k"))
     assert s3.records(p, json.dumps({"Event": "s3:TestEvent", "Bucket": "b"})) == []
+
+
+def test_an_invalid_pattern_or_policy_is_named() -> None:
+    from samrun.sources.triggers import _invalid_filter
+
+    assert _invalid_filter(push("eventbridge", pattern={"source": ["a"]})) is None
+    bad = _invalid_filter(push("eventbridge", pattern={"source": "aws.ec2"}))
+    assert bad is not None and bad.startswith("invalid EventPattern: source: ")
+    bad = _invalid_filter(push("sns", FilterPolicy='{"price": [{"numeric": [">", "x"]}]}'))
+    assert bad is not None and bad.startswith("invalid FilterPolicy: ")
+    assert _invalid_filter(push("s3")) is None
