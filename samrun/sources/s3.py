@@ -8,6 +8,7 @@ endpoint may be lax) and completes each record to the shape S3 sends (moto leave
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -20,8 +21,13 @@ from samrun.model import PushSource
 _KINDS = ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations")
 
 
+def config_hash(push: PushSource) -> str:
+    text = json.dumps([_events(push), _rules(push)], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def config_id(push: PushSource) -> str:
-    return f"samrun-{push.logical_id}-{push.function}"[:128]
+    return f"samrun-{push.logical_id}-{push.function}-{config_hash(push)}"[:128]
 
 
 def _rules(push: PushSource) -> list[dict[str, str]]:
@@ -35,6 +41,10 @@ def _events(push: PushSource) -> list[str]:
     event = push.details.get("event")
     events = event if isinstance(event, list) else [event or "s3:ObjectCreated:*"]
     return [str(e) for e in events]
+
+
+def events_of(push: PushSource) -> list[str]:
+    return _events(push)
 
 
 def wire(aws: Any, push: PushSource, queue_arn: str) -> None:

@@ -34,7 +34,10 @@ RELAYED = ("s3", "sns", "eventbridge")
 
 
 def push_key(push: PushSource) -> str:
-    return f"{push.logical_id or push.source}->{push.function}"
+    key = f"{push.logical_id or push.source}->{push.function}"
+    if push.type == "s3":  # a bucket has one configuration per event type and filter
+        key += f"#{s3.config_hash(push)}"
+    return key
 
 
 def schedule_key(schedule: Schedule) -> str:
@@ -245,8 +248,8 @@ class Triggers:
         items = self._items(graph)
         exact = [(k, i) for k, i in items if name in (k, k.split("->")[0], _name_of(i))]
         found = exact or [(k, i) for k, i in items if k.split("->")[0].endswith(name)]
-        if len(found) == 1:
-            return found[0][1]
+        if len(found) == 1 or (found and len({_function_of(i) for _, i in found}) == 1):
+            return found[0][1]  # one, or one function's configurations (a bucket's events)
         known = ", ".join(sorted({k.split("->")[0] for k, _ in items})) or "none"
         if not found:
             raise SamrunError(f"no schedule or trigger named {name!r} (known: {known})")
@@ -276,7 +279,7 @@ class Triggers:
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(FUNCTION, TRIGGER, SOURCE, STATUS) for the startup table."""
         rows = [
-            (t.push.function, f"{t.push.type} {t.push.logical_id}", _source(t.push), t.status)
+            (t.push.function, _trigger(t.push), _source(t.push), t.status)
             for t in self.pushes.values()
         ]
         rows += [
@@ -334,10 +337,20 @@ def _invalid_filter(push: PushSource) -> str | None:
     return None
 
 
+def _function_of(item: ScheduleRunner | PushTrigger) -> str:
+    return item.schedule.function if isinstance(item, ScheduleRunner) else item.push.function
+
+
 def _name_of(item: ScheduleRunner | PushTrigger) -> str | None:
     if isinstance(item, ScheduleRunner):
         return item.schedule.name
     return str(item.push.details.get("rule") or "") or None
+
+
+def _trigger(push: PushSource) -> str:
+    if push.type == "s3":
+        return f"s3 {push.logical_id} {','.join(s3.events_of(push))}"
+    return f"{push.type} {push.logical_id}"
 
 
 def _source(push: PushSource) -> str:

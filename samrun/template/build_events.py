@@ -108,7 +108,7 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     function=name,
                     qualifier=qualifier,
                     expression=as_text(rule["ScheduleExpression"]),
-                    enabled=as_text(rule.get("State", "ENABLED")) == "ENABLED",
+                    enabled=as_text(rule.get("State", "ENABLED")) != "DISABLED",
                     input=text_or_none(target.get("Input")),
                     name=ctx.table.name(lid),
                     logical_id=lid,
@@ -144,7 +144,7 @@ def _rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[Pu
         details = {
             "pattern": rule["EventPattern"],
             "rule": ctx.table.name(lid),
-            "enabled": as_text(rule.get("State", "ENABLED")) == "ENABLED",
+            "enabled": as_text(rule.get("State", "ENABLED")) != "DISABLED",
         }
         for key in ("Input", "InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
             if key in target:

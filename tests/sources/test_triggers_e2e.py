@@ -111,6 +111,10 @@ def test_put_object_triggers_with_the_s3_event(server: SamrunProcess, seen: Seen
     seen.wait("on-upload", lambda e: e["Records"][0]["s3"]["object"]["key"] == "images/dog.png")
     keys_seen = [e["Records"][0]["s3"]["object"]["key"] for e in seen.of("on-upload")]
     assert keys_seen == ["images/cat+one.png", "images/dog.png"]
+    s3.delete_object(Bucket="uploads", Key="docs/readme.png")  # any key: no filter
+    removed = seen.wait("on-upload", lambda e: e["Records"][0]["eventName"].startswith("ObjectR"))
+    assert removed["Records"][0]["eventName"] == "ObjectRemoved:Delete"
+    assert removed["Records"][0]["s3"]["object"]["key"] == "docs/readme.png"
 
 
 def test_publish_triggers_with_the_sns_event_and_the_filter_policy(
