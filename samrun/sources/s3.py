@@ -47,6 +47,10 @@ def events_of(push: PushSource) -> list[str]:
     return _events(push)
 
 
+def rules_of(push: PushSource) -> list[dict[str, str]]:
+    return _rules(push)
+
+
 def wire(aws: Any, push: PushSource, queue_arn: str) -> None:
     """Blocking: add (or replace) this notification's queue configuration on the bucket,
     keeping every other configuration the bucket has."""

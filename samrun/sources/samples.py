@@ -233,14 +233,14 @@ def for_push(push: PushSource, region: str, account_id: str) -> bytes:
     """A sample event for a push source, as its service would send it to the function."""
     o: Options = {"region": region, "account_id": account_id}
     if push.type == "s3":
-        from samrun.sources.s3 import _events, _rules
+        from samrun.sources.s3 import events_of, rules_of
 
-        rules = {r["Name"]: r["Value"] for r in _rules(push)}
+        rules = {r["Name"]: r["Value"] for r in rules_of(push)}
         o |= {
             "bucket": push.source,
             "key": f"{rules.get('prefix', '')}sample{rules.get('suffix', '')}",
         }
-        name = _events(push)[0].removeprefix("s3:").replace("*", "Put")
+        name = events_of(push)[0].removeprefix("s3:").replace("*", "Put")
         if name.startswith("ObjectRemoved"):
             name = name.replace("Put", "Delete")
         return json.dumps({"Records": [s3_record(o, name)]}).encode()

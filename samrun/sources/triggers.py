@@ -144,8 +144,9 @@ class Triggers:
         if push.type not in RELAYED or not push.details.get("enabled", True):
             return
         problem = _invalid_filter(push)
-        if problem:
-            trigger.error = problem
+        if problem or self.aws.profile:
+            # Real AWS (--aws-profile): samrun does not rewire real buckets, topics or buses.
+            trigger.error = problem or "not wired on real AWS (--aws-profile)"
             return
         name = relay_name(push.type, push.source, push_key(push))
         relay = Relay(self.aws, name, self._executor)
