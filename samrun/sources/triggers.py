@@ -185,25 +185,33 @@ class Triggers:
     async def _relayed(self, trigger: PushTrigger, message: dict[str, Any]) -> None:
         push, body = trigger.push, message.get("Body", "")
         trace = (message.get("Attributes") or {}).get("AWSTraceHeader")
-        payloads: list[bytes] = []
-        if push.type == "eventbridge":
-            event = eventbridge.event_of(body)
-            rule = eventbridge.rule_arn(push, self.region, self.account_id)
-            found = eventbridge.target_input(push, event, rule)
-            payloads = [found] if found is not None else []
-        elif push.type == "sns":
-            envelope = json.loads(body)
-            if envelope.get("Type", "Notification") == "Notification" and sns.passes(
-                push, envelope
-            ):
-                payloads = [json.dumps(sns.lambda_event(envelope, trigger.subscription)).encode()]
-        else:
-            payloads = [json.dumps({"Records": [r]}).encode() for r in s3.records(push, body)]
+        try:
+            payloads = self._payloads(trigger, body)
+        except (ValueError, TypeError, AttributeError) as exc:  # not what the service sends
+            logger.warning("trigger %s: dropped a message it cannot read: %s", push_key(push), exc)
+            payloads = []
         if not payloads:
             trigger.filtered += 1
         for payload in payloads:
             await self._invoke(push.function, push.qualifier, payload, trace)
             trigger.invoked += 1
+
+    def _payloads(self, trigger: PushTrigger, body: str) -> list[bytes]:
+        """What the function gets for one relayed message: none when filtered out."""
+        push = trigger.push
+        if push.type == "eventbridge":
+            event = eventbridge.event_of(body)
+            rule = eventbridge.rule_arn(push, self.region, self.account_id)
+            found = eventbridge.target_input(push, event, rule)
+            return [found] if found is not None else []
+        if push.type == "sns":
+            envelope = json.loads(body)
+            if envelope.get("Type", "Notification") != "Notification" or not sns.passes(
+                push, envelope
+            ):
+                return []
+            return [json.dumps(sns.lambda_event(envelope, trigger.subscription)).encode()]
+        return [json.dumps({"Records": [r]}).encode() for r in s3.records(push, body)]
 
     async def _invoke(
         self, function: str, qualifier: str | None, payload: bytes, trace: str | None = None

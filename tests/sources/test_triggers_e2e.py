@@ -242,3 +242,26 @@ def test_a_loop_through_sns_is_stopped_after_16_invocations(
     assert messages == ["start"] + ["again"] * 15
     stops = [line for line in server.lines[mark:] if "recursive loop detected" in line]
     assert len(stops) == 1 and "looper" in stops[0]
+
+
+def test_a_message_no_service_sent_is_dropped_not_retried(server: SamrunProcess) -> None:
+    sqs = aws_client(server, "sqs")
+    relays = sqs.list_queues(QueueNamePrefix="samrun-relay-")["QueueUrls"]
+    assert len(relays) == 5  # two S3 configurations, two SNS subscriptions, one rule
+    mark = len(server.lines)
+    for url in relays:
+        sqs.send_message(QueueUrl=url, MessageBody="not json")
+
+    def left() -> int:
+        counts = [
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            for url in relays
+        ]
+        return sum(
+            int(c["ApproximateNumberOfMessages"]) + int(c["ApproximateNumberOfMessagesNotVisible"])
+            for c in counts
+        )
+
+    wait_until(lambda: left() == 0, timeout=30)
+    drops = [line for line in server.lines[mark:] if "dropped a message it cannot read" in line]
+    assert len(drops) == len(relays)
