@@ -225,6 +225,7 @@ def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     generate.add_argument(
         "kind",
+        metavar="KIND",
         help="e.g. put, receive-message, notification, get-records, "
         "update, event, scheduled-event, aws-proxy, http-api-proxy, request",
     )

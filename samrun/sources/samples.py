@@ -186,7 +186,10 @@ def eventbridge_event(o: Options, scheduled: bool = False) -> dict[str, Any]:
     else:
         source = str(o.get("source") or "com.example.app")
         kind = str(o.get("detail_type") or "Example Event")
-        detail = json.loads(o["body"]) if o.get("body") else {"key": "value"}
+        try:
+            detail = json.loads(o["body"]) if o.get("body") else {"key": "value"}
+        except ValueError as exc:
+            raise ValueError(f"--body: an EventBridge detail is JSON ({exc})") from None
         resources = []
     return {
         "version": "0",
