@@ -47,10 +47,11 @@ def unwire(aws: Any, push: PushSource, relay_name: str) -> None:
     events.delete_rule(Name=relay_name, EventBusName=push.source)
 
 
-def event_of(body: str) -> dict[str, Any]:
-    """The event as EventBridge hands it to targets (moto adds `ingestion-time`, and may send
-    `time` as a number)."""
+def event_of(body: str, account_id: str) -> dict[str, Any]:
+    """The event as EventBridge hands it to targets (moto's SQS target leaves out `account`,
+    adds `ingestion-time`, and may send `time` as a number)."""
     raw = json.loads(body)
+    raw.setdefault("account", account_id)
     event = {key: raw[key] for key in _ENVELOPE if key in raw}
     if isinstance(event.get("time"), int | float):
         event["time"] = datetime.fromtimestamp(event["time"], UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -200,7 +200,7 @@ class Triggers:
         """What the function gets for one relayed message: none when filtered out."""
         push = trigger.push
         if push.type == "eventbridge":
-            event = eventbridge.event_of(body)
+            event = eventbridge.event_of(body, self.account_id)
             rule = eventbridge.rule_arn(push, self.region, self.account_id)
             found = eventbridge.target_input(push, event, rule)
             return [found] if found is not None else []

@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.aws.helpers import aws_client
 from tests.conftest import FIXTURES, SamrunProcess, wait_until
-from tests.sources.test_triggers_e2e import Seen
+from tests.sources.test_triggers_e2e import Seen, golden
 
 BEFORE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -77,6 +77,8 @@ def test_template_edit_swaps_a_schedule_for_a_rule(tmp_path: Path, samrun_up: An
         assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
         event = seen.wait("worker", lambda e: e.get("source") == "app.deploys")
         assert event["detail"] == {"v": 2} and event["detail-type"] == "Deployed"
+        assert list(event) == list(golden("eventbridge-scheduled.json"))  # EventBridge's envelope
+        assert event["time"].endswith("Z") and event["account"] == "123456789012"
         assert ticks(seen) <= stopped_at + 1  # at most one was in flight when it stopped
     finally:
         seen.stop()
