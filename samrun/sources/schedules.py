@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from samrun.model import Schedule
 from samrun.sources.cron import ScheduleExpression, parse
@@ -38,6 +38,17 @@ class ScaledClock:
     async def sleep_until(self, when: datetime) -> None:
         while (left := (when - self.now()).total_seconds()) > 0:
             await asyncio.sleep(min(left / self.scale, 60.0))
+
+
+def _date(text: str | None) -> datetime | None:
+    """An ISO 8601 date-time (UTC unless it says otherwise)."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def iso(when: datetime) -> str:
@@ -102,9 +113,11 @@ class ScheduleRunner:
         self.expression: ScheduleExpression | None = None
         self.started = clock.now()
         self.next_firing: datetime | None = None
+        self.window: tuple[datetime | None, datetime | None] = (None, None)
         try:
             self.expression = parse(schedule.expression, schedule.timezone)
-            self.next_firing = self.expression.next_after(self.started, self.started)
+            self.window = (_date(schedule.start_date), _date(schedule.end_date))
+            self.next_firing = self._next(self.started)
         except ValueError as exc:
             self.error = str(exc)
         self._task: asyncio.Task[None] | None = None
@@ -126,12 +139,20 @@ class ScheduleRunner:
     async def fire_now(self) -> None:
         await self._fire(self.clock.now())
 
-    async def _run(self) -> None:
+    def _next(self, after: datetime) -> datetime | None:
+        """The next firing after `after`, inside Scheduler's StartDate..EndDate when set."""
         assert self.expression is not None
+        start, end = self.window
+        if start is not None and after < start:
+            after = start - timedelta(microseconds=1)
+        when = self.expression.next_after(after, start or self.started)
+        return None if when is None or (end is not None and when > end) else when
+
+    async def _run(self) -> None:
         while self.next_firing is not None:
             when = self.next_firing
             await self.clock.sleep_until(when)
-            self.next_firing = self.expression.next_after(when, self.started)
+            self.next_firing = self._next(when)
             await self._fire(when)
 
     async def _fire(self, when: datetime) -> None:

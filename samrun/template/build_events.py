@@ -128,6 +128,8 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     logical_id=lid,
                     timezone=text_or_none(schedule.get("ScheduleExpressionTimezone")),
                     kind="scheduler",
+                    start_date=text_or_none(schedule.get("StartDate")),
+                    end_date=text_or_none(schedule.get("EndDate")),
                 )
             )
     return tuple(schedules)
