@@ -124,7 +124,7 @@ class ScheduleRunner:
 
     @property
     def active(self) -> bool:
-        return self.schedule.enabled and self.expression is not None
+        return self.schedule.enabled and self.expression is not None and self.error is None
 
     def start(self) -> None:
         if self.active and self._task is None:
