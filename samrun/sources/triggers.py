@@ -148,7 +148,8 @@ class Triggers:
             # Real AWS (--aws-profile): samrun does not rewire real buckets, topics or buses.
             trigger.error = problem or "not wired on real AWS (--aws-profile)"
             return
-        name = relay_name(push.type, push.source, push_key(push))
+        settings = json.dumps(push.details, sort_keys=True, default=str)
+        name = relay_name(push.type, push.source, push_key(push), settings)  # new when changed
         relay = Relay(self.aws, name, self._executor)
         try:
             await relay.create()
