@@ -247,7 +247,7 @@ def test_a_loop_through_sns_is_stopped_after_16_invocations(
 def test_a_message_no_service_sent_is_dropped_not_retried(server: SamrunProcess) -> None:
     sqs = aws_client(server, "sqs")
     relays = sqs.list_queues(QueueNamePrefix="samrun-relay-")["QueueUrls"]
-    assert len(relays) == 5  # two S3 configurations, two SNS subscriptions, one rule
+    assert len(relays) == 6  # three S3 configurations, two SNS subscriptions, one rule
     mark = len(server.lines)
     for url in relays:
         sqs.send_message(QueueUrl=url, MessageBody="not json")
@@ -265,3 +265,14 @@ def test_a_message_no_service_sent_is_dropped_not_retried(server: SamrunProcess)
     wait_until(lambda: left() == 0, timeout=30)
     drops = [line for line in server.lines[mark:] if "dropped a message it cannot read" in line]
     assert len(drops) == len(relays)
+
+
+def test_a_loop_through_s3_is_stopped_after_16_invocations(
+    server: SamrunProcess, seen: Seen
+) -> None:
+    mark = len(server.lines)
+    aws_client(server, "s3").put_object(Bucket="chain", Key="first", Body=b"")
+    server.wait_for("recursive loop detected: copier", timeout=60, start=mark)
+    wait_until(lambda: len(seen.of("copier")) >= 16, timeout=30)
+    keys_seen = [e["Records"][0]["s3"]["object"]["key"] for e in seen.of("copier")]
+    assert len(keys_seen) == 16 and keys_seen[0] == "first"
