@@ -238,6 +238,10 @@ class Schedule:
     name: str | None = None
     qualifier: str | None = None
     logical_id: str | None = None
+    timezone: str | None = None  # ScheduleExpressionTimezone (Scheduler only); None is UTC
+    kind: str = "events"  # events (an EventBridge rule) | scheduler (EventBridge Scheduler)
+    start_date: str | None = None  # Scheduler's StartDate / EndDate (ISO 8601), when set
+    end_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
