@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError, TemplateError
@@ -68,6 +69,22 @@ def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
 
 
+def docker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--image-map, --skip-pull, --container-host, and the engine's DOCKER_* variables."""
+    images: dict[str, str] = {}
+    for value in getattr(args, "image_map", None) or []:
+        runtime, sep, image = value.partition("=")
+        if not sep or not runtime or not image:
+            raise SamrunError(f"--image-map: expected RUNTIME=IMAGE, got {value!r}")
+        images[runtime] = image
+    return {
+        "image_map": images,
+        "skip_pull": getattr(args, "skip_pull", False),
+        "container_host": getattr(args, "container_host", None),
+        "engine_env": {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+    }
+
+
 def build_config(args: argparse.Namespace) -> Config:
     return Config(
         template=find_template(getattr(args, "template", None)).resolve(),
@@ -94,6 +111,7 @@ def build_config(args: argparse.Namespace) -> Config:
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
+        **docker_options(args),
     )
 
 
@@ -164,7 +182,22 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("process",), default="process")
+    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument(
+        "--image-map",
+        nargs="+",
+        default=[],
+        metavar="RUNTIME=IMAGE",
+        help="docker: run RUNTIME's functions in IMAGE instead of the official Lambda image",
+    )
+    parser.add_argument(
+        "--skip-pull", action="store_true", help="docker: use only images the engine has"
+    )
+    parser.add_argument(
+        "--container-host",
+        metavar="HOST",
+        help="docker: the address containers reach samrun at (remote engines)",
+    )
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")
