@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -185,3 +186,73 @@ def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+# The execution core runs on two backends. A test module parametrises its server fixture with
+# BACKENDS; items on the docker backend get the `docker` marker, and without an engine (or the
+# test image: `make test-image`) they are deselected with one summary line, unless
+# SAMRUN_REQUIRE_DOCKER=1 (CI), where they run and fail. `process_only` tests are not generated
+# for docker (host processes, cgroup paths, host interpreters).
+BACKENDS = ("process", "docker")
+TEST_IMAGE = os.environ.get("SAMRUN_TEST_IMAGE", "samrun-test/python:3.11")
+REQUIRE_DOCKER = os.environ.get("SAMRUN_REQUIRE_DOCKER") == "1"
+_docker_note: list[str] = []
+
+
+def backend_args(backend: str) -> list[str]:
+    """`samrun up` flags for a backend: docker maps the runtime to the locally built image."""
+    if backend == "docker":
+        return ["--backend", "docker", "--image-map", f"python3.11={TEST_IMAGE}", "--skip-pull"]
+    return []
+
+
+@functools.cache
+def docker_problem() -> str | None:
+    """Why docker tests cannot run here, or None."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+    except Exception as exc:
+        return f"no Docker engine reachable ({str(exc).splitlines()[0][:120]})"
+    try:
+        client.images.get(TEST_IMAGE)
+    except Exception:
+        return f"the test image {TEST_IMAGE} is missing (make test-image)"
+    finally:
+        client.close()
+    return None
+
+
+def on_docker(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "docker" in callspec.params.values()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, dropped = [], []
+    for item in items:
+        if on_docker(item):
+            if item.get_closest_marker("process_only"):
+                dropped.append(item)
+                continue
+            item.add_marker(pytest.mark.docker)
+        keep.append(item)
+    docker_items = [item for item in keep if item.get_closest_marker("docker")]
+    problem = docker_problem() if docker_items else None
+    if problem and not REQUIRE_DOCKER:
+        dropped += docker_items
+        keep = [item for item in keep if item not in docker_items]
+        _docker_note.append(
+            f"skipped {len(docker_items)} docker tests: {problem}; "
+            "SAMRUN_REQUIRE_DOCKER=1 makes this a failure"
+        )
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for note in _docker_note:
+        terminalreporter.write_line(note, yellow=True)

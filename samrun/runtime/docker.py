@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import ssl
 import struct
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ TASK_ROOT = "/var/task"
 OPT = "/opt"
 CPU_PERIOD_US = 100_000
 FULL_VCPU_MB = 1769
+OUTPUT_NAME = "output.fifo"
+OUTPUT_MOUNT = "/dev/samrun-output"
+REDIRECT = f'exec "$@" >{OUTPUT_MOUNT} 2>&1'
 FRAME = struct.Struct(">BxxxL")  # the engine's multiplexed stream: stream id, payload size
 CGROUP_PEAKS = (
     "/sys/fs/cgroup/memory/docker/{id}/memory.max_usage_in_bytes",  # v1, cgroupfs driver
@@ -44,7 +48,13 @@ class DockerSandbox:
     """A started container, its attach stream, and why it ended."""
 
     def __init__(
-        self, engine: Engine, container: Any, stream: Any, spec: LaunchSpec, on_output: OutputSink
+        self,
+        engine: Engine,
+        container: Any,
+        stream: Any,
+        spec: LaunchSpec,
+        on_output: OutputSink,
+        fifo: tuple[int, int] | None = None,
     ) -> None:
         self._engine = engine
         self._container = container
@@ -63,6 +73,9 @@ class DockerSandbox:
         self._sock.setblocking(False)
         self._fd: int = self._sock.fileno()
         loop.add_reader(self._fd, self.drain_output)
+        self._fifo = fifo  # (read, write): the runtime's output, when the engine is local
+        if fifo is not None:
+            loop.add_reader(fifo[0], self._drain_fifo)
         self._waiter = loop.create_task(self._wait())
 
     @property
@@ -93,7 +106,23 @@ class DockerSandbox:
             )
 
     def drain_output(self) -> None:
-        """Read all the stream holds now; deliver each complete line."""
+        """Read all the output written so far; deliver each complete line."""
+        self._drain_fifo()
+        self._drain_stream()
+
+    def _drain_fifo(self) -> None:
+        """The FIFO is written straight by the runtime, so a line written before the runtime
+        posts its response is here by then (the engine's attach stream lags behind)."""
+        while self._fifo is not None:
+            try:
+                chunk = os.read(self._fifo[0], 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self._emit(chunk)
+
+    def _drain_stream(self) -> None:
         while self._fd >= 0:
             try:
                 chunk = self._sock.recv(65536)
@@ -146,6 +175,12 @@ class DockerSandbox:
         self._fd = -1
         with contextlib.suppress(OSError):
             self._sock.close()
+        self._drain_fifo()
+        if self._fifo is not None:
+            asyncio.get_running_loop().remove_reader(self._fifo[0])
+            for fd in self._fifo:
+                os.close(fd)
+            self._fifo = None
         if self._partial:
             self._on_output(self._partial.decode("utf-8", "replace"))
             self._partial = b""
@@ -226,23 +261,37 @@ class DockerBackend:
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> DockerSandbox:
         engine = await self.connect()
+        fifo = open_fifo(spec.tmp_dir / OUTPUT_NAME) if engine.local else None
         try:
-            container, stream = await asyncio.to_thread(self._create, engine, spec)
-        except BackendError:
-            raise
-        except Exception as exc:  # the SDK's errors: an API error, a connection reset...
+            container, stream = await asyncio.to_thread(self._create, engine, spec, fifo)
+        except BaseException as exc:
+            for fd in fifo or ():
+                os.close(fd)
+            if isinstance(exc, BackendError | asyncio.CancelledError) or not isinstance(
+                exc, Exception
+            ):
+                raise
             raise BackendError(f"cannot start {spec.name}: {first_line(exc)}") from None
-        return DockerSandbox(engine, container, stream, spec, on_output)
+        return DockerSandbox(engine, container, stream, spec, on_output, fifo)
 
     async def close(self) -> None:
         if self._engine is not None:
             await asyncio.to_thread(self._engine.close)
             self._engine = None
 
-    def _create(self, engine: Engine, spec: LaunchSpec) -> tuple[Any, Any]:
+    def _create(
+        self, engine: Engine, spec: LaunchSpec, fifo: tuple[int, int] | None
+    ) -> tuple[Any, Any]:
         """Create, attach, start (attached first, so not a line of output is missed)."""
         image, command, entrypoint = self._image(engine, spec)
         from docker.types import Ulimit
+
+        mounts = self._mounts(engine, spec, image)
+        if fifo is not None:  # the image's own argv, its output redirected into the FIFO
+            default_entrypoint, default_command = engine.image_argv(image)
+            argv = [*(entrypoint or default_entrypoint), *(command or default_command)]
+            entrypoint, command = ["/bin/sh", "-c", REDIRECT, "sh"], argv
+            mounts[str(spec.tmp_dir / OUTPUT_NAME)] = {"bind": OUTPUT_MOUNT, "mode": "rw"}
 
         container = engine.client.containers.create(
             image,
@@ -250,7 +299,7 @@ class DockerBackend:
             entrypoint=entrypoint,
             environment=self._environment(spec),
             working_dir=spec.image_config.working_directory if spec.image_config else None,
-            volumes=self._mounts(engine, spec, image),
+            volumes=mounts,
             read_only=True,
             tmpfs={"/tmp": f"rw,exec,size={spec.ephemeral_storage_mb}m,mode=1777"},
             mem_limit=f"{spec.memory_mb}m",
@@ -306,6 +355,15 @@ class DockerBackend:
                 if key in env:
                     env[key] = retarget(env[key], self._container_host)
         return env
+
+
+def open_fifo(path: Path) -> tuple[int, int]:
+    """A FIFO for the runtime's output: read here, kept open for writing so it never reads as
+    ended before the container opens it."""
+    os.mkfifo(path, 0o666)
+    reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    return reader, writer
 
 
 def retarget(address: str, host: str) -> str:

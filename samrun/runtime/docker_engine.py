@@ -97,6 +97,7 @@ class Engine:
         self._images: dict[str, str] = {}  # wanted -> usable name
         self._volumes: dict[str, str] = {}  # local folder + content key -> volume name
         self._lock = threading.Lock()
+        self._argv: dict[str, tuple[list[str], list[str]]] = {}
         self._image_locks: dict[str, threading.Lock] = {}
 
     def labels(self, function: str) -> dict[str, str]:
@@ -140,6 +141,17 @@ class Engine:
             self._images[name] = name
             return name
 
+    def image_argv(self, name: str) -> tuple[list[str], list[str]]:
+        """The image's own (Entrypoint, Cmd)."""
+        with self._lock:
+            if name in self._argv:
+                return self._argv[name]
+        config = self.client.images.get(name).attrs.get("Config") or {}
+        argv = (list(config.get("Entrypoint") or []), list(config.get("Cmd") or []))
+        with self._lock:
+            self._argv[name] = argv
+        return argv
+
     def build_image(self, build: ImageBuild, architecture: str) -> str:
         """Build an image function's image from its Dockerfile (the engine's cache keeps it
         quick when nothing changed), tagged as `sam build` tags it."""
@@ -148,6 +160,7 @@ class Engine:
         with lock:
             import docker.errors
 
+            self._argv.pop(build.tag, None)
             logger.info("building %s from %s", build.tag, Path(build.context) / build.dockerfile)
             try:
                 self.client.images.build(
