@@ -360,7 +360,11 @@ class DockerBackend:
 def open_fifo(path: Path) -> tuple[int, int]:
     """A FIFO for the runtime's output: read here, kept open for writing so it never reads as
     ended before the container opens it."""
-    os.mkfifo(path, 0o666)
+    path.unlink(missing_ok=True)  # a killed samrun's instance of the same id left one
+    try:
+        os.mkfifo(path, 0o666)
+    except OSError as exc:
+        raise BackendError(f"cannot make {path}: {exc.strerror}") from None
     reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
     return reader, writer
