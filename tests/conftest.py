@@ -208,21 +208,21 @@ def backend_args(backend: str) -> list[str]:
 
 @functools.cache
 def docker_problem() -> str | None:
-    """Why docker tests cannot run here, or None."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        client.ping()
-    except Exception as exc:
-        return f"no Docker engine reachable ({str(exc).splitlines()[0][:120]})"
-    try:
-        client.images.get(TEST_IMAGE)
-    except Exception:
-        return f"the test image {TEST_IMAGE} is missing (make test-image)"
-    finally:
-        client.close()
-    return None
+    """Why docker tests cannot run here, or None (asked in a child: a failed connection leaves
+    an unclosed socket behind, which would fail the test that happens to collect it)."""
+    check = (
+        "import sys, docker\n"
+        "try:\n    client = docker.from_env(timeout=5); client.ping()\n"
+        "except Exception as exc:\n"
+        "    sys.exit('no Docker engine reachable (%s)' % str(exc).splitlines()[0][:120])\n"
+        "try:\n    client.images.get(sys.argv[1])\n"
+        "except Exception:\n"
+        "    sys.exit('the test image %s is missing (make test-image)' % sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, TEST_IMAGE], capture_output=True, text=True, timeout=60
+    )
+    return done.stderr.strip().splitlines()[-1] if done.returncode else None
 
 
 def on_docker(item: pytest.Item) -> bool:
