@@ -47,7 +47,9 @@ def test_code_and_image_edits_reload(tmp_path: Path) -> None:
     (app / "zipped" / "app.py").write_text(zipped_code("v1"))
     shutil.copytree(FIXTURES / "functions" / "image_app", app / "image_app")
     (app / "template.yaml").write_text(TEMPLATE)
-    server = start_up(app / "template.yaml", tmp_path / ".samrun", "--watch", *backend_args("docker"))
+    server = start_up(
+        app / "template.yaml", tmp_path / ".samrun", "--watch", *backend_args("docker")
+    )
     try:
         assert reply(server.lambda_endpoint, "Zipped") == "v1"
         first = reply(server.lambda_endpoint, "Imaged")
