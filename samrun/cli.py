@@ -16,7 +16,7 @@ from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError, TemplateError
-from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, PackageType
 
 
 def find_template(given: str | None) -> Path:
@@ -133,7 +133,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(plan_table(graph))
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in image_function_notes(graph, config):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def image_function_notes(graph: AppGraph, config: Config) -> list[str]:
+    """PackageType Image functions run in containers: say so when no engine would run them."""
+    images = [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+    if not images:
+        return []
+    from samrun.runtime.docker_engine import probe
+
+    problem = probe(config.engine_env)
+    if problem is None:
+        return []
+    return [
+        f"{name} (PackageType Image) will not run: it needs a Docker engine: {problem}"
+        for name in images
+    ]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

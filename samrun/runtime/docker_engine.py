@@ -71,6 +71,23 @@ def is_local_engine(docker_host: str | None) -> bool:
         return False
 
 
+def probe(environment: Mapping[str, str]) -> str | None:
+    """Why no engine can be reached with these DOCKER_* settings, or None when one answers."""
+    import docker
+
+    try:
+        client = docker.from_env(environment=dict(environment), timeout=10)
+    except Exception as exc:
+        return f"no Docker engine reachable ({first_line(exc)})"
+    try:
+        client.ping()
+    except Exception as exc:
+        return f"no Docker engine reachable ({first_line(exc)})"
+    finally:
+        client.close()
+    return None
+
+
 class Engine:
     """A connected client, the images it has made sure of, and the volumes it copied code to."""
 
