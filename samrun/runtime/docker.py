@@ -80,7 +80,7 @@ class DockerBackend:
         engine = await self.connect()
         fifo = open_fifo(spec.tmp_dir / OUTPUT_NAME) if engine.local else None
         try:
-            container, stream = await asyncio.to_thread(self._create, engine, spec, fifo)
+            container, stream, to_fifo = await asyncio.to_thread(self._create, engine, spec, fifo)
         except BaseException as exc:
             for fd in fifo or ():
                 os.close(fd)
@@ -89,6 +89,10 @@ class DockerBackend:
             ):
                 raise
             raise BackendError(f"cannot start {spec.name}: {first_line(exc)}") from None
+        if fifo is not None and not to_fifo:
+            for fd in fifo:
+                os.close(fd)
+            fifo = None
         return DockerSandbox(engine, container, stream, spec, on_output, fifo)
 
     async def close(self) -> None:
@@ -98,9 +102,30 @@ class DockerBackend:
 
     def _create(
         self, engine: Engine, spec: LaunchSpec, fifo: tuple[int, int] | None
+    ) -> tuple[Any, Any, bool]:
+        """(container, attach stream, whether its output goes to the FIFO)."""
+        image, command, entrypoint = self._image(engine, spec)
+        if fifo is not None and image not in engine.shell_less:
+            import docker.errors
+
+            try:
+                return (*self._run(engine, spec, image, command, entrypoint, fifo), True)
+            except docker.errors.APIError as exc:
+                if "/bin/sh" not in str(exc):
+                    raise
+                engine.shell_less.add(image)  # no shell to redirect with: the attach stream
+        return (*self._run(engine, spec, image, command, entrypoint, None), False)
+
+    def _run(
+        self,
+        engine: Engine,
+        spec: LaunchSpec,
+        image: str,
+        command: list[str] | None,
+        entrypoint: list[str] | None,
+        fifo: tuple[int, int] | None,
     ) -> tuple[Any, Any]:
         """Create, attach, start (attached first, so not a line of output is missed)."""
-        image, command, entrypoint = self._image(engine, spec)
         from docker.types import Ulimit
 
         mounts = self._mounts(engine, spec, image)

@@ -115,6 +115,7 @@ class Engine:
         self._volumes: dict[str, str] = {}  # local folder + content key -> volume name
         self._lock = threading.Lock()
         self._argv: dict[str, tuple[list[str], list[str]]] = {}
+        self.shell_less: set[str] = set()  # images without /bin/sh to redirect output with
         self._image_locks: dict[str, threading.Lock] = {}
 
     def labels(self, function: str) -> dict[str, str]:

@@ -106,3 +106,25 @@ def test_without_an_engine_image_functions_are_named_and_the_rest_runs(
         assert set(state["not_running"]) == {"Greeter", "OtherHandler"}
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.docker
+def test_an_image_without_a_shell_runs_and_its_output_still_arrives(tmp_path: Path) -> None:
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  NoShell:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {PackageType: Image, Timeout: 10}\n"
+        "    Metadata:\n"
+        f"      DockerContext: {FIXTURES / 'functions' / 'image_no_shell'}\n"
+        "      Dockerfile: Dockerfile\n"
+    )
+    server = start_up(tmp_path / "template.yaml", tmp_path / ".samrun")
+    try:
+        status, _, body = invoke_http(server.lambda_endpoint, "NoShell")
+        assert status == 200, body
+        assert json.loads(body["body"])["greeting"] == "no shell"  # type: ignore[index]
+        server.wait_for(r"NoShell \| no-shell says no shell")  # from the attach stream
+    finally:
+        assert server.stop() == 0
