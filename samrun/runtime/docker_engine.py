@@ -58,6 +58,11 @@ def official_image(runtime: str, architecture: str) -> str:
     return f"{OFFICIAL}/{name}:{version}-{arch}"
 
 
+def over_ssh(docker_host: str | None) -> bool:
+    """ssh:// engines go through the `ssh` program (no paramiko needed)."""
+    return bool(docker_host and docker_host.startswith("ssh://"))
+
+
 def is_local_engine(docker_host: str | None) -> bool:
     """True when the engine shares this machine's file system (bind mounts work)."""
     if not docker_host or docker_host.startswith(("unix://", "npipe://")):
@@ -76,7 +81,11 @@ def probe(environment: Mapping[str, str]) -> str | None:
     import docker
 
     try:
-        client = docker.from_env(environment=dict(environment), timeout=10)
+        client = docker.from_env(
+            environment=dict(environment),
+            timeout=10,
+            use_ssh_client=over_ssh(environment.get("DOCKER_HOST")),
+        )
     except Exception as exc:
         return f"no Docker engine reachable ({first_line(exc)})"
     try:
@@ -107,7 +116,9 @@ class Engine:
         docker_host = environment.get("DOCKER_HOST")
         self.local = is_local_engine(docker_host)
         try:
-            self.client: Any = docker.from_env(environment=dict(environment), timeout=60)
+            self.client: Any = docker.from_env(
+                environment=dict(environment), timeout=60, use_ssh_client=over_ssh(docker_host)
+            )
             self.client.ping()
         except Exception as exc:  # the SDK raises many kinds; all mean "no engine"
             raise BackendError(f"no Docker engine reachable ({first_line(exc)})") from None

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import ssl
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,13 @@ class DockerSandbox:
         self._cpu_task: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         self._eof = loop.create_future()
-        self._sock.setblocking(False)
-        self._fd: int = self._sock.fileno()
-        loop.add_reader(self._fd, self.drain_output)
+        self._fd = -1
+        if type(self._sock) in (socket.socket, ssl.SSLSocket):  # unix, tcp, tls: the loop reads
+            self._sock.setblocking(False)
+            self._fd = self._sock.fileno()
+            loop.add_reader(self._fd, self.drain_output)
+        else:  # an ssh engine's pipe to `ssh`: a thread reads it for the whole container's life
+            threading.Thread(target=self._read_blocking, args=(loop,), daemon=True).start()
         self._fifo = fifo  # (read, write): the runtime's output, when the engine is local
         if fifo is not None:
             loop.add_reader(fifo[0], self._drain_fifo)
@@ -120,11 +126,27 @@ class DockerSandbox:
                 return
             except OSError:
                 chunk = b""
-            if not chunk:
-                self._close_stream()
-                return
-            self._frames += chunk
-            self._deframe()
+            self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
+        if not chunk:
+            self._close_stream()
+            return
+        self._frames += chunk
+        self._deframe()
+
+    def _read_blocking(self, loop: asyncio.AbstractEventLoop) -> None:
+        # The SDK's ssh socket reads `ssh`'s stdout with read(n), which waits for n bytes;
+        # read1 returns what has come.
+        pipe = getattr(getattr(self._sock, "proc", None), "stdout", None)
+        read = pipe.read1 if pipe is not None else self._sock.recv
+        chunk = b"-"
+        while chunk:
+            try:
+                chunk = read(65536)
+            except OSError:
+                chunk = b""
+            loop.call_soon_threadsafe(self._feed, chunk)
 
     async def wait(self) -> None:
         await asyncio.shield(self._waiter)
@@ -159,9 +181,10 @@ class DockerSandbox:
             self._on_output(line[:MAX_LINE].decode("utf-8", "replace"))
 
     def _close_stream(self) -> None:
-        if self._fd < 0:
+        if self._eof.done():
             return
-        asyncio.get_running_loop().remove_reader(self._fd)
+        if self._fd >= 0:
+            asyncio.get_running_loop().remove_reader(self._fd)
         self._fd = -1
         with contextlib.suppress(OSError):
             self._sock.close()
@@ -199,10 +222,13 @@ class DockerSandbox:
 
     def _final_state(self) -> dict[str, Any]:
         """The container's state once it has stopped (its stream may close a moment before)."""
-        result = self._container.wait(timeout=30)
-        self._container.reload()
-        state: dict[str, Any] = self._container.attrs.get("State") or {}
-        state.setdefault("ExitCode", result.get("StatusCode", -1))
+        result: dict[str, Any] = {}
+        with contextlib.suppress(Exception):  # gone already (removed by the engine or a user)
+            result = self._container.wait(timeout=30)
+            self._container.reload()
+        state: dict[str, Any] = dict(self._container.attrs.get("State") or {})
+        if result:
+            state.setdefault("ExitCode", result.get("StatusCode", -1))
         return state
 
 
