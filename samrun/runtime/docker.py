@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ class DockerBackend:
         self._container_host = container_host
         self._engine: Engine | None = None
         self._connecting = asyncio.Lock()
+        self._images: dict[str, str] = {}
+        self._image_locks: dict[str, asyncio.Lock] = {}
 
     async def connect(self) -> Engine:
         """Reach the engine once and remove what a killed samrun of this app left behind."""
@@ -80,7 +83,9 @@ class DockerBackend:
         engine = await self.connect()
         fifo = open_fifo(spec.tmp_dir / OUTPUT_NAME) if engine.local else None
         try:
-            container, stream, to_fifo = await asyncio.to_thread(self._create, engine, spec, fifo)
+            image = await self._image(engine, spec)
+            created = await asyncio.to_thread(self._create, engine, spec, image, fifo)
+            container, stream, to_fifo = created
         except BaseException as exc:
             for fd in fifo or ():
                 os.close(fd)
@@ -101,10 +106,10 @@ class DockerBackend:
             self._engine = None
 
     def _create(
-        self, engine: Engine, spec: LaunchSpec, fifo: tuple[int, int] | None
+        self, engine: Engine, spec: LaunchSpec, image: str, fifo: tuple[int, int] | None
     ) -> tuple[Any, Any, bool]:
         """(container, attach stream, whether its output goes to the FIFO)."""
-        image, command, entrypoint = self._image(engine, spec)
+        command, entrypoint = argv(spec)
         if fifo is not None and image not in engine.shell_less:
             import docker.errors
 
@@ -161,22 +166,25 @@ class DockerBackend:
             raise
         return container, stream
 
-    def _image(
-        self, engine: Engine, spec: LaunchSpec
-    ) -> tuple[str, list[str] | None, list[str] | None]:
-        """(image, command, entrypoint): a runtime's base image runs the handler; an image
-        function runs its own CMD/ENTRYPOINT unless ImageConfig overrides them."""
-        config = spec.image_config
-        entrypoint = list(config.entry_point) if config and config.entry_point else None
-        command = list(config.command) if config and config.command else None
-        if spec.image_build is not None:
-            return engine.build_image(spec.image_build, spec.architecture), command, entrypoint
-        if spec.image_uri:
-            return engine.ensure_image(spec.image_uri, spec.architecture), command, entrypoint
-        if spec.runtime is None:
+    async def _image(self, engine: Engine, spec: LaunchSpec) -> str:
+        """The image to run, made sure of once per backend (pulled, or built from a Dockerfile
+        once per content of its context: a watch-mode edit builds again)."""
+        build, arch = spec.image_build, spec.architecture
+        if build is not None:
+            context = await asyncio.to_thread(content_key, Path(build.context))
+            key = f"build:{build.tag}:{context}"
+            make = partial(engine.build_image, build, arch)
+        elif spec.image_uri:
+            key, make = f"uri:{spec.image_uri}", partial(engine.ensure_image, spec.image_uri, arch)
+        elif spec.runtime is not None:
+            key = f"runtime:{spec.runtime}:{arch}"
+            make = partial(engine.image_for_runtime, spec.runtime, arch)
+        else:
             raise BackendError(f"{spec.name}: neither a runtime nor an image")
-        image = engine.image_for_runtime(spec.runtime, spec.architecture)
-        return image, [spec.handler or ""], None
+        async with self._image_locks.setdefault(key, asyncio.Lock()):
+            if key not in self._images:
+                self._images[key] = await asyncio.to_thread(make)
+        return self._images[key]
 
     def _mounts(self, engine: Engine, spec: LaunchSpec, image: str) -> dict[str, dict[str, str]]:
         if spec.image_uri or spec.image_build:
@@ -197,6 +205,17 @@ class DockerBackend:
                 if key in env:
                     env[key] = retarget(env[key], self._container_host)
         return env
+
+
+def argv(spec: LaunchSpec) -> tuple[list[str] | None, list[str] | None]:
+    """(command, entrypoint): a runtime's base image runs the handler; an image function runs
+    its own CMD/ENTRYPOINT unless ImageConfig overrides them."""
+    if not (spec.image_uri or spec.image_build):
+        return [spec.handler or ""], None
+    config = spec.image_config
+    entrypoint = list(config.entry_point) if config and config.entry_point else None
+    command = list(config.command) if config and config.command else None
+    return command, entrypoint
 
 
 def retarget(address: str, host: str) -> str:
