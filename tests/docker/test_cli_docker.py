@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.conftest import FIXTURES, backend_args
@@ -15,6 +16,7 @@ from tests.docker.test_containers import containers
 
 CORE = FIXTURES / "templates" / "core.yaml"
 IMAGE = FIXTURES / "templates" / "image.yaml"
+SCHEMA = json.loads((FIXTURES.parent.parent / "schemas" / "plan.schema.json").read_text())
 
 
 def samrun(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,6 +40,7 @@ def test_plan_of_image_functions_built_from_a_dockerfile(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
+    jsonschema.validate(plan, SCHEMA)
     names = {function["name"] for function in plan["functions"]}
     assert {"Greeter", "OtherHandler", "Zipped"} <= names
     notes = [line for line in result.stderr.splitlines() if "will not run" in line]
