@@ -77,6 +77,11 @@ def test_containers_left_by_kill_9_are_removed_by_the_next_up(tmp_path: Path) ->
         assert invoke_http(server.lambda_endpoint, name)[0] == 200
     server.stop(signal.SIGKILL)
     assert len(containers(state)) == 2  # nothing could remove them: samrun had no say
+
+    def stopped() -> bool:  # their runtimes lost the Runtime API, so they end on their own
+        return all(c.status != "running" for c in containers(state))  # type: ignore[attr-defined]
+
+    wait_until(stopped, timeout=30, interval=0.5)
     again = start_up(CORE, state, *backend_args("docker"))
     try:
         assert containers(state) == []  # removed before `up` said it was ready
