@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from samrun.errors import BackendError
+from samrun.errors import BackendError, InvalidEntrypoint
 from samrun.runtime.docker_engine import Engine, first_line, remove_container
 from samrun.runtime.docker_sandbox import DockerSandbox, open_fifo
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
@@ -134,10 +134,11 @@ class DockerBackend:
         from docker.types import Ulimit
 
         mounts = self._mounts(engine, spec, image)
-        if fifo is not None:  # the image's own argv, its output redirected into the FIFO
-            default_entrypoint, default_command = engine.image_argv(image)
-            argv = [*(entrypoint or default_entrypoint), *(command or default_command)]
-            entrypoint, command = ["/bin/sh", "-c", REDIRECT, "sh"], argv
+        default_entrypoint, default_command = engine.image_argv(image)
+        entrypoint = default_entrypoint if entrypoint is None else entrypoint
+        command = default_command if command is None else command  # kept past an EntryPoint
+        if fifo is not None:  # the same argv, its output redirected into the FIFO
+            entrypoint, command = ["/bin/sh", "-c", REDIRECT, "sh"], [*entrypoint, *command]
             mounts[str(spec.tmp_dir / OUTPUT_NAME)] = {"bind": OUTPUT_MOUNT, "mode": "rw"}
 
         container = engine.client.containers.create(
@@ -210,12 +211,24 @@ class DockerBackend:
 def argv(spec: LaunchSpec) -> tuple[list[str] | None, list[str] | None]:
     """(command, entrypoint): a runtime's base image runs the handler; an image function runs
     its own CMD/ENTRYPOINT unless ImageConfig overrides them."""
+    if (spec.runtime or "").startswith("provided") and not (spec.image_uri or spec.image_build):
+        return [], [provided_bootstrap(spec)]  # as Lambda: the function's own bootstrap
     if not (spec.image_uri or spec.image_build):
         return [spec.handler or ""], None
     config = spec.image_config
     entrypoint = list(config.entry_point) if config and config.entry_point else None
     command = list(config.command) if config and config.command else None
     return command, entrypoint
+
+
+def provided_bootstrap(spec: LaunchSpec) -> str:
+    """An OS-only runtime runs /var/task/bootstrap, else /opt/bootstrap, as Lambda does."""
+    for folder, inside in ((spec.code_dir, TASK_ROOT), (spec.opt_dir, OPT)):
+        if folder is not None and (folder / "bootstrap").is_file():
+            return f"{inside}/bootstrap"
+    raise InvalidEntrypoint(
+        "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+    )
 
 
 def retarget(address: str, host: str) -> str:
