@@ -11,6 +11,7 @@ import hashlib
 import io
 import ipaddress
 import logging
+import os
 import socket
 import tarfile
 import threading
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 LABEL = "samrun"  # on everything samrun creates
 LABEL_APP = "samrun.app"
 LABEL_FUNCTION = "samrun.function"
+LABEL_PID = "samrun.pid"  # the samrun process that started it, on the machine of LABEL_APP
 OFFICIAL = "public.ecr.aws/lambda"
 ARCH_TAG = {"x86_64": "x86_64", "arm64": "arm64"}
 PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -34,8 +36,19 @@ ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CO
 
 
 def app_label(state_dir: Path) -> str:
-    """One app is one state folder: two `up`s of the same app share it, never two apps."""
-    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    """One app is one state folder of one machine (an engine may serve several machines)."""
+    where = f"{socket.gethostname()}\0{state_dir.resolve()}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def official_image(runtime: str, architecture: str) -> str:
@@ -129,20 +142,41 @@ class Engine:
         self.shell_less: set[str] = set()  # images without /bin/sh to redirect output with
         self._image_locks: dict[str, threading.Lock] = {}
 
-    def labels(self, function: str) -> dict[str, str]:
-        return {LABEL: "1", LABEL_APP: self.app, LABEL_FUNCTION: function}
+    def labels(self, function: str = "") -> dict[str, str]:
+        labels = {LABEL: "1", LABEL_APP: self.app, LABEL_PID: str(os.getpid())}
+        return {**labels, LABEL_FUNCTION: function} if function else labels
 
-    def remove_leftovers(self) -> int:
-        """Remove every container and volume of this app (at start: a killed samrun's)."""
-        found = self.client.containers.list(all=True, filters={"label": f"{LABEL_APP}={self.app}"})
-        for container in found:
-            remove_container(container)
-        for volume in self.client.volumes.list(filters={"label": f"{LABEL_APP}={self.app}"}):
-            try:
-                volume.remove(force=True)
-            except Exception as exc:
-                logger.debug("volume %s: %s", volume.name, exc)
-        return len(found)
+    def remove_leftovers(self, *, own: bool = False) -> int:
+        """Remove this app's containers and volumes left by samruns that are gone (at start),
+        or, with `own`, this samrun's (at shutdown); another samrun of the same app that still
+        runs (an `invoke` beside an `up`) keeps its own."""
+        wanted = {"label": f"{LABEL_APP}={self.app}"}
+        found = [
+            item
+            for listed in (
+                self.client.containers.list(all=True, filters=wanted),
+                self.client.volumes.list(filters=wanted),
+            )
+            for item in listed
+            if self._leftover(item.attrs.get("Config", item.attrs).get("Labels") or {}, own)
+        ]
+        for item in found:
+            if hasattr(item, "kill"):
+                remove_container(item)
+        for item in found:
+            if not hasattr(item, "kill"):
+                try:
+                    item.remove(force=True)
+                except Exception as exc:
+                    logger.debug("volume %s: %s", item.name, first_line(exc))
+        return sum(1 for item in found if hasattr(item, "kill"))
+
+    @staticmethod
+    def _leftover(labels: Mapping[str, str], own: bool) -> bool:
+        owner = labels.get(LABEL_PID, "")
+        if own:
+            return owner == str(os.getpid())
+        return not owner.isdigit() or (int(owner) != os.getpid() and not alive(int(owner)))
 
     def image_for_runtime(self, runtime: str, architecture: str) -> str:
         wanted = self.image_map.get(runtime) or official_image(runtime, architecture)
@@ -213,7 +247,7 @@ class Engine:
             if cache_key in self._volumes:
                 return self._volumes[cache_key]
         name = f"samrun-{self.app}-{hashlib.sha256(cache_key.encode()).hexdigest()[:16]}"
-        labels = {LABEL: "1", LABEL_APP: self.app}
+        labels = self.labels()
         self.client.volumes.create(name=name, labels=labels)
         helper = self.client.containers.create(
             helper_image,
@@ -230,7 +264,7 @@ class Engine:
         return name
 
     def close(self) -> None:
-        self.remove_leftovers()
+        self.remove_leftovers(own=True)
         self.client.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -133,3 +135,27 @@ def test_an_image_without_a_shell_runs_and_its_output_still_arrives(tmp_path: Pa
         server.wait_for(r"NoShell \| no-shell says no shell")  # from the attach stream
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.docker
+def test_an_invoke_beside_an_up_of_the_same_app_leaves_the_up_its_containers(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / ".samrun"
+    server = start_up(CORE, state, *backend_args("docker"))
+    try:
+        first = invoke_http(server.lambda_endpoint, "Counter")[2]
+        assert len(containers(state)) == 1
+        done = subprocess.run(
+            [sys.executable, "-m", "samrun", "invoke", str(CORE), "Echo", "--state-dir",
+             str(state), *backend_args("docker")],
+            capture_output=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert len(containers(state)) == 1  # the invoke removed its own, and only its own
+        again = invoke_http(server.lambda_endpoint, "Counter")[2]
+        assert again["instance"] == first["instance"]  # type: ignore[index]
+        assert again["calls"] == first["calls"] + 1  # type: ignore[index]
+    finally:
+        assert server.stop() == 0
+    assert containers(state) == []
