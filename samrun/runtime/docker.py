@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 TASK_ROOT = "/var/task"
 OPT = "/opt"
+SANDBOX_USER = "993:990"  # Lambda runs functions as sbx_user1051, not root
 OUTPUT_NAME = "output.fifo"
 OUTPUT_MOUNT = "/dev/samrun-output"
 REDIRECT = f'exec "$@" >{OUTPUT_MOUNT} 2>&1'
@@ -149,6 +150,7 @@ class DockerBackend:
             working_dir=spec.image_config.working_directory if spec.image_config else None,
             volumes=mounts,
             read_only=True,
+            user=SANDBOX_USER,
             tmpfs={"/tmp": f"rw,exec,size={spec.ephemeral_storage_mb}m,mode=1777"},
             mem_limit=f"{spec.memory_mb}m",
             memswap_limit=f"{spec.memory_mb}m",

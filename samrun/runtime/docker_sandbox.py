@@ -237,7 +237,8 @@ def open_fifo(path: Path) -> tuple[int, int]:
     ended before the container opens it."""
     path.unlink(missing_ok=True)  # a killed samrun's instance of the same id left one
     try:
-        os.mkfifo(path, 0o666)
+        os.mkfifo(path)
+        os.chmod(path, 0o622)  # the function's user writes it, whatever the umask
     except OSError as exc:
         raise BackendError(f"cannot make {path}: {exc.strerror}") from None
     reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
