@@ -76,10 +76,6 @@ class DockerBackend:
                 self._engine = engine
             return self._engine
 
-    @property
-    def local(self) -> bool:
-        return self._engine is None or self._engine.local
-
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> DockerSandbox:
         engine = await self.connect()
         fifo = open_fifo(spec.tmp_dir / OUTPUT_NAME) if engine.local else None
