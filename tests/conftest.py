@@ -230,6 +230,7 @@ def on_docker(item: pytest.Item) -> bool:
     return callspec is not None and "docker" in callspec.params.values()
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m and -k select: the `docker` marker is set here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     keep, dropped = [], []
     for item in items:
