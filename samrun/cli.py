@@ -12,10 +12,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError, TemplateError
-from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, PackageType
 
 
 def find_template(given: str | None) -> Path:
@@ -68,6 +69,22 @@ def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
 
 
+def docker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--image-map, --skip-pull, --container-host, and the engine's DOCKER_* variables."""
+    images: dict[str, str] = {}
+    for value in getattr(args, "image_map", None) or []:
+        runtime, sep, image = value.partition("=")
+        if not sep or not runtime or not image:
+            raise SamrunError(f"--image-map: expected RUNTIME=IMAGE, got {value!r}")
+        images[runtime] = image
+    return {
+        "image_map": images,
+        "skip_pull": getattr(args, "skip_pull", False),
+        "container_host": getattr(args, "container_host", None),
+        "engine_env": {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+    }
+
+
 def build_config(args: argparse.Namespace) -> Config:
     return Config(
         template=find_template(getattr(args, "template", None)).resolve(),
@@ -95,6 +112,7 @@ def build_config(args: argparse.Namespace) -> Config:
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
         node_sdk_dir=node_sdk_dir(),
+        **docker_options(args),
     )
 
 
@@ -122,7 +140,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(plan_table(graph))
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in image_function_notes(graph, config):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def image_function_notes(graph: AppGraph, config: Config) -> list[str]:
+    """PackageType Image functions run in containers: say so when no engine would run them."""
+    images = [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+    if not images:
+        return []
+    from samrun.runtime.docker_engine import probe
+
+    problem = probe(config.engine_env)
+    if problem is None:
+        return []
+    return [
+        f"{name} (PackageType Image) will not run: it needs a Docker engine: {problem}"
+        for name in images
+    ]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -258,7 +294,22 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("process",), default="process")
+    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument(
+        "--image-map",
+        nargs="+",
+        default=[],
+        metavar="RUNTIME=IMAGE",
+        help="docker: run RUNTIME's functions in IMAGE instead of the official Lambda image",
+    )
+    parser.add_argument(
+        "--skip-pull", action="store_true", help="docker: use only images the engine has"
+    )
+    parser.add_argument(
+        "--container-host",
+        metavar="HOST",
+        help="docker: the address containers reach samrun at (remote engines)",
+    )
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")

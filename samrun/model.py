@@ -90,6 +90,17 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageBuild:
+    """An image function's `Metadata` (Dockerfile, DockerContext, DockerTag, DockerBuildArgs):
+    the image is built locally, as `sam build` builds it, and tagged `tag`."""
+
+    context: str  # absolute folder
+    dockerfile: str = "Dockerfile"  # relative to the context
+    tag: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     """Everything that forces new instances when it changes; a published version freezes one."""
 
@@ -106,6 +117,7 @@ class FunctionConfig:
     tracing: str | None = None  # Active | PassThrough
     image_config: ImageConfig | None = None
     description: str = ""
+    image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,7 +25,7 @@ from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
 from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
-from samrun.errors import SamrunError
+from samrun.errors import BackendError, SamrunError
 from samrun.frontdoors.server import FrontDoors
 from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
 from samrun.invoke.control import Control
@@ -34,7 +34,7 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
-from samrun.model import AppGraph, Function, FunctionConfig
+from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
 from samrun.runtime.launcher import HostContext, Launcher
@@ -48,6 +48,7 @@ from samrun.sources.triggers import Triggers
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
     from samrun.reload.session import WatchSession
+    from samrun.runtime.docker import DockerBackend
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,26 @@ def make_backend(name: str) -> Backend:
     if name == "process":
         return ProcessBackend()
     raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
+
+
+def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
+    """The docker backend: for every function with --backend docker, else for image functions."""
+    if config.backend != "docker" and not image_functions(graph):
+        return None
+    from samrun.runtime.docker import DockerBackend
+    from samrun.runtime.docker_engine import app_label
+
+    return DockerBackend(
+        config.engine_env,
+        app=app_label(config.state_dir),
+        image_map=config.image_map,
+        skip_pull=config.skip_pull,
+        container_host=config.container_host,
+    )
+
+
+def image_functions(graph: AppGraph) -> list[str]:
+    return [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -79,7 +100,13 @@ class App:
     def __init__(self, config: Config, graph: AppGraph) -> None:
         self.config = config
         self.graph = graph
-        self.backend = make_backend(config.backend)
+        self.containers = make_containers(config, graph)
+        self.not_running: dict[str, str] = {}  # function -> why it cannot run here
+        self.backend: Backend = (
+            self.containers
+            if config.backend == "docker" and self.containers
+            else make_backend(config.backend)
+        )
         self.runtime_server = RuntimeApiServer(config.host)
         self.build_options = build_options(config)  # watch mode rebuilds with these
         self.locator = RuntimeLocator(
@@ -144,6 +171,7 @@ class App:
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.connect_containers()
         await self.aws.start()
         self._host = replace(
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
@@ -183,7 +211,28 @@ class App:
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
+        if self.containers is not None and self.containers is not self.backend:
+            await self.containers.close()
         await self.aws.stop()
+
+    async def connect_containers(self) -> None:
+        """Reach the Docker engine; without one, image functions are named and answer an error,
+        and the rest of the app runs (unless --backend docker asked for it all)."""
+        if self.containers is None:
+            return
+        try:
+            await self.containers.connect()
+        except BackendError as exc:
+            if self.config.backend == "docker":
+                raise SamrunError(f"--backend docker: {exc}") from None
+            self.containers = None
+            problem = f"it needs a Docker engine: {exc}"
+            self._host = replace(self._host, containers_problem=problem)
+            for name in image_functions(self.graph):
+                self.not_running[name] = problem
+                logger.warning("%s (PackageType Image) will not run: %s", name, problem)
+            return
+        self._host = replace(self._host, containers=self.containers)
 
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
@@ -199,6 +248,7 @@ class App:
             for (name, version), pool in self.pools.pools.items()
         ]
         return {
+            "not_running": dict(self.not_running),
             "pools": pools,
             "concurrency": {
                 "in_flight": dict(self.gate.in_flight),

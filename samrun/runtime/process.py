@@ -168,6 +168,8 @@ def signal_name(number: int) -> str:
 
 
 class ProcessBackend:
+    provides_runtime = False
+
     def __init__(self) -> None:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR

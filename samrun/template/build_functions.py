@@ -21,6 +21,7 @@ from samrun.model import (
     Function,
     FunctionConfig,
     FunctionUrl,
+    ImageBuild,
     ImageConfig,
     InvokeConfig,
     Layer,
@@ -31,6 +32,7 @@ from samrun.model import (
 )
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
+from samrun.template.sam import image_tag
 
 _DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
 
@@ -140,6 +142,23 @@ def _config(
         if isinstance(image, dict)
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
+        image_build=_image_build(ctx, lid) if package_type is PackageType.IMAGE else None,
+    )
+
+
+def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:
+    """`Metadata` Dockerfile/DockerContext/DockerTag/DockerBuildArgs, as `sam build` reads them."""
+    resource = ctx.sam_resources.get(lid) or ctx.resources.get(lid) or {}
+    metadata = resource.get("Metadata") if isinstance(resource, dict) else None
+    tag = image_tag(lid, metadata)
+    if tag is None or not isinstance(metadata, dict):
+        return None
+    args = metadata.get("DockerBuildArgs") or {}
+    return ImageBuild(
+        context=str((ctx.base_dir / as_text(metadata.get("DockerContext") or ".")).resolve()),
+        dockerfile=as_text(metadata["Dockerfile"]),
+        tag=tag,
+        build_args={str(k): as_text(v) for k, v in args.items()} if isinstance(args, dict) else {},
     )
 
 

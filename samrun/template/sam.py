@@ -79,7 +79,7 @@ def _swap_local_paths(
     if isinstance(globals_function, dict) and _is_local(globals_function.get("CodeUri")):
         globals_function["CodeUri"] = placeholders.add(globals_function["CodeUri"])
     has_global_code = isinstance(globals_function, dict) and "CodeUri" in globals_function
-    for resource in template.get("Resources", {}).values():
+    for logical_id, resource in template.get("Resources", {}).items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Properties"), dict):
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
                 resource["Properties"] = (
@@ -87,6 +87,8 @@ def _swap_local_paths(
                 )
             continue
         kind, props = resource.get("Type"), resource["Properties"]
+        if kind == "AWS::Serverless::Function":
+            _tag_image_to_build(logical_id, resource)
         prop = _LOCAL_URI_PROPERTIES.get(str(kind))
         if prop and _is_local(props.get(prop)):
             props[prop] = placeholders.add(props[prop])
@@ -102,6 +104,22 @@ def _swap_local_paths(
         if kind in _DEFINITION_TYPES and _is_local(props.get("DefinitionUri")):
             local = placeholders.base_dir / props.pop("DefinitionUri")
             props["DefinitionBody"] = load_definition(local)
+
+
+def image_tag(logical_id: str, metadata: Any) -> str | None:
+    """The tag `sam build` gives an image built from `Metadata.Dockerfile`: `<id>:<DockerTag>`."""
+    if not isinstance(metadata, dict) or not metadata.get("Dockerfile"):
+        return None
+    return f"{logical_id.lower()}:{metadata.get('DockerTag') or 'latest'}"
+
+
+def _tag_image_to_build(logical_id: str, resource: dict[str, Any]) -> None:
+    """An image function built from a Dockerfile has no ImageUri yet; the transform needs one,
+    so it gets the tag the build will give it (as `sam build` writes into its output template)."""
+    props = resource["Properties"]
+    tag = image_tag(logical_id, resource.get("Metadata"))
+    if tag and props.get("PackageType") == "Image" and "ImageUri" not in props:
+        props["ImageUri"] = tag
 
 
 def run_transform(
