@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,18 +31,37 @@ def find_template(given: str | None) -> Path:
 
 
 def parse_overrides(values: Sequence[str]) -> dict[str, str]:
-    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`."""
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`;
+    one argument may hold several, separated by spaces, quoted as a shell quotes them."""
     overrides: dict[str, str] = {}
     for value in values:
-        if value.startswith("ParameterKey="):
-            key_part, _, value_part = value.partition(",ParameterValue=")
-            overrides[key_part.removeprefix("ParameterKey=")] = value_part
-            continue
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
-        overrides[key] = val
+        for token in _override_tokens(value):
+            pair = _override_pair(token)
+            if pair is None:
+                raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+            overrides[pair[0]] = pair[1]
     return overrides
+
+
+def _override_pair(token: str) -> tuple[str, str] | None:
+    if token.startswith("ParameterKey="):
+        key_part, sep, value_part = token.partition(",ParameterValue=")
+        key = key_part.removeprefix("ParameterKey=")
+        return (key, value_part) if sep and key else None
+    key, sep, val = token.partition("=")
+    return (key, val) if sep and key else None
+
+
+def _override_tokens(value: str) -> list[str]:
+    """The pairs in one argument: split as a shell would when every piece is a pair (SAM CLI's
+    `"A=x B=y"`), else the argument whole (`K=a value with spaces`)."""
+    try:
+        tokens = shlex.split(value)
+    except ValueError:
+        return [value]
+    if tokens and all(_override_pair(t) is not None for t in tokens):
+        return tokens
+    return [value]
 
 
 def parse_ports(values: Sequence[str]) -> dict[str, int]:

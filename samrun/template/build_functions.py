@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from samrun.errors import TemplateError
 from samrun.model import (
     LATEST,
     Alias,
@@ -175,7 +176,15 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
     """Every AWS::Lambda::Function; `ctx.function_names` is filled first so targets resolve."""
     found = list(ctx.of_type("AWS::Lambda::Function"))
     for lid, _ in found:
-        ctx.function_names[ctx.table.name(lid)] = lid
+        name = ctx.table.name(lid)
+        if name in ctx.function_names:
+            raise TemplateError(
+                f"{lid} and {ctx.function_names[name]} have the same FunctionName {name!r} "
+                "(CloudFormation refuses two functions with one name)",
+                ctx.where(lid, "FunctionName"),
+                "function-name",
+            )
+        ctx.function_names[name] = lid
     invoke_configs, urls = _invoke_configs(ctx), _function_urls(ctx)
     functions = []
     for lid, props in found:

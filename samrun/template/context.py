@@ -23,6 +23,27 @@ _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:/]+)(?::
 _INVOCATION_URI = re.compile(r"functions/(.+?)/invocations")
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A located warning about the template (samrun goes on, `validate` reports it)."""
+
+    location: Location
+    rule: str
+    message: str
+    error_in_validate: bool = False  # `up` goes on; `validate` counts it as an error
+
+    def render(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+def source_logical_id(original_ids: frozenset[str], logical_id: str) -> str | None:
+    """The logical id as written in the template that produced `logical_id` (SAM renames)."""
+    if logical_id in original_ids:
+        return logical_id
+    prefixes = [o for o in original_ids if logical_id.startswith(o)]
+    return max(prefixes, key=len) if prefixes else None
+
+
 @dataclass
 class BuildContext:
     resources: Mapping[str, dict[str, Any]]  # active CloudFormation resources, post-transform
@@ -34,6 +55,7 @@ class BuildContext:
     sam_resources: Mapping[str, Any] = field(default_factory=dict)  # SAM, Globals merged
     placeholders: Placeholders | None = None
     function_names: dict[str, str] = field(default_factory=dict)  # name -> logical id
+    notices: list[Notice] = field(default_factory=list)  # located warnings
 
     def of_type(self, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(logical id, raw Properties) of each resource of the given types, in template order."""
@@ -43,10 +65,7 @@ class BuildContext:
 
     def source_id(self, logical_id: str) -> str | None:
         """The logical id as written in the template that produced `logical_id` (SAM renames)."""
-        if logical_id in self.original_ids:
-            return logical_id
-        prefixes = [o for o in self.original_ids if logical_id.startswith(o)]
-        return max(prefixes, key=len) if prefixes else None
+        return source_logical_id(self.original_ids, logical_id)
 
     def where(self, logical_id: str, *path: str | int) -> Location:
         source = self.source_id(logical_id)

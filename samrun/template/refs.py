@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from samrun.model import is_unresolved
 from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
 
 STREAM_LABEL = "2024-01-01T00:00:00.000"
@@ -73,7 +74,8 @@ class ResourceTable:
         props = resource.get("Properties") or {}
         if prop and prop in props and self.resolver is not None:
             value = self.resolver.resolve(props[prop], f"{logical_id}.{prop}")
-            return as_text(value)
+            if not is_unresolved(value):  # else the logical id, as SAM CLI names it
+                return as_text(value)
         if kind == "AWS::S3::Bucket":
             return logical_id.lower()
         if kind == "AWS::SQS::Queue" and as_text(props.get("FifoQueue")).lower() == "true":

@@ -23,6 +23,7 @@ from samrun.errors import Location, TemplateError
 from samrun.template import transform_cache
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+SERVERLESS = "AWS::Serverless::"
 PLACEHOLDER_BUCKET = "samrun-local"
 
 _LOCAL_URI_PROPERTIES = {

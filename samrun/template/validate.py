@@ -66,6 +66,8 @@ class _Checks:
             yield from self.limits(function)
             yield from self.handler(function)
         for warning in self.graph.warnings:
+            if warning.startswith(f"{self.loaded.path}:"):
+                continue  # a located notice: validate_template reports it as it is
             logical_id = warning.split(".", 1)[0].split(":", 1)[0]
             yield Problem(
                 self.loaded.locate(("Resources", logical_id)),
@@ -216,6 +218,10 @@ def validate_template(
     except TemplateError as exc:
         problems.append(_from_error(exc, path))
     else:
+        problems.extend(
+            Problem(n.location, n.rule, n.message, n.error_in_validate)
+            for n in compiled.context.notices
+        )
         problems.extend(_Checks(loaded, graph).run())
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda p: (p.location.line, p.location.column, p.rule))
