@@ -35,6 +35,7 @@ from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
+from samrun.plan import not_run_document, not_run_lines
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -187,6 +188,7 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
@@ -275,6 +277,8 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        for line in not_run_lines(graph):
+            logger.warning("%s", line)
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)

@@ -228,7 +228,25 @@ def _document(graph: AppGraph) -> dict[str, Any]:
             for r in graph.resources
         ],
         "warnings": list(graph.warnings),
+        "not_run": not_run_document(graph),
     }
+
+
+def not_run_document(graph: AppGraph) -> list[dict[str, str]]:
+    """What the template declares and samrun does not realise (plan, startup, /_samrun/state)."""
+    return [
+        {"what": n.what, "name": n.name, "type": n.type, "reason": n.reason} for n in graph.not_run
+    ]
+
+
+def not_run_lines(graph: AppGraph) -> list[str]:
+    """The "not run locally" list as startup prints it: a title, then one line each."""
+    if not graph.not_run:
+        return []
+    return [
+        f"not run locally ({len(graph.not_run)}):",
+        *(f"  {n.what} {n.name} ({n.type}): {n.reason}" for n in graph.not_run),
+    ]
 
 
 def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
@@ -350,6 +368,11 @@ def plan_table(graph: AppGraph) -> str:
         "Resources",
         ["TYPE", "NAME", "ARN"],
         [(r["type"], r["name"], r["arn"]) for r in doc["resources"]],
+    )
+    out += _table(
+        "Not run locally",
+        ["WHAT", "NAME", "TYPE", "REASON"],
+        [(n["what"], n["name"], n["type"], n["reason"]) for n in doc["not_run"]],
     )
     if not out:
         out = ["(nothing to run)", ""]

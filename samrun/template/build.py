@@ -9,7 +9,7 @@ converter per kind of graph node (build_functions, build_routes, build_events, b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from samrun.template.build_functions import (
 )
 from samrun.template.build_routes import build_routes
 from samrun.template.context import BuildContext, Notice, source_logical_id
+from samrun.template.coverage import name_unrealised
 from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
@@ -44,6 +45,11 @@ _LOCAL_RESOURCES = {
     "AWS::DynamoDB::Table": "dynamodb",
     "AWS::DynamoDB::GlobalTable": "dynamodb",
     "AWS::Events::EventBus": "eventbridge",
+    "AWS::SSM::Parameter": "ssm",
+    "AWS::SecretsManager::Secret": "secretsmanager",
+    "AWS::KMS::Key": "kms",
+    "AWS::Logs::LogGroup": "logs",
+    "AWS::IAM::Role": "iam",
 }
 _ARN_ATTRIBUTE = {
     "sqs": "Arn",
@@ -52,6 +58,11 @@ _ARN_ATTRIBUTE = {
     "kinesis": "Arn",
     "dynamodb": "Arn",
     "eventbridge": "Arn",
+    "ssm": "Arn",
+    "secretsmanager": "Id",
+    "kms": "Arn",
+    "logs": "Arn",
+    "iam": "Arn",
 }
 
 
@@ -208,8 +219,8 @@ def build_resources(ctx: BuildContext) -> tuple[Resource, ...]:
     resources = []
     for lid, resource in ctx.resources.items():
         kind = _LOCAL_RESOURCES.get(resource.get("Type", ""))
-        if kind is None:
-            continue
+        if kind is None or (kind == "iam" and ctx.source_id(lid) != lid):
+            continue  # the roles SAM generates for functions are not the app's to read
         properties = ctx.resolve(resource.get("Properties") or {}, lid)
         resources.append(
             Resource(
@@ -244,6 +255,8 @@ def build_graph(compiled: Compiled) -> AppGraph:
         warnings=tuple(dict.fromkeys([*(n.render() for n in ctx.notices), *ctx.resolver.warnings])),
         secrets=_secrets(compiled),
     )
+    name_unrealised(ctx, functions)
+    graph = replace(graph, not_run=tuple(ctx.not_run))
     return graph
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import Location, TemplateError
-from samrun.model import Code, is_unresolved
+from samrun.model import Code, NotRun, is_unresolved
 from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import Placeholders
@@ -56,6 +56,13 @@ class BuildContext:
     placeholders: Placeholders | None = None
     function_names: dict[str, str] = field(default_factory=dict)  # name -> logical id
     notices: list[Notice] = field(default_factory=list)  # located warnings
+    not_run: list[NotRun] = field(default_factory=list)  # what samrun does not realise
+
+    def skip(self, what: str, name: str, type_: str, reason: str) -> None:
+        """Name something samrun does not realise (once), for startup, `plan` and state."""
+        entry = NotRun(what=what, name=name, type=type_, reason=reason)
+        if entry not in self.not_run:
+            self.not_run.append(entry)
 
     def of_type(self, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(logical id, raw Properties) of each resource of the given types, in template order."""

@@ -8,6 +8,7 @@ refers back to itself through other names is a circular reference, reported as s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,8 @@ from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
 
 STREAM_LABEL = "2024-01-01T00:00:00.000"
 """The timestamp-like label of every local DynamoDB stream ARN."""
+SECRET_SUFFIX = "000000"
+"""The six characters after a secret's name in its template ARN (AWS picks random ones)."""
 
 _NAME_PROPERTY = {
     "AWS::Lambda::Function": "FunctionName",
@@ -30,6 +33,8 @@ _NAME_PROPERTY = {
     "AWS::Events::Rule": "Name",
     "AWS::Scheduler::Schedule": "Name",
     "AWS::IAM::Role": "RoleName",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
@@ -194,6 +199,22 @@ def _role(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return name, {"Arn": table.arn("iam", f"role/{name}", region=False), "RoleId": lid}
 
 
+def _parameter(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    value = table.resolver.resolve(props.get("Value"), lid) if table.resolver else None
+    arn = table.arn("ssm", f"parameter/{table.name(lid).lstrip('/')}")
+    return table.name(lid), {"Type": props.get("Type", "String"), "Value": value, "Arn": arn}
+
+
+def _secret(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    arn = table.arn("secretsmanager", f"secret:{table.name(lid)}-{SECRET_SUFFIX}")
+    return arn, {"Id": arn}
+
+
+def _key(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"samrun:{table.account}:{lid}"))
+    return key_id, {"Arn": table.arn("kms", f"key/{key_id}"), "KeyId": key_id}
+
+
 def _rest_api(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {"RootResourceId": f"{lid}-root", "RestApiId": lid}
 
@@ -222,6 +243,10 @@ def _elb(kind: str) -> Callable[..., Values]:
     return build
 
 
+def _authorizer(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    return lid, {"AuthorizerId": lid}
+
+
 def _default(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {}
 
@@ -243,8 +268,13 @@ _BUILDERS: dict[str, Callable[[ResourceTable, str, Mapping[str, Any]], Values]] 
     "AWS::Logs::LogGroup": _named_arn("logs", "log-group:"),
     "AWS::StepFunctions::StateMachine": _named_arn("states", "stateMachine:", ref_is_arn=True),
     "AWS::IAM::Role": _role,
+    "AWS::SSM::Parameter": _parameter,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::KMS::Key": _key,
     "AWS::ApiGateway::RestApi": _rest_api,
     "AWS::ApiGatewayV2::Api": _http_api,
+    "AWS::ApiGateway::Authorizer": _authorizer,
+    "AWS::ApiGatewayV2::Authorizer": _authorizer,
     "AWS::ElasticLoadBalancingV2::TargetGroup": _elb("targetgroup"),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _elb("loadbalancer/app"),
     "AWS::ElasticLoadBalancingV2::Listener": _elb("listener/app"),
