@@ -70,6 +70,7 @@ def _from_body(
                 auth=_auth(operation, body),
                 stage=stage,
                 timeout_ms=int(as_text(timeout)) if timeout is not None else default_timeout,
+                details=_operation(operation.get("operationId")),
             )
 
 
@@ -110,7 +111,13 @@ def _rest_methods(ctx: BuildContext, stages: Mapping[str, str]) -> Iterator[Rout
             auth=text_or_none(method.get("AuthorizerId")) or auth,
             stage=stages.get(api, "Prod"),
             timeout_ms=int(as_text(integration.get("TimeoutInMillis", 29000))),
+            details=_operation(method.get("OperationName")),
         )
+
+
+def _operation(name: Any) -> dict[str, str]:
+    """`operation_name` (REST's requestContext.operationName) when the method names one."""
+    return {"operation_name": as_text(name)} if name else {}
 
 
 def _http_routes(ctx: BuildContext, stages: Mapping[str, str]) -> Iterator[Route]:
