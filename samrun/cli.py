@@ -75,6 +75,20 @@ def parse_ports(values: Sequence[str]) -> dict[str, int]:
     return ports
 
 
+def parse_layer_map(values: Sequence[str]) -> dict[str, str]:
+    """`--layer-map ARN=PATH …`: local content (a folder or .zip) for layers the app only names
+    by ARN, such as a public layer."""
+    found: dict[str, str] = {}
+    for value in values:
+        arn, sep, path = value.partition("=")
+        if not sep or not arn.startswith("arn:") or not path:
+            raise SamrunError(f"--layer-map: expected LAYER_ARN=PATH, got {value!r}")
+        if not Path(path).exists():
+            raise SamrunError(f"--layer-map {arn}: {path} does not exist")
+        found[arn] = str(Path(path).resolve())
+    return found
+
+
 def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
     if not path:
@@ -107,6 +121,7 @@ def build_config(args: argparse.Namespace) -> Config:
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
         alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        layer_map=parse_layer_map(getattr(args, "layer_map", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
@@ -128,6 +143,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
     if args.json:
         print(json.dumps(plan_document(graph), indent=2))
@@ -147,6 +163,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        layer_map=config.layer_map,
     )
     for problem in problems:
         print(problem.render())
@@ -181,6 +198,13 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
     parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+    parser.add_argument(
+        "--layer-map",
+        nargs="+",
+        default=[],
+        metavar="ARN=PATH",
+        help="local content (folder or .zip) for a layer the template names only by ARN",
+    )
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.layers import fetch_remote_layers
 from samrun.aws.provision import localise, provision
 from samrun.config import Config
 from samrun.errors import SamrunError
@@ -134,6 +135,9 @@ class App:
         self._host = replace(
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
         )
+        if self.config.aws_profile:  # layers named only by ARN, from AWS itself
+            self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
+            self.directory.update_graph(self.graph)
         self.aws_substitutions = await provision(self.aws, self.graph)
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
@@ -259,6 +263,7 @@ def load(config: Config) -> AppGraph:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
 
 

@@ -134,6 +134,7 @@ def compile_template(
     account_id: str,
     stack_name: str,
     cache_dir: Path | None = None,
+    layer_map: Mapping[str, str] = {},
 ) -> Compiled:
     pseudo = Pseudo(region=region, account_id=account_id, stack_name=stack_name)
     notices: list[Notice] = []
@@ -211,6 +212,7 @@ def compile_template(
         sam_resources=sam_resources,
         placeholders=placeholders,
         notices=notices,
+        layer_map=layer_map,
     )
     return Compiled(loaded=loaded, context=context, parameters=parameters)
 

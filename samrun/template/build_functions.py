@@ -71,6 +71,21 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
+def _mapped_layer(ctx: BuildContext, lid: str, arn: str) -> Code | None:
+    """A layer the app names only by ARN: its --layer-map content, else named as not run."""
+    if arn in ctx.layer_map:
+        return Code(path=ctx.layer_map[arn])
+    source = ctx.source_id(lid) or lid
+    ctx.skip(
+        "layer",
+        arn,
+        f"layer of {source}",
+        "not part of the app: give its content with --layer-map ARN=PATH "
+        "(or --aws-profile to download it)",
+    )
+    return None
+
+
 def _config(
     ctx: BuildContext, lid: str, props: Mapping[str, Any], layers: tuple[Layer, ...]
 ) -> FunctionConfig:
@@ -84,11 +99,12 @@ def _config(
     layer_refs = []
     for arn in ctx.prop(lid, props, "Layers", []) or []:
         local = by_arn.get(as_text(arn))
+        layer_code = local.code if local else _mapped_layer(ctx, lid, as_text(arn))
         layer_refs.append(
             LayerRef(
                 arn=as_text(arn),
                 logical_id=local.logical_id if local else None,
-                code=local.code if local else None,
+                code=layer_code,
             )
         )
     image = ctx.prop(lid, props, "ImageConfig")

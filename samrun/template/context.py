@@ -57,6 +57,7 @@ class BuildContext:
     function_names: dict[str, str] = field(default_factory=dict)  # name -> logical id
     notices: list[Notice] = field(default_factory=list)  # located warnings
     not_run: list[NotRun] = field(default_factory=list)  # what samrun does not realise
+    layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: ARN -> path
 
     def skip(self, what: str, name: str, type_: str, reason: str) -> None:
         """Name something samrun does not realise (once), for startup, `plan` and state."""

@@ -197,6 +197,7 @@ def validate_template(
     parameter_overrides: Mapping[str, str] = {},
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    layer_map: Mapping[str, str] = {},
 ) -> list[Problem]:
     """Every problem found, errors and warnings, sorted by position; never raises for a template."""
     path = Path(path)
@@ -213,6 +214,7 @@ def validate_template(
             region=region,
             account_id=account_id,
             stack_name="samrun",
+            layer_map=layer_map,
         )
         graph = build_graph(compiled)
     except TemplateError as exc:
