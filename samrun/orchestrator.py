@@ -314,7 +314,15 @@ def run_invoke(config: Config, target: str, event: bytes) -> int:
     return run_loop(invoke_once(config, graph, target, event))
 
 
+def nested_name(graph: AppGraph, target: str) -> str:
+    """SAM CLI's `Child/Function` (a nested application's function) as the function's name."""
+    name, sep, qualifier = target.partition(":")
+    function = graph.function(name) if "/" in name else None
+    return function.name + sep + qualifier if function else target
+
+
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    target = nested_name(graph, target)
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
     sys.stdout.buffer.write(result.payload + b"\n")

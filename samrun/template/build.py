@@ -33,6 +33,7 @@ from samrun.template.coverage import name_unrealised
 from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
+from samrun.template.nested import child_outputs, load_children, merge
 from samrun.template.parameters import Pseudo, no_echo_names, placeholder, resolve_parameters
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import SAM_TRANSFORM, SERVERLESS, has_sam_transform, run_transform
@@ -135,6 +136,8 @@ def compile_template(
     stack_name: str,
     cache_dir: Path | None = None,
     layer_map: Mapping[str, str] = {},
+    prefix: str = "",
+    chain: tuple[Path, ...] = (),
 ) -> Compiled:
     pseudo = Pseudo(region=region, account_id=account_id, stack_name=stack_name)
     notices: list[Notice] = []
@@ -177,7 +180,11 @@ def compile_template(
     )
     resources = data.get("Resources") or {}
     table = ResourceTable(
-        resources, region=region, account_id=account_id, partition=pseudo.partition
+        resources,
+        region=region,
+        account_id=account_id,
+        partition=pseudo.partition,
+        prefix=prefix,
     )
     resolver = Resolver(
         Context(
@@ -214,6 +221,23 @@ def compile_template(
         notices=notices,
         layer_map=layer_map,
     )
+
+    def load_child(path: Path, overrides: dict[str, str], lid: str) -> tuple[AppGraph, Any]:
+        child = compile_template(
+            load_template(path),
+            parameter_overrides=overrides,
+            region=region,
+            account_id=account_id,
+            stack_name=f"{stack_name}-{lid}",
+            cache_dir=cache_dir,
+            layer_map=layer_map,
+            prefix=f"{prefix}{lid}-",
+            chain=(*chain, loaded.path.resolve()),
+        )
+        outputs = child_outputs(child.context, child.loaded.data.get("Outputs") or {})
+        return build_graph(child), outputs
+
+    context.children = load_children(context, load_child, (*chain, loaded.path.resolve()))
     return Compiled(loaded=loaded, context=context, parameters=parameters)
 
 
@@ -259,7 +283,7 @@ def build_graph(compiled: Compiled) -> AppGraph:
     )
     name_unrealised(ctx, functions)
     graph = replace(graph, not_run=tuple(ctx.not_run))
-    return graph
+    return merge(graph, ctx.children, ctx)
 
 
 def _secrets(compiled: Compiled) -> tuple[str, ...]:

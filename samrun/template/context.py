@@ -58,6 +58,7 @@ class BuildContext:
     notices: list[Notice] = field(default_factory=list)  # located warnings
     not_run: list[NotRun] = field(default_factory=list)  # what samrun does not realise
     layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: ARN -> path
+    children: list[Any] = field(default_factory=list)  # nested.Child: local nested stacks
 
     def skip(self, what: str, name: str, type_: str, reason: str) -> None:
         """Name something samrun does not realise (once), for startup, `plan` and state."""

@@ -55,6 +55,7 @@ REALISED: Mapping[str, str] = {
     "AWS::KMS::Key": "created on the AWS endpoint",
     "AWS::Logs::LogGroup": "created on the AWS endpoint",
     "AWS::IAM::Role": "created on the AWS endpoint (accepted, not enforced)",
+    "AWS::CloudFormation::Stack": "nested applications, from local templates",
 }
 """CloudFormation resource types samrun runs, with what it makes of them."""
 
@@ -78,7 +79,6 @@ NOT_ENFORCED: Mapping[str, str] = {
 
 REASONS: Mapping[str, str] = {
     "AWS::CloudWatch::Alarm": "alarms are not evaluated (a DeploymentPreference never rolls back)",
-    "AWS::CloudFormation::Stack": "a nested stack samrun cannot read",
     "AWS::StepFunctions::StateMachine": "state machines are not run",
 }
 

@@ -50,9 +50,17 @@ class ResourceTable:
     """Ref / GetAtt values of a template's resources, computed on first use."""
 
     def __init__(
-        self, resources: Mapping[str, Any], *, region: str, account_id: str, partition: str
+        self,
+        resources: Mapping[str, Any],
+        *,
+        region: str,
+        account_id: str,
+        partition: str,
+        prefix: str = "",
     ) -> None:
         self.resources = resources
+        self.prefix = prefix  # a nested stack's: its physical names differ from its parent's
+        self.stack_outputs: dict[str, dict[str, Any]] = {}  # nested stack id -> its Outputs
         self.region, self.account, self.partition = region, account_id, partition
         self.resolver: Resolver | None = None  # set once the resolver exists
         self._values: dict[str, Values] = {}
@@ -82,10 +90,10 @@ class ResourceTable:
             if not is_unresolved(value):  # else the logical id, as SAM CLI names it
                 return as_text(value)
         if kind == "AWS::S3::Bucket":
-            return logical_id.lower()
+            return f"{self.prefix}{logical_id}".lower()
         if kind == "AWS::SQS::Queue" and as_text(props.get("FifoQueue")).lower() == "true":
-            return f"{logical_id}.fifo"
-        return logical_id
+            return f"{self.prefix}{logical_id}.fifo"
+        return f"{self.prefix}{logical_id}"
 
     def version_number(self, logical_id: str) -> str:
         return self._version_numbers.get(logical_id, "1")
@@ -247,6 +255,12 @@ def _authorizer(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Val
     return lid, {"AuthorizerId": lid}
 
 
+def _stack(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    stack_id = table.arn("cloudformation", f"stack/{table.prefix}{lid}/samrun")
+    outputs = table.stack_outputs.get(lid) or {}
+    return stack_id, {f"Outputs.{name}": value for name, value in outputs.items()}
+
+
 def _default(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {}
 
@@ -274,6 +288,7 @@ _BUILDERS: dict[str, Callable[[ResourceTable, str, Mapping[str, Any]], Values]] 
     "AWS::ApiGateway::RestApi": _rest_api,
     "AWS::ApiGatewayV2::Api": _http_api,
     "AWS::ApiGateway::Authorizer": _authorizer,
+    "AWS::CloudFormation::Stack": _stack,
     "AWS::ApiGatewayV2::Authorizer": _authorizer,
     "AWS::ElasticLoadBalancingV2::TargetGroup": _elb("targetgroup"),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _elb("loadbalancer/app"),

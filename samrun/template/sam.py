@@ -88,6 +88,11 @@ def _swap_local_paths(
                 )
             continue
         kind, props = resource.get("Type"), resource["Properties"]
+        location = props.get("Location")
+        if kind == "AWS::Serverless::Application" and isinstance(location, dict):
+            # a SAR application: the translator would call the SAR API; samrun names it instead
+            app, version = location.get("ApplicationId"), location.get("SemanticVersion")
+            props["Location"] = f"sar://{app}@{version}"
         prop = _LOCAL_URI_PROPERTIES.get(str(kind))
         if prop and _is_local(props.get(prop)):
             props[prop] = placeholders.add(props[prop])
