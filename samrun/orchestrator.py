@@ -91,6 +91,7 @@ class App:
             host=config.host,
             state_dir=config.state_dir,
         )
+        self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
         self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
         self._host = HostContext(
             backend=self.backend,

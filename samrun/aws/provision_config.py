@@ -1,5 +1,6 @@
 """Create what functions read at startup in the AWS endpoint: SSM parameters, Secrets Manager
-secrets, KMS keys, CloudWatch log groups and IAM roles (accepted, not enforced).
+secrets, KMS keys, CloudWatch log groups, IAM roles (accepted, not enforced), and the app's
+state machines.
 
 Each creator keeps what exists already, and returns {template value: real value} where the
 endpoint picks a part of an identifier (a secret's ARN suffix, a key's id), so `localise` puts
@@ -134,11 +135,37 @@ def _role(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substit
     return {}
 
 
+def _state_machine(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    """A state machine with the template's definition (updated when it changed); with the
+    embedded endpoint, its Lambda tasks call samrun's functions (samrun.aws.moto_child)."""
+    sfn = endpoint.client("stepfunctions")
+    props = resource.properties
+    found = [
+        m["stateMachineArn"]
+        for page in sfn.get_paginator("list_state_machines").paginate()
+        for m in page["stateMachines"]
+        if m["name"] == resource.name
+    ]
+    if found:
+        sfn.update_state_machine(
+            stateMachineArn=found[0], definition=props["definition"], roleArn=props["role_arn"]
+        )
+        return {resource.arn: found[0]}
+    created = sfn.create_state_machine(
+        name=resource.name,
+        definition=props["definition"],
+        roleArn=props["role_arn"],
+        type=props.get("type", "STANDARD"),
+    )
+    return {resource.arn: created["stateMachineArn"]}
+
+
 CREATORS: dict[str, Callable[[AwsEndpoint, Resource, AppGraph], Substitutions]] = {
     "ssm": _parameter,
     "secretsmanager": _secret,
     "kms": _key,
     "logs": _log_group,
     "iam": _role,
+    "states": _state_machine,
 }
 """Resource.type -> its creator, merged into `provision`'s table."""

@@ -28,6 +28,7 @@ from samrun.template.build_functions import (
     build_versions,
 )
 from samrun.template.build_routes import build_routes
+from samrun.template.build_states import state_machine_properties
 from samrun.template.context import BuildContext, Notice, source_logical_id
 from samrun.template.coverage import name_unrealised
 from samrun.template.cycles import find_cycle
@@ -51,6 +52,7 @@ _LOCAL_RESOURCES = {
     "AWS::KMS::Key": "kms",
     "AWS::Logs::LogGroup": "logs",
     "AWS::IAM::Role": "iam",
+    "AWS::StepFunctions::StateMachine": "states",
 }
 _ARN_ATTRIBUTE = {
     "sqs": "Arn",
@@ -64,6 +66,7 @@ _ARN_ATTRIBUTE = {
     "kms": "Arn",
     "logs": "Arn",
     "iam": "Arn",
+    "states": "Arn",
 }
 
 
@@ -247,7 +250,12 @@ def build_resources(ctx: BuildContext) -> tuple[Resource, ...]:
         kind = _LOCAL_RESOURCES.get(resource.get("Type", ""))
         if kind is None or (kind == "iam" and ctx.source_id(lid) != lid):
             continue  # the roles SAM generates for functions are not the app's to read
-        properties = ctx.resolve(resource.get("Properties") or {}, lid)
+        if kind == "states":
+            properties = state_machine_properties(ctx, lid, resource.get("Properties") or {})
+            if properties is None:
+                continue
+        else:
+            properties = ctx.resolve(resource.get("Properties") or {}, lid)
         resources.append(
             Resource(
                 logical_id=lid,

@@ -56,6 +56,7 @@ REALISED: Mapping[str, str] = {
     "AWS::Logs::LogGroup": "created on the AWS endpoint",
     "AWS::IAM::Role": "created on the AWS endpoint (accepted, not enforced)",
     "AWS::CloudFormation::Stack": "nested applications, from local templates",
+    "AWS::StepFunctions::StateMachine": "created on the AWS endpoint, its Lambda tasks run here",
 }
 """CloudFormation resource types samrun runs, with what it makes of them."""
 
@@ -79,7 +80,6 @@ NOT_ENFORCED: Mapping[str, str] = {
 
 REASONS: Mapping[str, str] = {
     "AWS::CloudWatch::Alarm": "alarms are not evaluated (a DeploymentPreference never rolls back)",
-    "AWS::StepFunctions::StateMachine": "state machines are not run",
 }
 
 SAM_EVENTS: Mapping[str, str | None] = {
@@ -144,13 +144,25 @@ def name_unrealised(ctx: BuildContext, functions: tuple[Function, ...]) -> None:
             _function_properties(ctx, source, resource.get("Properties") or {})
     for kind, ids in not_enforced.items():
         ctx.skip("resource", ",".join(ids), kind, f"accepted, not enforced: {NOT_ENFORCED[kind]}")
+    _sam_events(ctx)
+
+
+def _sam_events(ctx: BuildContext) -> None:
+    """SAM events samrun does not run: a function's of a kind it lacks, a state machine's."""
     for lid, resource in ctx.sam_resources.items():
-        if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
-            events = (resource.get("Properties") or {}).get("Events") or {}
-            for name, event in events.items() if isinstance(events, dict) else ():
-                kind = str(event.get("Type")) if isinstance(event, dict) else "?"
-                if SAM_EVENTS.get(kind) is None:
-                    ctx.skip("event", f"{lid}.Events.{name}", kind, "this trigger is not run")
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if kind not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for name, event in events.items() if isinstance(events, dict) else ():
+            event_type = str(event.get("Type")) if isinstance(event, dict) else "?"
+            if kind == "AWS::Serverless::StateMachine":
+                reason = "a state machine's triggers are not run: start it with StartExecution"
+            elif SAM_EVENTS.get(event_type) is None:
+                reason = "this trigger is not run"
+            else:
+                continue
+            ctx.skip("event", f"{lid}.Events.{name}", event_type, reason)
 
 
 def _function_properties(ctx: BuildContext, source: str, props: Mapping[str, Any]) -> None:

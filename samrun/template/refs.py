@@ -68,7 +68,7 @@ class ResourceTable:
         self._version_numbers = self._number_versions()
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
-        where = f"{self.region}:{self.account}" if region else ":"
+        where = f"{self.region}:{self.account}" if region else f":{self.account}"
         return f"arn:{self.partition}:{service}:{where}:{resource}"
 
     def ref(self, logical_id: str) -> Any | None:

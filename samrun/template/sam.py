@@ -3,7 +3,8 @@
 samtranslator gives SAM's exact semantics (Globals, every event type, AutoPublishAlias, ...), but
 it expects deployable S3 URIs and a boto session. So: local `CodeUri`/`ContentUri`/`Location`
 paths are swapped for `s3://samrun-local/<n>` placeholders before and mapped back after
-(`Placeholders`); local `DefinitionUri` files are inlined as `DefinitionBody`, as SAM CLI does;
+(`Placeholders`); local `DefinitionUri` files are inlined as `DefinitionBody` (APIs) or
+`Definition` (state machines), as SAM CLI does;
 the region comes from a stand-in session; managed policy ARNs come from the translator's own
 bundled map. samtranslator is imported only here, only when a template uses the transform
 (it costs about a second to import).
@@ -108,6 +109,9 @@ def _swap_local_paths(
         if kind in _DEFINITION_TYPES and _is_local(props.get("DefinitionUri")):
             local = placeholders.base_dir / props.pop("DefinitionUri")
             props["DefinitionBody"] = load_definition(local)
+        if kind == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
+            local = placeholders.base_dir / props.pop("DefinitionUri")
+            props["Definition"] = load_definition(local)  # as SAM CLI inlines it
 
 
 def run_transform(
