@@ -71,15 +71,14 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
-def _mapped_layer(ctx: BuildContext, lid: str, arn: str) -> Code | None:
+def _mapped_layer(ctx: BuildContext, arn: str) -> Code | None:
     """A layer the app names only by ARN: its --layer-map content, else named as not run."""
     if arn in ctx.layer_map:
         return Code(path=ctx.layer_map[arn])
-    source = ctx.source_id(lid) or lid
-    ctx.skip(
+    ctx.skip(  # once per ARN, however many functions use it (plan shows which)
         "layer",
         arn,
-        f"layer of {source}",
+        "remote layer",
         "not part of the app: give its content with --layer-map ARN=PATH "
         "(or --aws-profile to download it)",
     )
@@ -99,7 +98,7 @@ def _config(
     layer_refs = []
     for arn in ctx.prop(lid, props, "Layers", []) or []:
         local = by_arn.get(as_text(arn))
-        layer_code = local.code if local else _mapped_layer(ctx, lid, as_text(arn))
+        layer_code = local.code if local else _mapped_layer(ctx, as_text(arn))
         layer_refs.append(
             LayerRef(
                 arn=as_text(arn),
