@@ -137,3 +137,21 @@ def test_plan_lists_what_is_not_run_as_table_and_json(tmp_path: Path) -> None:
         ("property", "Fn.FileSystemConfigs", "FileSystemConfigs"),
         ("resource", "Graph", "AWS::AppSync::GraphQLApi"),
     }
+
+
+COMPAT = [
+    p
+    for p in sorted((ROOT / "tests" / "fixtures" / "templates" / "compat").rglob("template.yaml"))
+    + sorted((ROOT / "tests" / "fixtures" / "templates" / "compat").glob("*.yaml"))
+    if p.name != "dup_names.yaml" and "child" not in p.parts
+]
+
+
+@pytest.mark.parametrize("path", COMPAT, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_compat_plans_validate_against_the_schema(path: Path, tmp_path: Path) -> None:
+    import jsonschema
+
+    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+    result = run_samrun("plan", str(path), "--json", "--state-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    jsonschema.validate(json.loads(result.stdout), schema)
