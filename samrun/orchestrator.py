@@ -36,7 +36,7 @@ from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
-from samrun.plan import not_run_document, not_run_lines
+from samrun.observe.not_run import not_run_document, not_run_lines
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend

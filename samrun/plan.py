@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
+from samrun.observe.not_run import not_run_document
 
 PLAN_VERSION = "1"
 
@@ -230,23 +231,6 @@ def _document(graph: AppGraph) -> dict[str, Any]:
         "warnings": list(graph.warnings),
         "not_run": not_run_document(graph),
     }
-
-
-def not_run_document(graph: AppGraph) -> list[dict[str, str]]:
-    """What the template declares and samrun does not realise (plan, startup, /_samrun/state)."""
-    return [
-        {"what": n.what, "name": n.name, "type": n.type, "reason": n.reason} for n in graph.not_run
-    ]
-
-
-def not_run_lines(graph: AppGraph) -> list[str]:
-    """The "not run locally" list as startup prints it: a title, then one line each."""
-    if not graph.not_run:
-        return []
-    return [
-        f"not run locally ({len(graph.not_run)}):",
-        *(f"  {n.what} {n.name} ({n.type}): {n.reason}" for n in graph.not_run),
-    ]
 
 
 def _table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
