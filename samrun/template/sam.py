@@ -32,7 +32,11 @@ _LOCAL_URI_PROPERTIES = {
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::Application": "Location",
 }
-_DEFINITION_TYPES = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+_INLINED_AS = {  # a local DefinitionUri becomes this property
+    "AWS::Serverless::Api": "DefinitionBody",
+    "AWS::Serverless::HttpApi": "DefinitionBody",
+    "AWS::Serverless::StateMachine": "Definition",
+}
 _QUIET = logging.NullHandler()
 _ID_IN_MESSAGE = re.compile(r"\[([A-Za-z0-9]+)\]")
 
@@ -74,14 +78,17 @@ def _is_local(uri: Any) -> bool:
 
 
 def _swap_local_paths(
-    template: dict[str, Any], placeholders: Placeholders, load_definition: Callable[[Path], Any]
+    template: dict[str, Any],
+    placeholders: Placeholders,
+    load_definition: Callable[[Path], Any],
+    locate: Callable[[tuple[str | int, ...]], Location],
 ) -> None:
     """Replace local code paths by placeholders and inline local API definitions, in place."""
     globals_function = template.get("Globals", {}).get("Function", {})
     if isinstance(globals_function, dict) and _is_local(globals_function.get("CodeUri")):
         globals_function["CodeUri"] = placeholders.add(globals_function["CodeUri"])
     has_global_code = isinstance(globals_function, dict) and "CodeUri" in globals_function
-    for resource in template.get("Resources", {}).values():
+    for lid, resource in template.get("Resources", {}).items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Properties"), dict):
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
                 resource["Properties"] = (
@@ -106,12 +113,13 @@ def _swap_local_paths(
             and "ImageUri" not in props
         ):
             props["CodeUri"] = placeholders.add(".")  # SAM CLI's default: the template folder
-        if kind in _DEFINITION_TYPES and _is_local(props.get("DefinitionUri")):
-            local = placeholders.base_dir / props.pop("DefinitionUri")
-            props["DefinitionBody"] = load_definition(local)
-        if kind == "AWS::Serverless::StateMachine" and _is_local(props.get("DefinitionUri")):
-            local = placeholders.base_dir / props.pop("DefinitionUri")
-            props["Definition"] = load_definition(local)  # as SAM CLI inlines it
+        if _is_local(props.get("DefinitionUri")) and kind in _INLINED_AS:
+            local = placeholders.base_dir / props["DefinitionUri"]
+            if not local.is_file():
+                where = locate(("Resources", lid, "Properties", "DefinitionUri"))
+                raise TemplateError(f"DefinitionUri {local} does not exist", where, "sam")
+            del props["DefinitionUri"]
+            props[_INLINED_AS[str(kind)]] = load_definition(local)  # as SAM CLI inlines it
 
 
 def run_transform(
@@ -131,7 +139,7 @@ def run_transform(
     """
     sam = copy.deepcopy(template)
     placeholders = Placeholders(base_dir)
-    _swap_local_paths(sam, placeholders, load_definition)
+    _swap_local_paths(sam, placeholders, load_definition, locate)
     key = None
     if cache_dir is not None:
         key = transform_cache.cache_key(sam, parameters, region, placeholders.paths)

@@ -110,3 +110,16 @@ def test_a_real_cycle_is_still_found_on_the_transformed_template(tmp_path: Path)
         rf"{re.escape(str(path))}:11:11: \[cycles\] circular reference: A -> B -> A\n",
         result.stderr,
     )
+
+
+def test_a_missing_definition_file_is_one_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Machine:\n"
+        "    Type: AWS::Serverless::StateMachine\n    Properties:\n"
+        "      DefinitionUri: statemachine/missing.asl.json\n"
+    )
+    result = run_samrun("plan", str(path), "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 2
+    missing = tmp_path / "statemachine" / "missing.asl.json"
+    assert result.stderr == f"{path}:6:7: [sam] DefinitionUri {missing} does not exist\n"
