@@ -36,3 +36,4 @@ class Config:
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
     layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: layer ARN -> path
+    node_sdk_dir: Path | None = None  # SAMRUN_NODE_SDK_DIR: the AWS SDK for JS, shared by apps
