@@ -87,6 +87,8 @@ def _secret_string(client: Any, props: dict[str, Any] | Any) -> str | None:
 
 
 def _key(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    if endpoint.profile:  # real AWS: a key costs money and outlives samrun; never made here
+        return {}
     kms = endpoint.client("kms")
     for key in kms.list_keys().get("Keys", []):
         tags = kms.list_resource_tags(KeyId=key["KeyId"]).get("Tags", [])
@@ -119,6 +121,8 @@ def _log_group(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Su
 
 
 def _role(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
+    if endpoint.profile:  # real AWS: samrun never changes an account's IAM
+        return {}
     iam = endpoint.client("iam")
     try:
         iam.get_role(RoleName=resource.name)
