@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,18 +32,37 @@ def find_template(given: str | None) -> Path:
 
 
 def parse_overrides(values: Sequence[str]) -> dict[str, str]:
-    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`."""
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`;
+    one argument may hold several, separated by spaces, quoted as a shell quotes them."""
     overrides: dict[str, str] = {}
     for value in values:
-        if value.startswith("ParameterKey="):
-            key_part, _, value_part = value.partition(",ParameterValue=")
-            overrides[key_part.removeprefix("ParameterKey=")] = value_part
-            continue
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
-        overrides[key] = val
+        for token in _override_tokens(value):
+            pair = _override_pair(token)
+            if pair is None:
+                raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+            overrides[pair[0]] = pair[1]
     return overrides
+
+
+def _override_pair(token: str) -> tuple[str, str] | None:
+    if token.startswith("ParameterKey="):
+        key_part, sep, value_part = token.partition(",ParameterValue=")
+        key = key_part.removeprefix("ParameterKey=")
+        return (key, value_part) if sep and key else None
+    key, sep, val = token.partition("=")
+    return (key, val) if sep and key else None
+
+
+def _override_tokens(value: str) -> list[str]:
+    """The pairs in one argument: split as a shell would when every piece is a pair (SAM CLI's
+    `"A=x B=y"`), else the argument whole (`K=a value with spaces`)."""
+    try:
+        tokens = shlex.split(value)
+    except ValueError:
+        return [value]
+    if tokens and all(_override_pair(t) is not None for t in tokens):
+        return tokens
+    return [value]
 
 
 def parse_ports(values: Sequence[str]) -> dict[str, int]:
@@ -54,6 +74,20 @@ def parse_ports(values: Sequence[str]) -> dict[str, int]:
             raise SamrunError(f"--alb-port: expected LISTENER=PORT, got {value!r}")
         ports[name] = int(port)
     return ports
+
+
+def parse_layer_map(values: Sequence[str]) -> dict[str, str]:
+    """`--layer-map ARN=PATH …`: local content (a folder or .zip) for layers the app only names
+    by ARN, such as a public layer."""
+    found: dict[str, str] = {}
+    for value in values:
+        arn, sep, path = value.partition("=")
+        if not sep or not arn.startswith("arn:") or not path:
+            raise SamrunError(f"--layer-map: expected LAYER_ARN=PATH, got {value!r}")
+        if not Path(path).exists():
+            raise SamrunError(f"--layer-map {arn}: {path} does not exist")
+        found[arn] = str(Path(path).resolve())
+    return found
 
 
 def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
@@ -104,6 +138,7 @@ def build_config(args: argparse.Namespace) -> Config:
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
         alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        layer_map=parse_layer_map(getattr(args, "layer_map", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
@@ -133,6 +168,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
     if args.json:
         print(json.dumps(plan_document(graph), indent=2))
@@ -170,6 +206,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        layer_map=config.layer_map,
     )
     for problem in problems:
         print(problem.render())
@@ -291,6 +328,13 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
     parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+    parser.add_argument(
+        "--layer-map",
+        nargs="+",
+        default=[],
+        metavar="ARN=PATH",
+        help="local content (folder or .zip) for a layer the template names only by ARN",
+    )
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:

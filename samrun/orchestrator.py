@@ -22,6 +22,7 @@ from aiohttp import web
 from samrun.api import triggers as triggers_api
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.layers import fetch_remote_layers
 from samrun.aws.provision import localise, provision
 from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
@@ -37,6 +38,7 @@ from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
+from samrun.observe.not_run import not_run_document, not_run_lines
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -124,6 +126,7 @@ class App:
             host=config.host,
             state_dir=config.state_dir,
         )
+        self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
         self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
         self._host = HostContext(
             backend=self.backend,
@@ -176,6 +179,9 @@ class App:
         self._host = replace(
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
         )
+        if self.config.aws_profile:  # layers named only by ARN, from AWS itself
+            self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
+            self.directory.update_graph(self.graph)
         self.aws_substitutions = await provision(self.aws, self.graph)
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
@@ -255,6 +261,7 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
@@ -326,6 +333,7 @@ def load(config: Config) -> AppGraph:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
 
 
@@ -367,6 +375,8 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        for line in not_run_lines(graph):
+            logger.warning("%s", line)
         await asyncio.to_thread(
             app.locator.warn_missing, (f.config.runtime for f in graph.functions)
         )
@@ -405,7 +415,15 @@ def run_invoke(config: Config, target: str, event: bytes) -> int:
     return run_loop(invoke_once(config, graph, target, event))
 
 
+def nested_name(graph: AppGraph, target: str) -> str:
+    """SAM CLI's `Child/Function` (a nested application's function) as the function's name."""
+    name, sep, qualifier = target.partition(":")
+    function = graph.function(name) if "/" in name else None
+    return function.name + sep + qualifier if function else target
+
+
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    target = nested_name(graph, target)
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
         await asyncio.to_thread(
             app.locator.warn_missing, (f.config.runtime for f in graph.functions)
