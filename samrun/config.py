@@ -37,3 +37,9 @@ class Config:
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
     price_file: Path | None = None  # --price-file: Lambda's prices (default: samrun's table)
     cloudwatch: bool = True  # publish metrics and function logs to the AWS endpoint
+    layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: layer ARN -> path
+    node_sdk_dir: Path | None = None  # SAMRUN_NODE_SDK_DIR: the AWS SDK for JS, shared by apps
+    image_map: Mapping[str, str] = field(default_factory=dict)  # --image-map RUNTIME=IMAGE
+    skip_pull: bool = False  # --skip-pull: use only images the engine has
+    container_host: str | None = None  # --container-host: samrun's address seen from containers
+    engine_env: Mapping[str, str] = field(default_factory=dict)  # DOCKER_HOST, DOCKER_TLS_VERIFY...

@@ -11,6 +11,7 @@ from typing import Any
 
 from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
 from samrun.observe.alarms import unsupported_reason
+from samrun.observe.not_run import not_run_document
 
 PLAN_VERSION = "1"
 
@@ -243,6 +244,7 @@ def _document(graph: AppGraph) -> dict[str, Any]:
             }
             for a in graph.alarms
         ],
+        "not_run": not_run_document(graph),
     }
 
 
@@ -373,6 +375,11 @@ def plan_table(graph: AppGraph) -> str:
             (a["name"], a["metric"], a["condition"], a["periods"], a["not_evaluated"] or "yes")
             for a in doc["alarms"]
         ],
+    )
+    out += _table(
+        "Not run locally",
+        ["WHAT", "NAME", "TYPE", "REASON"],
+        [(n["what"], n["name"], n["type"], n["reason"]) for n in doc["not_run"]],
     )
     if not out:
         out = ["(nothing to run)", ""]

@@ -44,6 +44,10 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
         gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
     for line in await app.front_doors.update(graph):
         logger.info("%s", line)
+    triggers = getattr(app, "triggers", None)
+    if triggers is not None and (diff.event_sources or diff.functions.removed):
+        for line in await triggers.reconcile(graph):  # push sources and schedules
+            logger.info("%s", line)
     observe = getattr(app, "observe", None)
     if observe is not None:
         observe.alarms.update(graph.alarms)
