@@ -24,10 +24,13 @@ from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.model import AppGraph, Function, Resource
 from samrun.observe.logs import FUNCTION_LOGGER, ConsoleFormatter, ConsoleHandler
+from samrun.observe.not_run import not_run_lines
 from samrun.orchestrator import App, load, run_loop
 from samrun.smoke.checks import Check, load_checks
 from samrun.smoke.report import Report, Result
 from samrun.smoke.steps import Outcome, Runner, Witness
+
+logger = logging.getLogger(__name__)
 
 INIT_AT_ONCE = 4  # functions initialised at once (each a process start)
 
@@ -104,6 +107,9 @@ class Smoke:
             async with asyncio.timeout(timeout_s):
                 async with app:
                     app.invoker.telemetry.subscribe(self.witness.observe)
+                    for line in not_run_lines(self.graph):
+                        logger.warning("%s", line)
+                    await app.triggers.start(app.graph)  # push sources and schedules, as `up`
                     await self._record(
                         "template validates", "template", lambda o: validation_into(validation, o)
                     )

@@ -208,3 +208,27 @@ def test_timeout_bounds_the_whole_run(failing: Path) -> None:
     suite, cases = junit(failing / "t.xml")
     assert cases[-1].get("name") == "--timeout 8 s reached"
     assert int(suite.get("failures") or 0) >= 1
+
+
+def test_sends_reach_functions_through_push_sources(tmp_path: Path) -> None:
+    folder = tmp_path / "push"
+    shutil.copytree(FIXTURES / "smoke" / "push", folder)
+    (folder / "events").mkdir()
+    generated = subprocess.run(
+        [sys.executable, "-m", "samrun", "events", "generate", "sqs", "receive-message"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    (folder / "events" / "sqs.json").write_text(generated.stdout)
+    done = smoke(folder, "--checks", "checks.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in (
+        "an upload reaches OnUpload",
+        "an alert reaches OnAlert",
+        "a ping reaches OnPing",
+        "a generated event",
+    ):
+        assert f"PASS  {name}  (" in done.stdout
+    assert "not run locally" in done.stderr  # named at startup, as `up` names it
