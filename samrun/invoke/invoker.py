@@ -109,6 +109,7 @@ class Invoker:
                     unreserved,
                     (provisioned - spare + (spare > 0)) / provisioned if provisioned else None,
                     spare > 0,
+                    config.ephemeral_storage_mb,
                 )
             )
         tail = b""

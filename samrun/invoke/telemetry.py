@@ -38,6 +38,7 @@ class Invoked(NamedTuple):
     unreserved: int  # the account's unreserved executions in flight
     provisioned_utilization: float | None  # of the version's provisioned instances, if any
     on_provisioned: bool  # ran on a provisioned instance (priced as such)
+    storage_mb: int = 512  # EphemeralStorage (priced past 512 MB)
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ class MetricStore:
         groups: dict[tuple[Any, ...], list[Invoked]] = {}
         for event in events:
             if isinstance(event, Invoked):
-                key = (event[0], event[1], event[2], event[5], event[6], event[10])
+                key = (event[0], event[1], event[2], event[5], event[6], event[10], event[11])
                 found = groups.get(key)
                 if found is None:
                     groups[key] = [event]
@@ -129,25 +129,25 @@ class MetricStore:
                     found.append(event)
             else:
                 self._signal(event, points)
-        for (function, version, resource, memory, arch, on_pc), group in groups.items():
-            self._invoked(function, version, resource, memory, arch, on_pc, group, points)
+        for (function, version, resource, memory, arch, on_pc, storage), group in groups.items():
+            price = self.prices.invocation(
+                1.0, memory, arch, on_provisioned=on_pc, storage_mb=storage
+            )
+            self._invoked(function, version, resource, price - self.prices.request, group, points)
 
     def _invoked(
         self,
         function: str,
         version: str,
         resource: str | None,
-        memory_mb: int,
-        arch: str,
-        on_provisioned: bool,
+        per_ms: float,
         group: list[Invoked],
         points: dict[Key, Stat],
     ) -> None:
+        """One group's datapoints and totals; `per_ms`: the price of one billed millisecond."""
         durations = [e.duration_ms for e in group]
         billed_ms = sum(max(1, math.ceil(d)) for d in durations)
-        # the price of the group: one request each, plus billed GB-seconds (1 ms steps)
-        per_ms = self.prices.invocation(1.0, memory_mb, arch, on_provisioned=on_provisioned)
-        cost = len(group) * self.prices.request + billed_ms * (per_ms - self.prices.request)
+        cost = len(group) * self.prices.request + billed_ms * per_ms
         errors = sum(1 for e in group if e.error_type is not None)
         totals = self.totals.setdefault((function, resource or "", version), Totals())
         totals.invocations += len(group)

@@ -58,3 +58,18 @@ def test_a_broken_price_file_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--price-file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_store_prices_each_invocation_with_its_storage() -> None:
+    from samrun.invoke.telemetry import Invoked
+    from samrun.observe.metrics import MetricStore
+
+    store = MetricStore(load_prices())
+    for duration in (0.4, 2.5, 10.0):  # billed 1, 3 and 10 ms
+        store.observe(
+            Invoked("F", "$LATEST", None, duration, None, 2048, "arm64", 1, 1, None, False, 1536)
+        )
+    store.fold()
+    billed_s = (1 + 3 + 10) / 1000
+    expected = 3 * 0.0000002 + billed_s * 2 * 0.0000133334 + billed_s * 1 * 0.0000000309
+    assert math.isclose(store.totals[("F", "", "$LATEST")].cost_usd, expected, rel_tol=1e-9)
