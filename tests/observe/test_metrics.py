@@ -262,7 +262,7 @@ def test_function_logs_reach_cloudwatch_logs(server: SamrunProcess) -> None:
     assert "plain line from chatty" in messages
     assert any(m.startswith("START RequestId:") for m in messages)
     stream = events[0]["logStreamName"]
-    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\]\w+", stream), stream
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", stream), stream
 
 
 def lines_of(server: SamrunProcess, function: str, start: int) -> list[str]:
