@@ -35,6 +35,7 @@ from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
+from samrun.runtime.host_limits import raise_fd_limit
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -262,6 +263,7 @@ def load(config: Config) -> AppGraph:
 
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
+    raise_fd_limit()  # one descriptor per caller, listener and pipe: a burst needs thousands
     graph = load(config)
     return run_loop(serve(config, graph))
 
@@ -301,6 +303,7 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
+    raise_fd_limit()
     graph = load(config)
     return run_loop(invoke_once(config, graph, target, event))
 

@@ -40,11 +40,13 @@ def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Ca
 
     def apply() -> None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
-        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
         Cgroups.join(cgroup_folders)
         if not (tmpfs and private_tmp(tmp_dir, tmpfs_options)):
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))  # at least no file over it
+        # Last: until exec closes them, the child still holds samrun's descriptors (thousands
+        # under load), so under Lambda's 1024 it could open nothing more (cgroup.procs: EMFILE).
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
 
     return apply
 

@@ -185,6 +185,8 @@ class ProcessBackend:
                 stdout=write_end,
                 stderr=write_end,
                 start_new_session=True,
+                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio:
+                pass_fds=(),  # the Runtime API is reached by address (AWS_LAMBDA_RUNTIME_API)
                 preexec_fn=child_setup(spec, folders, self.tmpfs),
             )
         except (OSError, subprocess.SubprocessError) as exc:
