@@ -4,8 +4,12 @@
 that survives `kill -9`; on start, every event left in the file is queued again (at least once).
 Events due now are run by `Invoker.run`, at most `max_inflight` at a time. As Lambda does:
 - a function error is retried `MaximumRetryAttempts` times (0-2, default 2), after 1 then 2
-  minutes; a throttle (TooManyRequests) is retried with exponential backoff from 1 s to 5 min
-  and does not use up attempts;
+  minutes;
+- an event of a function at its concurrency limit waits, off the workers, for a slot of that
+  function (the gate tells of each released one), as Lambda's internal pollers scale to the
+  reserved concurrency: a backlog drains at the limit. Only a throttle waiting cannot cure (a
+  reservation of 0, a limit from outside samrun's gate) is retried with exponential backoff from
+  1 s to 5 min; neither uses up attempts;
 - an event older than `MaximumEventAgeInSeconds` (default 6 h) is not run again;
 - the end of the line: on success the OnSuccess destination gets the invocation record; on
   failure the dead-letter queue gets the event and the OnFailure destination the record.
@@ -26,6 +30,7 @@ import random
 import re
 import time
 import zlib
+from collections import deque
 from pathlib import Path
 
 from samrun.errors import ResourceNotFound, TooManyRequests
@@ -92,6 +97,9 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._ids = random.Random()
+        self._parked: dict[str, deque[QueuedEvent]] = {}  # function -> events awaiting a slot
+        self.gate = invoker.gate
+        self.gate.listeners.append(self._slot_released)
         self.accepted = self.delivered = self.throttled = 0
 
     async def start(self) -> None:
@@ -145,7 +153,26 @@ class AsyncQueue:
         self.store.executor.shutdown(wait=False)
 
     def pending(self) -> int:
-        return len(self._due) + len(self._inflight)
+        parked = sum(len(events) for events in self._parked.values())
+        return len(self._due) + len(self._inflight) + parked
+
+    # -- waiting for a concurrency slot --
+
+    def _park(self, event: QueuedEvent) -> None:
+        self._parked.setdefault(event.function, deque()).append(event)
+
+    def _must_wait(self, function: str, starting: int = 0) -> bool:
+        return self.gate.can_ever_run(function) and self.gate.free_slots(function) <= starting
+
+    def _slot_released(self, function: str) -> None:
+        """A slot came free somewhere (an unreserved one serves every unreserved function):
+        back to the due heap, in their order, as many parked events as slots are free."""
+        for name in list(self._parked):
+            parked = self._parked[name]
+            for _ in range(min(len(parked), self.gate.free_slots(name))):
+                self._push(parked.popleft())
+            if not parked:
+                del self._parked[name]
 
     # -- durability: every change is one op, many ops share one transaction --
 
@@ -185,8 +212,13 @@ class AsyncQueue:
         while True:
             self._wake.clear()
             now = time.time()
+            starting: dict[str, int] = {}  # started in this pass, not leased yet
             while self._due and self._due[0][0] <= now and len(self._inflight) < self.max_inflight:
                 event = heapq.heappop(self._due)[2]
+                if self._must_wait(event.function, starting.get(event.function, 0)):
+                    self._park(event)
+                    continue
+                starting[event.function] = starting.get(event.function, 0) + 1
                 task = asyncio.create_task(self._run_guarded(event))
                 self._inflight.add(task)
                 task.add_done_callback(self._finished)
@@ -254,6 +286,9 @@ class AsyncQueue:
         try:
             result = await self.invoker.run(target, request, event.request_id)
         except TooManyRequests:
+            if self._must_wait(event.function):  # another caller took the slot meanwhile
+                self._park(event)
+                return
             self.throttled += 1
             event.throttles += 1
             delay = min(THROTTLE_MAX_S, THROTTLE_FIRST_S * 2 ** (event.throttles - 1))
