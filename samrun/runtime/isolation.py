@@ -1,6 +1,7 @@
 """What a function's process does to itself between fork and exec, on Linux.
 
 - it dies with samrun, even when samrun is killed with `kill -9` (PR_SET_PDEATHSIG);
+- without cgroups, it is a child subreaper, so a daemon it starts stays in its tree;
 - Lambda's rlimits: 1024 file descriptors, 1024 processes;
 - its cgroups (CPU share, task limit), where samrun could make them;
 - its TMPDIR, a folder of the instance's: as root, a tmpfs of EphemeralStorage size in a private
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.descendants import PR_SET_CHILD_SUBREAPER
 from samrun.runtime.sandbox import LaunchSpec
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -41,6 +43,8 @@ def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Ca
     def apply() -> None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         Cgroups.join(cgroup_folders)
+        if not cgroup_folders:  # orphans of its descendants stay in its tree (descendants.py)
+            LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
         if not (tmpfs and private_tmp(tmp_dir, tmpfs_options)):
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))  # at least no file over it
         # Last: until exec closes them, the child still holds samrun's descriptors (thousands

@@ -18,7 +18,8 @@ from functools import partial
 from pathlib import Path
 
 from samrun.errors import BackendError
-from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.cgroups import Cgroups, kill_all
+from samrun.runtime.descendants import kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 
@@ -98,10 +99,18 @@ class ProcessSandbox:
         await asyncio.shield(self._waiter)
 
     async def stop(self) -> None:
+        """Kill the runtime and everything it started, daemons that left its group included."""
         if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+            self._kill_everything()
         await self.wait()
+
+    def _kill_everything(self) -> None:
+        if self._cgroup_folders:
+            kill_all(self._cgroup_folders)
+        elif self._process.returncode is None:
+            kill_tree(self._process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
 
     def _emit(self, chunk: bytes) -> None:
         lines = (self._partial + chunk).split(b"\n")
@@ -135,15 +144,13 @@ class ProcessSandbox:
             self._peak_pages = max(self._peak_pages, pages)
             if pages > self._memory_limit_pages:
                 self._oom = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._kill_everything()
                 return
             await asyncio.sleep(MEMORY_POLL_S)
 
     async def _wait(self) -> None:
         code = await self._process.wait()
-        with contextlib.suppress(ProcessLookupError):  # leave no grandchild behind
-            os.killpg(self._process.pid, signal.SIGKILL)
+        self._kill_everything()  # leave no grandchild behind, nor a daemon in its cgroups
         self._watchdog.cancel()
         self.drain_output()
         self._close_pipe()
