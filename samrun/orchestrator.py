@@ -153,6 +153,15 @@ class App:
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
+    async def stop_accepting(self) -> None:
+        """A graceful stop's first step: no new connection, no new async event; what is in
+        flight goes on (`Invoker.drain` waits for it)."""
+        await self.front_doors.stop_accepting()
+        if self._api_runner:
+            for site in list(self._api_runner.sites):
+                await site.stop()
+        self.events.stop_taking()
+
     async def stop(self) -> None:
         await self.front_doors.stop()
         if self._reaper:
@@ -286,10 +295,33 @@ async def serve(config: Config, graph: AppGraph) -> int:
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
-        logger.info("stopping")
+        stop.clear()
         if watch is not None:
             await watch.stop()
+        await drain(app, stop)
     return 0
+
+
+async def drain(app: App, interrupt: asyncio.Event) -> None:
+    """Stop accepting, then let every call in flight finish (each up to its own timeout),
+    unless a second SIGTERM or Ctrl-C says to stop now."""
+    await app.stop_accepting()
+    running = app.invoker.in_flight
+    if not running:
+        logger.info("stopping")
+        return
+    logger.info(
+        "stopping: no new requests; waiting for %d invocation(s) in flight to finish "
+        "(Ctrl-C again to stop now)",
+        running,
+    )
+    drained = asyncio.create_task(app.invoker.drain())
+    interrupted = asyncio.create_task(interrupt.wait())
+    await asyncio.wait((drained, interrupted), return_when=asyncio.FIRST_COMPLETED)
+    interrupted.cancel()
+    if not drained.done():
+        drained.cancel()
+        logger.warning("stopping now: %d invocation(s) in flight cut short", app.invoker.in_flight)
 
 
 async def start_watch(app: App) -> WatchSession:

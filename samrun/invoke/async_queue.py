@@ -138,6 +138,11 @@ class AsyncQueue:
         )
         await self.invoker.invoke(request)
 
+    def stop_taking(self) -> None:
+        """Run no more events (a graceful stop): those running finish, the rest stay on disk."""
+        if self._dispatcher:
+            self._dispatcher.cancel()
+
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop taking events off the queue; what is not finished stays queued on disk."""
         if self._dispatcher:
