@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 import socket
@@ -78,7 +79,7 @@ class App:
         self.config = config
         self.graph = graph
         self.backend = make_backend(config.backend)
-        self.runtime_server = RuntimeApiServer(config.host)
+        self.runtime_server = RuntimeApiServer()  # loopback, whatever --host says
         self.locator = RuntimeLocator(config.host_env, config.state_dir / "python-sdk")
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
@@ -292,6 +293,13 @@ async def serve(config: Config, graph: AppGraph) -> int:
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
         logger.info("%s", app.aws.describe())
+        if not is_loopback(config.host):
+            logger.warning(
+                "--host %s: the Lambda API and the API routes are reachable from the network "
+                "and unauthenticated: anyone who can reach this machine can invoke your "
+                "functions (the Runtime APIs stay on loopback)",
+                config.host,
+            )
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
@@ -322,6 +330,15 @@ async def drain(app: App, interrupt: asyncio.Event) -> None:
     if not drained.done():
         drained.cancel()
         logger.warning("stopping now: %d invocation(s) in flight cut short", app.invoker.in_flight)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def start_watch(app: App) -> WatchSession:
