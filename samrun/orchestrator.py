@@ -43,6 +43,7 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
+from samrun.state_lock import lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -274,8 +275,12 @@ def load(config: Config) -> AppGraph:
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
     raise_fd_limit()  # one descriptor per caller, listener and pipe: a burst needs thousands
-    graph = load(config)
-    return run_loop(serve(config, graph))
+    lock = lock_state_dir(config.state_dir)  # one samrun per state folder, or exit 2
+    try:
+        graph = load(config)
+        return run_loop(serve(config, graph))
+    finally:
+        unlock_state_dir(lock)
 
 
 async def serve(config: Config, graph: AppGraph) -> int:
@@ -353,8 +358,12 @@ async def start_watch(app: App) -> WatchSession:
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
     raise_fd_limit()
-    graph = load(config)
-    return run_loop(invoke_once(config, graph, target, event))
+    lock = lock_state_dir(config.state_dir)
+    try:
+        graph = load(config)
+        return run_loop(invoke_once(config, graph, target, event))
+    finally:
+        unlock_state_dir(lock)
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
