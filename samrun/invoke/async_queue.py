@@ -28,12 +28,12 @@ import heapq
 import logging
 import random
 import re
+import sqlite3
 import time
 import zlib
-from collections import deque
 from pathlib import Path
 
-from samrun.errors import ResourceNotFound, TooManyRequests
+from samrun.errors import ResourceNotFound, ServiceError, TooManyRequests
 from samrun.invoke.destinations import (
     EVENT_AGE_EXCEEDED,
     RECURSIVE_LOOP,
@@ -46,6 +46,7 @@ from samrun.invoke.event_store import EventStore, Op, QueuedEvent
 from samrun.invoke.invoker import Invoker, new_trace_id
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import Target
+from samrun.invoke.slot_wait import SlotWaiters
 from samrun.model import LATEST
 
 logger = logging.getLogger(__name__)
@@ -97,10 +98,9 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._ids = random.Random()
-        self._parked: dict[str, deque[QueuedEvent]] = {}  # function -> events awaiting a slot
-        self.gate = invoker.gate
-        self.gate.listeners.append(self._slot_released)
+        self._waiting = SlotWaiters(invoker.gate, self._push)  # events awaiting a slot
         self.accepted = self.delivered = self.throttled = 0
+        self._store_failing = False
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,7 +124,16 @@ class AsyncQueue:
             enqueued_at=now,
             due_at=now,
         )
-        await self._write(("insert", event))
+        try:
+            await self._write(("insert", event))
+        except sqlite3.Error as exc:  # a full disk: the caller hears of it, the log once
+            if not self._store_failing:
+                logger.error("async queue: cannot store events in %s: %s", self.store.path, exc)
+            self._store_failing = True
+            raise ServiceError(f"The event could not be stored: {exc}") from None
+        if self._store_failing:
+            logger.info("async queue: storing events again")
+            self._store_failing = False
         self.accepted += 1
         self._push(event)
 
@@ -158,26 +167,7 @@ class AsyncQueue:
         self.store.executor.shutdown(wait=False)
 
     def pending(self) -> int:
-        parked = sum(len(events) for events in self._parked.values())
-        return len(self._due) + len(self._inflight) + parked
-
-    # -- waiting for a concurrency slot --
-
-    def _park(self, event: QueuedEvent) -> None:
-        self._parked.setdefault(event.function, deque()).append(event)
-
-    def _must_wait(self, function: str, starting: int = 0) -> bool:
-        return self.gate.can_ever_run(function) and self.gate.free_slots(function) <= starting
-
-    def _slot_released(self, function: str) -> None:
-        """A slot came free somewhere (an unreserved one serves every unreserved function):
-        back to the due heap, in their order, as many parked events as slots are free."""
-        for name in list(self._parked):
-            parked = self._parked[name]
-            for _ in range(min(len(parked), self.gate.free_slots(name))):
-                self._push(parked.popleft())
-            if not parked:
-                del self._parked[name]
+        return len(self._due) + len(self._inflight) + len(self._waiting)
 
     # -- durability: every change is one op, many ops share one transaction --
 
@@ -220,8 +210,8 @@ class AsyncQueue:
             starting: dict[str, int] = {}  # started in this pass, not leased yet
             while self._due and self._due[0][0] <= now and len(self._inflight) < self.max_inflight:
                 event = heapq.heappop(self._due)[2]
-                if self._must_wait(event.function, starting.get(event.function, 0)):
-                    self._park(event)
+                if self._waiting.must_wait(event.function, starting.get(event.function, 0)):
+                    self._waiting.park(event)
                     continue
                 starting[event.function] = starting.get(event.function, 0) + 1
                 task = asyncio.create_task(self._run_guarded(event))
@@ -245,6 +235,10 @@ class AsyncQueue:
             await self._run(event)
         except asyncio.CancelledError:
             raise
+        except sqlite3.Error as exc:  # a full disk: the event stays as it was on disk
+            logger.error("async event %s: cannot update the queue: %s", event.request_id, exc)
+            event.due_at = time.time() + THROTTLE_MAX_S / self.time_scale
+            self._push(event)
         except Exception:  # a bug must not lose the event: it stays on disk, retried later
             logger.exception("async event %s: failed to process; retrying", event.request_id)
             event.due_at = time.time() + THROTTLE_MAX_S / self.time_scale
@@ -291,8 +285,8 @@ class AsyncQueue:
         try:
             result = await self.invoker.run(target, request, event.request_id)
         except TooManyRequests:
-            if self._must_wait(event.function):  # another caller took the slot meanwhile
-                self._park(event)
+            if self._waiting.must_wait(event.function):  # another caller took the slot
+                self._waiting.park(event)
                 return
             self.throttled += 1
             event.throttles += 1
