@@ -97,6 +97,10 @@ class Launcher:
             overrides=self._env_overrides,
             host_env=self.host.host_env,
         )
+        # Lambda's code folder is read-only, so Python writes no bytecode there; here the code
+        # is the user's own folder, so Python (and any Python a function starts) caches it in
+        # the state folder instead.
+        env.setdefault("PYTHONPYCACHEPREFIX", str(self.host.state_dir / "pycache"))
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
             argv=prepared.command.argv,
