@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from samrun.reload.apply import replace_env_vars
-from samrun.reload.check import EditRefused, Loaded, check_code, load_checked, read_env_vars
+from samrun.reload.check import (
+    EditRefused,
+    Loaded,
+    check_code,
+    known_problems,
+    load_checked,
+    read_env_vars,
+)
 from samrun.reload.diff import functions_using_layers
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.watch import Change, Watcher, WatchTargets, included_files
@@ -127,6 +134,7 @@ class WatchSession:
         problems: list[str] = []
         loaded = None
         if change.template:
+            known = await asyncio.to_thread(known_problems, self.template, self.app.graph)
             try:
                 loaded = await asyncio.to_thread(
                     load_checked,
@@ -134,6 +142,7 @@ class WatchSession:
                     parameter_overrides=config.parameter_overrides,
                     region=config.region,
                     account_id=config.account_id,
+                    known=known,
                 )
             except EditRefused as refused:
                 problems += refused.problems
