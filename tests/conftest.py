@@ -185,3 +185,10 @@ def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def shared_file(path: Path) -> Path:
+    """A file a function may write (as root, functions run as an unprivileged user)."""
+    path.touch()
+    path.chmod(0o666)
+    return path

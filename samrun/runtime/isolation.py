@@ -6,7 +6,8 @@
 - its cgroups (CPU share, task limit), where samrun could make them;
 - its TMPDIR, a folder of the instance's: as root, a tmpfs of EphemeralStorage size in a private
   mount namespace, so it is full at Lambda's limit (ENOSPC), as Lambda's /tmp is; elsewhere a
-  plain folder where no one file may exceed EphemeralStorage.
+  plain folder where no one file may exceed EphemeralStorage;
+- as root, last of all, it becomes an unprivileged user of its own (runtime/unprivileged.py).
 
 Only syscalls run in the child (no allocation-heavy Python): it is forked from a threaded process.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from samrun.runtime.cgroups import Cgroups
 from samrun.runtime.descendants import PR_SET_CHILD_SUBREAPER
 from samrun.runtime.sandbox import LaunchSpec
+from samrun.runtime.unprivileged import switcher
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
@@ -34,8 +36,12 @@ MS_PRIVATE = 1 << 18
 MAX_FILES = MAX_PROCESSES = 1024
 
 
-def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Callable[[], None]:
-    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs."""
+def child_setup(
+    spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool, uid: int | None = None
+) -> Callable[[], None]:
+    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs;
+    with `uid`, it runs as that user."""
+    become = switcher(uid) if uid is not None else None
     fsize = spec.ephemeral_storage_mb * 1024 * 1024
     tmp_dir = os.fsencode(spec.tmp_dir)
     tmpfs_options = f"size={spec.ephemeral_storage_mb}m,mode=1777".encode()
@@ -51,6 +57,8 @@ def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Ca
         # under load), so under Lambda's 1024 it could open nothing more (cgroup.procs: EMFILE).
         resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+        if become is not None:
+            become()
 
     return apply
 

@@ -22,6 +22,7 @@ from samrun.runtime.cgroups import Cgroups, kill_all
 from samrun.runtime.descendants import kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
+from samrun.runtime.unprivileged import SandboxUsers
 
 logger = logging.getLogger(__name__)
 
@@ -178,9 +179,13 @@ class ProcessBackend:
     def __init__(self) -> None:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
+        self.users = SandboxUsers()  # as root: each instance its own unprivileged uid
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
         folders = self.cgroups.create(spec.name.replace(":", "-"))
+        uid = self.users.next_uid()
+        if uid is not None:  # its TMPDIR is its own (a tmpfs over it is mode 1777 anyway)
+            os.chown(spec.tmp_dir, uid, uid)
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         try:
@@ -194,7 +199,7 @@ class ProcessBackend:
                 start_new_session=True,
                 close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio:
                 pass_fds=(),  # the Runtime API is reached by address (AWS_LAMBDA_RUNTIME_API)
-                preexec_fn=child_setup(spec, folders, self.tmpfs),
+                preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(read_end)
