@@ -137,6 +137,7 @@ class App:
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
         )
         self.aws_substitutions = await provision(self.aws, self.graph)
+        self.aws.on_restart = lambda: provision(self.aws, self.graph)  # moto died: again
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
             self.directory.update_graph(self.graph)
