@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import socket
@@ -33,6 +32,7 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.lifecycle import drain, warn_if_exposed
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
@@ -299,13 +299,7 @@ async def serve(config: Config, graph: AppGraph) -> int:
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
         logger.info("%s", app.aws.describe())
-        if not is_loopback(config.host):
-            logger.warning(
-                "--host %s: the Lambda API and the API routes are reachable from the network "
-                "and unauthenticated: anyone who can reach this machine can invoke your "
-                "functions (the Runtime APIs stay on loopback)",
-                config.host,
-            )
+        warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
@@ -314,37 +308,6 @@ async def serve(config: Config, graph: AppGraph) -> int:
             await watch.stop()
         await drain(app, stop)
     return 0
-
-
-async def drain(app: App, interrupt: asyncio.Event) -> None:
-    """Stop accepting, then let every call in flight finish (each up to its own timeout),
-    unless a second SIGTERM or Ctrl-C says to stop now."""
-    await app.stop_accepting()
-    running = app.invoker.in_flight
-    if not running:
-        logger.info("stopping")
-        return
-    logger.info(
-        "stopping: no new requests; waiting for %d invocation(s) in flight to finish "
-        "(Ctrl-C again to stop now)",
-        running,
-    )
-    drained = asyncio.create_task(app.invoker.drain())
-    interrupted = asyncio.create_task(interrupt.wait())
-    await asyncio.wait((drained, interrupted), return_when=asyncio.FIRST_COMPLETED)
-    interrupted.cancel()
-    if not drained.done():
-        drained.cancel()
-        logger.warning("stopping now: %d invocation(s) in flight cut short", app.invoker.in_flight)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def start_watch(app: App) -> WatchSession:
