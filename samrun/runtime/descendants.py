@@ -5,7 +5,9 @@ samrun could make the instance's cgroups, the cgroup holds every descendant what
 is killed whole (runtime/cgroups.py: `cgroup.kill` on v2, every member on v1). Elsewhere the
 runtime process is made a child subreaper before exec (runtime/isolation.py), so orphans of its
 descendants are re-parented to it instead of to init, and stay in its tree: stopping the
-sandbox stops the whole tree (SIGSTOP, so nothing forks meanwhile), then kills it.
+sandbox stops the whole tree (SIGSTOP, so nothing forks meanwhile), then kills it. When the
+runtime exits on its own, its orphans go to init; they are found by the environment they
+inherited (`AWS_LAMBDA_RUNTIME_API`, one address per instance) and killed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ def descendants(root: int) -> set[int]:
             found.add(pid)
             todo.extend(children.get(pid, ()))
     return found
+
+
+def kill_marked(marker: bytes) -> None:
+    """SIGKILL every process whose initial environment holds `marker` (`NAME=value`)."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/environ", "rb") as environ:
+            if marker in environ.read().split(b"\0"):
+                os.kill(int(entry), signal.SIGKILL)
 
 
 def kill_tree(root: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from samrun.errors import BackendError
 from samrun.runtime.cgroups import Cgroups, kill_all
-from samrun.runtime.descendants import kill_tree
+from samrun.runtime.descendants import kill_marked, kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 from samrun.runtime.unprivileged import SandboxUsers
@@ -45,6 +45,8 @@ class ProcessSandbox:
     ) -> None:
         self._process = process
         self._cgroup_folders = cgroup_folders
+        api = spec.env.get("AWS_LAMBDA_RUNTIME_API", "")
+        self._marker = f"AWS_LAMBDA_RUNTIME_API={api}".encode()
         self._limit_cpu = limit_cpu
         self._pipe = pipe
         self._partial = b""
@@ -110,6 +112,8 @@ class ProcessSandbox:
             kill_all(self._cgroup_folders)
         elif self._process.returncode is None:
             kill_tree(self._process.pid)
+        else:  # the runtime is gone: its orphans went to init
+            kill_marked(self._marker)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._process.pid, signal.SIGKILL)
 

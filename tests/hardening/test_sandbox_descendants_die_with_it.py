@@ -49,3 +49,19 @@ def test_daemon_dies_when_its_instance_is_reaped(
         wait_until(lambda: not alive(pid), timeout=20)  # the idle instance is reaped
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_daemon_dies_when_its_runtime_exits_on_its_own(
+    app_dir: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in MODES[mode].items():
+        monkeypatch.setenv(name, value)
+    server = start_up(app_dir / "template.yaml", app_dir / ".samrun")
+    try:
+        _, headers, body = invoke_http(server.lambda_endpoint, "DaemonExit")
+        assert headers.get("X-Amz-Function-Error") == "Unhandled", body
+        pid = int(server.wait_for(r"DaemonExit \| daemon (\d+)").group(1))
+        wait_until(lambda: not alive(pid), timeout=10)
+    finally:
+        assert server.stop() == 0

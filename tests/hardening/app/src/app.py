@@ -39,6 +39,13 @@ def daemon(event, context):
     return {"daemon": pid}
 
 
+def daemon_then_exit(event, context):
+    """Start a daemon, say its pid, and end the runtime itself (a crash)."""
+    pid = daemon(event, context)["daemon"]
+    print(f"daemon {pid}", flush=True)
+    os._exit(3)
+
+
 def slow(event, context):
     time.sleep(float(event.get("sleep", 2)))
     return {"slept": event.get("sleep", 2)}
