@@ -6,7 +6,15 @@ import json
 import platform
 import sys
 
-from bench import async_bench, docker_bench, gate_bench, invoke_bench, plan_bench, reload_bench
+from bench import (
+    async_bench,
+    burst_bench,
+    docker_bench,
+    gate_bench,
+    invoke_bench,
+    plan_bench,
+    reload_bench,
+)
 
 BENCHMARKS = {
     "plan": plan_bench.run,
@@ -15,6 +23,7 @@ BENCHMARKS = {
     "reload": reload_bench.run,
     "async": async_bench.run,
     "docker": docker_bench.run,
+    "burst": burst_bench.run,
 }
 
 
