@@ -8,6 +8,7 @@ import sys
 
 from bench import (
     async_bench,
+    burst_bench,
     docker_bench,
     gate_bench,
     invoke_bench,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "async": async_bench.run,
     "docker": docker_bench.run,
     "smoke": smoke_bench.run,
+    "burst": burst_bench.run,
 }
 
 

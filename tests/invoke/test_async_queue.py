@@ -10,6 +10,7 @@ import pytest
 
 from samrun.errors import TooManyRequests
 from samrun.invoke.async_queue import AsyncQueue, lineage, with_lineage
+from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.invoke.telemetry import Telemetry
@@ -37,6 +38,7 @@ class ScriptedInvoker:
         self.outcomes = outcomes
         self.runs: list[InvokeRequest] = []
         self.telemetry = Telemetry()  # the invoke path's hook point, as on Invoker
+        self.gate = ConcurrencyGate()
 
     async def run(self, target: Any, request: InvokeRequest, request_id: str) -> InvokeResult:
         self.runs.append(request)
