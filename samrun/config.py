@@ -43,3 +43,4 @@ class Config:
     skip_pull: bool = False  # --skip-pull: use only images the engine has
     container_host: str | None = None  # --container-host: samrun's address seen from containers
     engine_env: Mapping[str, str] = field(default_factory=dict)  # DOCKER_HOST, DOCKER_TLS_VERIFY...
+    queue_dir: Path | None = None  # the async queue's folder when not the state folder's

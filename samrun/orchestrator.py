@@ -13,8 +13,10 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Iterable
+import tempfile
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -50,7 +52,7 @@ from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import LOOPBACK, RuntimeApiServer
 from samrun.sources.triggers import Triggers
-from samrun.state_lock import lock_state_dir, unlock_state_dir
+from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -158,7 +160,7 @@ class App:
         self.events = AsyncQueue(
             self.invoker,
             None,
-            config.state_dir,
+            config.queue_dir or config.state_dir,
             time_scale=config.time_scale,
             max_inflight=min(config.max_sandboxes, ASYNC_WORKERS),
         )
@@ -460,12 +462,30 @@ async def start_watch(app: App) -> WatchSession:
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
     raise_fd_limit()
-    lock = lock_state_dir(config.state_dir)
-    try:
+    with one_shot_state(config) as config:
         graph = build(config, load(config))
         return run_loop(invoke_once(config, graph, target, event))
-    finally:
-        unlock_state_dir(lock)
+
+
+@contextlib.contextmanager
+def one_shot_state(config: Config) -> Iterator[Config]:
+    """`invoke` and `trigger` hold the state folder while they run; beside an `up` that holds
+    it, they run as its guests, with an async queue of their own (removed after them), so the
+    events queued by the `up` are never run twice."""
+    lock = try_lock_state_dir(config.state_dir)
+    if lock is not None:
+        try:
+            yield config
+        finally:
+            unlock_state_dir(lock)
+        return
+    logger.info(
+        "the state folder is in use by samrun pid %s: async events this run raises are not "
+        "kept after it ends",
+        holder(config.state_dir),
+    )
+    with tempfile.TemporaryDirectory(prefix="guest-", dir=config.state_dir) as queue_dir:
+        yield replace(config, queue_dir=Path(queue_dir))
 
 
 def nested_name(graph: AppGraph, target: str) -> str:
@@ -493,8 +513,9 @@ def run_trigger(config: Config, name: str) -> int:
     """`samrun trigger`: fire a schedule, or send a sample event to a trigger, once, without a
     server (as `invoke`); the response on stdout, non-zero exit on a function error."""
     setup_logging(sys.stderr)
-    graph = build(config, load(config))
-    return run_loop(trigger_once(config, graph, name))
+    with one_shot_state(config) as config:
+        graph = build(config, load(config))
+        return run_loop(trigger_once(config, graph, name))
 
 
 def run_trigger_remote(url: str, name: str) -> int:
