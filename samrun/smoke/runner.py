@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from samrun.config import Config
-from samrun.errors import SamrunError
+from samrun.errors import BuildFailed, SamrunError
 from samrun.model import AppGraph, Function, Resource
 from samrun.observe.logs import FUNCTION_LOGGER, ConsoleFormatter, ConsoleHandler
 from samrun.observe.not_run import not_run_lines
-from samrun.orchestrator import App, load, run_loop
+from samrun.orchestrator import App, build, load, one_shot_state, run_loop
+from samrun.runtime.host_limits import raise_fd_limit
 from samrun.smoke.checks import Check, load_checks
 from samrun.smoke.report import Report, Result
 from samrun.smoke.steps import Outcome, Runner, Witness
@@ -69,11 +70,19 @@ def run_smoke(
     witness = Witness()
     setup(witness)
     checks = load_checks(checks_file) if checks_file else []
-    graph = load(config)  # a TemplateError: the CLI prints it located, exit 2
-    report = Report(f"samrun smoke {config.template}")
-    print(f"samrun smoke: {config.template}", flush=True)
-    smoke = Smoke(config, graph, checks, report, witness)
-    code = run_loop(smoke.run(timeout_s))
+    raise_fd_limit()
+    with one_shot_state(config) as config:  # beside an `up` of the same folder: as its guest
+        graph = load(config)  # a TemplateError: the CLI prints it located, exit 2
+        report = Report(f"samrun smoke {config.template}")
+        print(f"samrun smoke: {config.template}", flush=True)
+        smoke = Smoke(config, graph, checks, report, witness)
+        try:
+            smoke.graph = build(config, graph)  # dependencies, as `up` and `invoke` install them
+        except BuildFailed as exc:
+            report.add(Result("dependencies build", "build", False, 0.0, [str(exc)]))
+            code = 1
+        else:
+            code = run_loop(smoke.run(timeout_s))
     wall = time.monotonic() - began
     print(report.summary(wall, smoke.cost_line), flush=True)
     if junit is not None:

@@ -232,3 +232,19 @@ def test_sends_reach_functions_through_push_sources(tmp_path: Path) -> None:
     ):
         assert f"PASS  {name}  (" in done.stdout
     assert "not run locally" in done.stderr  # named at startup, as `up` names it
+
+
+def test_a_failed_build_fails_the_smoke(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Made:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.11\n"
+        "      CodeUri: src/\n      Handler: app.handler\n    Metadata:\n"
+        "      BuildMethod: makefile\n"
+    )
+    done = smoke(tmp_path, "--junit", "j.xml")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL  dependencies build" in done.stdout and "no Makefile" in done.stdout
+    suite, _ = junit(tmp_path / "j.xml")
+    assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
