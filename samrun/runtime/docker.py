@@ -23,7 +23,7 @@ from typing import Any
 from samrun.errors import BackendError, InvalidEntrypoint
 from samrun.runtime.docker_engine import Engine, first_line, remove_container
 from samrun.runtime.docker_sandbox import DockerSandbox, open_fifo
-from samrun.runtime.sandbox import LaunchSpec, OutputSink
+from samrun.runtime.sandbox import CONTAINER_DEPS, LaunchSpec, OutputSink
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +189,8 @@ class DockerBackend:
         if spec.image_uri or spec.image_build:
             return {}  # the code is in the image
         folders = {TASK_ROOT: spec.code_dir, **({OPT: spec.opt_dir} if spec.opt_dir else {})}
+        if spec.deps_dir is not None:
+            folders[CONTAINER_DEPS] = spec.deps_dir
         if engine.local:  # a mount, so an edit shows at the next cold start (hot reload)
             return {str(path): {"bind": where, "mode": "ro"} for where, path in folders.items()}
         return {

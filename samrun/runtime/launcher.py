@@ -15,7 +15,7 @@ from samrun.runtime.code import prepare_code, prepare_layers
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
 from samrun.runtime.instance import Instance, LineSink
 from samrun.runtime.runtimes import RuntimeCommand, RuntimeLocator
-from samrun.runtime.sandbox import Backend, LaunchSpec
+from samrun.runtime.sandbox import CONTAINER_DEPS, Backend, LaunchSpec
 from samrun.runtime.server import RuntimeApiServer
 from samrun.runtime.session import RuntimeSession
 
@@ -125,6 +125,7 @@ class Launcher:
             architecture=(self.config.architectures or ("x86_64",))[0],
             image_config=self.config.image_config,
             image_build=self.config.image_build,
+            deps_dir=Path(deps) if (deps := self.config.code.dependencies) else None,
         )
 
         async def close_listener() -> None:
@@ -190,6 +191,9 @@ class Launcher:
             if key not in user_set:
                 env.pop(key, None)
         env["LAMBDA_RUNTIME_DIR"] = "/var/runtime"
+        if self.config.code.dependencies:
+            for key, value in container_dependency_paths(self.config.runtime or "").items():
+                env[key] = f"{value}:{user_set[key]}" if key in user_set else value
         return env
 
     def _prepare(self) -> PreparedCode:
@@ -210,3 +214,25 @@ class Launcher:
             self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
         )
         return PreparedCode(code_dir, opt_dir, command)
+
+
+def container_dependency_paths(runtime: str) -> dict[str, str]:
+    """The language path that puts built dependencies beside /var/task in a container (on
+    Lambda, `sam build` copies them into the code; here they stay in the state folder)."""
+    if runtime.startswith("python"):
+        return {"PYTHONPATH": CONTAINER_DEPS}  # the images' bootstraps put /var/task first
+    if runtime.startswith("nodejs"):
+        major = runtime.removeprefix("nodejs").removesuffix(".x")
+        return {  # Lambda's NODE_PATH, with the function's node_modules first
+            "NODE_PATH": ":".join(
+                (
+                    CONTAINER_DEPS,
+                    f"/opt/nodejs/node{major}/node_modules",
+                    "/opt/nodejs/node_modules",
+                    "/var/runtime/node_modules",
+                    "/var/runtime",
+                    "/var/task",
+                )
+            )
+        }
+    return {}

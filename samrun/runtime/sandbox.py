@@ -13,6 +13,8 @@ from typing import Protocol
 
 from samrun.model import ImageBuild, ImageConfig
 
+CONTAINER_DEPS = "/var/deps"  # where a container sees the function's built dependencies
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LaunchSpec:
@@ -33,6 +35,7 @@ class LaunchSpec:
     architecture: str = "x86_64"
     image_config: ImageConfig | None = None  # an image function's CMD/ENTRYPOINT/WORKDIR
     image_build: ImageBuild | None = None  # an image function built from its Dockerfile
+    deps_dir: Path | None = None  # built dependencies (samrun.build), beside the code
 
 
 class Sandbox(Protocol):
