@@ -26,7 +26,7 @@ from samrun.runtime.session import InvokeEvent
 logger = logging.getLogger(__name__)
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
-MAX_ASYNC_PAYLOAD = 256 * 1024
+MAX_ASYNC_PAYLOAD = 1024 * 1024  # Lambda's Event limit since 2025 (it was 256 KB)
 LOG_TAIL_BYTES = 4096
 
 
