@@ -16,6 +16,7 @@ from samrun.errors import Location, TemplateError
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, Code, Function
 from samrun.template.build import build_graph, compile_template
 from samrun.template.loader import LoadedTemplate, load_template
+from samrun.template.outline import outline_errors
 
 MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
@@ -38,7 +39,12 @@ def _lint(loaded: LoadedTemplate, text: str, region: str) -> list[Problem]:
     from cfnlint.api import ManualArgs, lint
 
     problems = []
-    for match in lint(text, config=ManualArgs(regions=[region])):
+    try:
+        matches = lint(text, config=ManualArgs(regions=[region]))
+    except Exception as exc:  # cfn-lint's own bug must not hide samrun's checks
+        where = Location(str(loaded.path), 1, 1)
+        return [Problem(where, "cfn-lint", f"cfn-lint failed: {exc!r}", is_error=False)]
+    for match in matches:
         where = Location(str(loaded.path), match.linenumber or 1, match.columnnumber or 1)
         severity = getattr(match.rule, "severity", "error")
         problems.append(Problem(where, match.rule.id, match.message, severity == "error"))
@@ -202,6 +208,9 @@ def validate_template(
         loaded = load_template(path)
     except TemplateError as exc:
         return [_from_error(exc, path)]
+    broken = outline_errors(loaded)
+    if broken:  # cfn-lint and the transform would crash on it: say what breaks, and stop
+        return [_from_error(exc, path) for exc in broken]
     text = path.read_text(encoding="utf-8-sig")
     problems = _lint(loaded, text, region)
     try:
