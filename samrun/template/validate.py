@@ -7,6 +7,10 @@ it takes about a second to import.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import importlib.resources
+import json
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from samrun.errors import Location, TemplateError
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, Code, Function
+from samrun.template.archives import unsafe_entries
 from samrun.template.build import build_graph, compile_template
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.template.outline import outline_errors
@@ -71,6 +76,14 @@ class _Checks:
         for function in self.graph.functions:
             yield from self.limits(function)
             yield from self.handler(function)
+            yield from self.runtime(function)
+            yield from self.archive(function)
+        for layer in self.graph.layers:
+            where: tuple[str, ...] = ("Resources", layer.logical_id, "Properties")
+            for prop in ("ContentUri", "Content"):
+                if (*where, prop) in self.loaded.marks:
+                    where = (*where, prop)
+            yield from _archive_problems(layer.logical_id, layer.code, self.loaded.locate(where))
         for warning in self.graph.warnings:
             logical_id = warning.split(".", 1)[0].split(":", 1)[0]
             yield Problem(
@@ -125,6 +138,24 @@ class _Checks:
                 f"allows {MAX_UNZIPPED_BYTES // 2**20} MB",
             )
 
+    def runtime(self, function: Function) -> Iterator[Problem]:
+        """A runtime Lambda never had is an error (deprecated ones are cfn-lint's warnings)."""
+        runtime = function.config.runtime
+        runtimes = lambda_runtimes()
+        if runtime is not None and runtime not in runtimes:
+            today = datetime.date.today().isoformat()
+            current = sorted(name for name, end in runtimes.items() if not end or end > today)
+            yield Problem(
+                self.where(function, "Runtime"),
+                "samrun-runtime",
+                f"{function.logical_id}: {runtime!r} is not a Lambda runtime; "
+                f"current ones are {', '.join(current)}",
+            )
+
+    def archive(self, function: Function) -> Iterator[Problem]:
+        where = self.where(function, "CodeUri", "Code")
+        yield from _archive_problems(function.logical_id, function.config.code, where)
+
     def handler(self, function: Function) -> Iterator[Problem]:
         config, name = function.config, function.logical_id
         path = config.code.path
@@ -158,6 +189,22 @@ def check_graph(
         return list(checks.run())
     chosen = [f for f in graph.functions if {f.name, f.logical_id} & set(functions)]
     return [p for f in chosen for p in (*checks.limits(f), *checks.handler(f))]
+
+
+@functools.cache
+def lambda_runtimes() -> dict[str, str | None]:
+    """Every runtime Lambda has had, deprecated ones included, with the date it was (or will
+    be) deprecated: cfn-lint's data, which its deprecation rules use too."""
+    data = importlib.resources.files("cfnlint.data.AdditionalSpecs") / "LmbdRuntimeLifecycle.json"
+    lifecycle = json.loads(data.read_text(encoding="utf-8"))
+    return {name: dates.get("deprecated") for name, dates in lifecycle.items()}
+
+
+def _archive_problems(name: str, code: Code | None, where: Location) -> Iterator[Problem]:
+    if code is None or code.path is None:
+        return
+    for reason in unsafe_entries(Path(code.path)):
+        yield Problem(where, "samrun-archive", f"{name}: {code.path}: {reason}")
 
 
 def _handler_files(runtime: str, handler: str) -> tuple[str, ...]:
