@@ -35,3 +35,4 @@ class Config:
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
+    allow_origins: tuple[str, ...] = ()  # --allow-origin: browser origins the Lambda API accepts

@@ -17,8 +17,8 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from samrun.api import lambda_api
+from samrun.api.guard import RequestGuard
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
@@ -32,6 +32,7 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
 from samrun.model import AppGraph, Function, FunctionConfig
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
@@ -121,10 +122,13 @@ class App:
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
+        # every listener's connections, below the descriptor limit (8 per sandbox: its pipes)
+        self.connections = ConnectionBudget(reserve_fds=FD_RESERVE + 8 * config.max_sandboxes)
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
-        self._api_runner: web.AppRunner | None = None
+        self.front_doors.connections = self.connections
+        self._api_listener: Listener | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -141,14 +145,14 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
-        self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control, self.state).app(),
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=1,
+        api = LambdaApi(self.invoker, self.control, self.state).app()
+        port = self._api_socket.getsockname()[1]
+        guard = RequestGuard.of(self.config.host, port, self.config.allow_origins)
+        api.middlewares.append(guard.middleware())
+        self._api_listener = Listener(
+            api, self._api_socket, budget=self.connections, reject=lambda_api.reject
         )
-        await self._api_runner.setup()
-        await web.SockSite(self._api_runner, self._api_socket).start()
+        await self._api_listener.start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
@@ -156,8 +160,8 @@ class App:
         await self.front_doors.stop()
         if self._reaper:
             self._reaper.cancel()
-        if self._api_runner:
-            await self._api_runner.cleanup()
+        if self._api_listener:
+            await self._api_listener.stop()
         await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
@@ -187,6 +191,7 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "connections": self.connections.state(),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,

@@ -119,6 +119,7 @@ def check_payload(request: InvokeRequest) -> None:
             f"{len(request.payload)} byte payload is too large for the "
             f"{request.invocation_type} invocation type (limit {limit} bytes)"
         )
+    decode_client_context(request.client_context)  # refused before anything runs
     if not request.payload:
         return
     try:
@@ -134,11 +135,12 @@ def decode_client_context(encoded: str | None) -> str | None:
     if not encoded:
         return None
     try:
-        return base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidRequestContent(
-            "Client context must be a valid Base64-encoded JSON object."
-        ) from None
+        text = base64.b64decode(encoded, validate=True).decode()
+        if isinstance(json.loads(text), dict):
+            return text
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.")
 
 
 def new_trace_id(ids: random.Random) -> str:
