@@ -234,5 +234,14 @@ class Listener:
 
         await _Site(self.runner, self.sock, protocol).start()
 
+    @property
+    def sites(self) -> list[web.BaseSite]:
+        return list(self.runner.sites)
+
+    async def stop_accepting(self) -> None:
+        """Close the listening socket; connections already open are still answered."""
+        for site in self.sites:
+            await site.stop()
+
     async def stop(self) -> None:
         await self.runner.cleanup()

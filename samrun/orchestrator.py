@@ -128,7 +128,7 @@ class App:
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
         self.front_doors.connections = self.connections
-        self._api_listener: Listener | None = None
+        self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -149,10 +149,10 @@ class App:
         port = self._api_socket.getsockname()[1]
         guard = RequestGuard.of(self.config.host, port, self.config.allow_origins)
         api.middlewares.append(guard.middleware())
-        self._api_listener = Listener(
+        self._api_runner = Listener(
             api, self._api_socket, budget=self.connections, reject=lambda_api.reject
         )
-        await self._api_listener.start()
+        await self._api_runner.start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
@@ -160,8 +160,8 @@ class App:
         await self.front_doors.stop()
         if self._reaper:
             self._reaper.cancel()
-        if self._api_listener:
-            await self._api_listener.stop()
+        if self._api_runner:
+            await self._api_runner.stop()
         await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):

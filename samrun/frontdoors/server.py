@@ -101,7 +101,7 @@ class _Door:
     name: str  # "API", "function URL of X", "ALB listener L"
     sock: socket.socket
     handle: Handler  # swapped in place by a reload; the listener and its port stay
-    listener: HttpListener | None = None
+    runner: HttpListener | None = None
 
     @property
     def port(self) -> int:
@@ -112,12 +112,12 @@ class _Door:
 
     async def start(self, connections: ConnectionBudget) -> None:
         app = aiohttp_app(self.dispatch)
-        self.listener = HttpListener(app, self.sock, budget=connections, reject=reject)
-        await self.listener.start()
+        self.runner = HttpListener(app, self.sock, budget=connections, reject=reject)
+        await self.runner.start()
 
     async def stop(self) -> None:
-        if self.listener is not None:
-            await self.listener.stop()
+        if self.runner is not None:
+            await self.runner.stop()
         self.sock.close()
 
 
