@@ -111,11 +111,15 @@ class _Protocol(web.RequestHandler):
             self._header_timer.cancel()
         super().connection_lost(exc)
 
-    def request_started(self) -> None:
-        self.idle_since = None
+    def headers_received(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+
+    def request_started(self) -> None:
+        """Busy from here (the body is in) to the end of the response: not evicted meanwhile.
+        A body still arriving leaves the connection idle: a trickled body cannot pin it."""
+        self.idle_since = None
 
     def _headers_overdue(self) -> None:
         self._header_timer = None
@@ -149,10 +153,10 @@ class _Protocol(web.RequestHandler):
 def _middleware(reject: Reject) -> Middleware:
     @web.middleware
     async def track_and_read(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Mark the connection busy, then read the body within its deadline."""
-        protocol = request.protocol
-        if isinstance(protocol, _Protocol):
-            protocol.request_started()
+        """Read the body within its deadline, then mark the connection busy."""
+        protocol = request.protocol if isinstance(request.protocol, _Protocol) else None
+        if protocol is not None:
+            protocol.headers_received()
         if request.body_exists:
             try:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
@@ -165,6 +169,8 @@ def _middleware(reject: Reject) -> Middleware:
                 response = reject(413, exc.text or "Request Entity Too Large")
                 response.force_close()
                 return response
+        if protocol is not None:
+            protocol.request_started()
         return await handler(request)
 
     return track_and_read
