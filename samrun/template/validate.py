@@ -27,6 +27,9 @@ MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 _NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+# cfn-lint's errors for a deprecated runtime AWS no longer creates or updates: samrun still runs
+# what it can of them locally, so they are warnings here (an unknown runtime stays an error)
+DEPRECATED_RUNTIME_RULES = frozenset({"E2531", "E2533"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,8 @@ def _lint(loaded: LoadedTemplate, text: str, region: str) -> list[Problem]:
     for match in matches:
         where = Location(str(loaded.path), match.linenumber or 1, match.columnnumber or 1)
         severity = getattr(match.rule, "severity", "error")
-        problems.append(Problem(where, match.rule.id, match.message, severity == "error"))
+        is_error = severity == "error" and match.rule.id not in DEPRECATED_RUNTIME_RULES
+        problems.append(Problem(where, match.rule.id, match.message, is_error))
     return problems
 
 
