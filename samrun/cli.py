@@ -95,7 +95,14 @@ def build_config(args: argparse.Namespace) -> Config:
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
+        node_sdk_dir=node_sdk_dir(),
     )
+
+
+def node_sdk_dir() -> Path | None:
+    """SAMRUN_NODE_SDK_DIR: one install of the AWS SDK for JavaScript shared by every app."""
+    value = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    return Path(value).resolve() if value else None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -143,6 +150,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(build_config(args))
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_build
+
+    return run_build(build_config(args))
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from samrun.orchestrator import run_invoke
 
@@ -153,6 +166,87 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise SamrunError(f"-e {args.event}: {exc.strerror}") from None
     return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_trigger, run_trigger_remote
+
+    if len(args.target) > 2:
+        raise SamrunError("trigger takes [TEMPLATE] NAME")
+    if args.url:
+        return run_trigger_remote(args.url, args.target[-1])
+    args.template = args.target[0] if len(args.target) == 2 else None
+    return run_trigger(build_config(args), args.target[-1])
+
+
+def cmd_events_generate(args: argparse.Namespace) -> int:
+    from samrun.frontdoors.sample_events import KINDS, http_sample
+    from samrun.sources.samples import generate
+
+    options = {k: v for k, v in vars(args).items() if k in EVENT_OPTIONS and v is not None}
+    try:
+        if args.service in KINDS:
+            event = http_sample(args.service, args.kind, options)
+        else:
+            event = generate(args.service, args.kind, options)
+    except ValueError as exc:
+        raise SamrunError(str(exc)) from None
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+EVENT_OPTIONS = {
+    "region": "the event's region",
+    "account_id": "the account id in ARNs",
+    "bucket": "s3: the bucket name",
+    "key": "s3: the object key",
+    "size": "s3: the object size",
+    "body": "sqs/sns/kinesis/apigateway/alb: the body or message; eventbridge: detail JSON",
+    "subject": "sns: the subject",
+    "queue": "sqs: the queue name",
+    "topic": "sns: the topic name or ARN",
+    "stream": "kinesis: the stream name",
+    "partition_key": "kinesis: the partition key",
+    "table": "dynamodb: the table name",
+    "source": "eventbridge: the event source",
+    "detail_type": "eventbridge: the detail-type",
+    "rule": "scheduled-event: the rule name",
+    "path": "apigateway/alb: the request path",
+    "method": "apigateway/alb: the HTTP method",
+}
+
+
+def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    trigger = commands.add_parser(
+        "trigger", help="fire a schedule, or send a sample event to a trigger, now"
+    )
+    trigger.add_argument("target", nargs="+", metavar="[TEMPLATE] NAME")
+    trigger.add_argument(
+        "--url", metavar="LAMBDA_API", help="fire it in the `samrun up` whose Lambda API is here"
+    )
+    add_common(trigger, template=False)
+    add_runtime(trigger)
+    trigger.set_defaults(run=cmd_trigger)
+    events = commands.add_parser("events", help="sample events")
+    actions = events.add_subparsers(dest="action", required=True)
+    generate = actions.add_parser(
+        "generate", help="print a sample event (as `sam local generate-event`)"
+    )
+    generate.add_argument(
+        "service",
+        metavar="SOURCE",
+        help="s3 | sqs | sns | kinesis | dynamodb | eventbridge | cloudwatch | apigateway | alb",
+    )
+    generate.add_argument(
+        "kind",
+        metavar="KIND",
+        help="e.g. put, receive-message, notification, get-records, "
+        "update, event, scheduled-event, aws-proxy, http-api-proxy, request",
+    )
+    for name, text in EVENT_OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        generate.add_argument(flag, dest=name, type=int if name == "size" else str, help=text)
+    generate.set_defaults(run=cmd_events_generate)
 
 
 def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
@@ -238,6 +332,13 @@ def make_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)
     validate.set_defaults(run=cmd_validate)
+
+    build = commands.add_parser(
+        "build", help="install functions' and layers' dependencies into the state folder"
+    )
+    add_common(build)
+    build.set_defaults(run=cmd_build)
+    add_events(commands)
     return parser
 
 

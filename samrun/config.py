@@ -35,4 +35,5 @@ class Config:
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
+    node_sdk_dir: Path | None = None  # SAMRUN_NODE_SDK_DIR: the AWS SDK for JS, shared by apps
     allow_origins: tuple[str, ...] = ()  # --allow-origin: browser origins the Lambda API accepts

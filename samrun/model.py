@@ -45,6 +45,20 @@ class Code:
     inline: str | None = None  # InlineCode / Code.ZipFile
     image_uri: str | None = None  # PackageType Image
     remote: str | None = None  # s3://bucket/key or anything else samrun cannot read locally
+    # Set by samrun.build, never by a template: the installed dependencies (a folder in the state
+    # folder) seen beside the code, and the source folder when `path` is a build's artifact.
+    dependencies: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildSpec:
+    """A resource's `Metadata` as `sam build` reads it: BuildMethod (esbuild, makefile, a
+    runtime such as python3.12) and its BuildProperties / BuildArchitecture."""
+
+    method: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    architecture: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +79,7 @@ class Layer:
     compatible_runtimes: tuple[str, ...] = ()
     compatible_architectures: tuple[str, ...] = ()
     description: str = ""
+    build: BuildSpec | None = None  # Metadata BuildMethod: only then does `sam build` build it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +157,7 @@ class Function:
     dead_letter: Destination | None = None
     function_url: FunctionUrl | None = None
     role: str | None = None
+    build: BuildSpec | None = None  # Metadata BuildMethod (esbuild, makefile), when set
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +238,10 @@ class Schedule:
     name: str | None = None
     qualifier: str | None = None
     logical_id: str | None = None
+    timezone: str | None = None  # ScheduleExpressionTimezone (Scheduler only); None is UTC
+    kind: str = "events"  # events (an EventBridge rule) | scheduler (EventBridge Scheduler)
+    start_date: str | None = None  # Scheduler's StartDate / EndDate (ISO 8601), when set
+    end_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,10 +18,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from samrun.api import lambda_api
+from samrun.api import triggers as triggers_api
 from samrun.api.guard import RequestGuard
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision import localise, provision
+from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.frontdoors.server import FrontDoors
@@ -42,6 +44,7 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
+from samrun.sources.triggers import Triggers
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -79,7 +82,12 @@ class App:
         self.graph = graph
         self.backend = make_backend(config.backend)
         self.runtime_server = RuntimeApiServer(config.host)
-        self.locator = RuntimeLocator(config.host_env, config.state_dir / "python-sdk")
+        self.build_options = build_options(config)  # watch mode rebuilds with these
+        self.locator = RuntimeLocator(
+            config.host_env,
+            config.state_dir / "python-sdk",
+            node_sdk_folder(config.state_dir, config.node_sdk_dir),
+        )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
@@ -128,6 +136,13 @@ class App:
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
         self.front_doors.connections = self.connections
+        self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
+            self.aws,
+            self.invoker.invoke,
+            region=graph.region,
+            account_id=graph.account_id,
+            time_scale=config.time_scale,
+        )
         self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None
 
@@ -146,6 +161,7 @@ class App:
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
         api = LambdaApi(self.invoker, self.control, self.state).app()
+        triggers_api.add_routes(api, self.triggers.fire)
         port = self._api_socket.getsockname()[1]
         guard = RequestGuard.of(self.config.host, port, self.config.allow_origins)
         api.middlewares.append(guard.middleware())
@@ -157,6 +173,7 @@ class App:
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def stop(self) -> None:
+        await self.triggers.stop()
         await self.front_doors.stop()
         if self._reaper:
             self._reaper.cancel()
@@ -198,6 +215,7 @@ class App:
                 "throttled": self.events.throttled,
                 "pending": self.events.pending(),
             },
+            **self.triggers.state(),
         }
 
     async def __aenter__(self) -> App:
@@ -265,9 +283,32 @@ def load(config: Config) -> AppGraph:
     )
 
 
+def build_options(config: Config) -> BuildOptions:
+    return BuildOptions(
+        state_dir=config.state_dir,
+        host_env=config.host_env,
+        node_sdk_dir=config.node_sdk_dir,
+        for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
+    )
+
+
+def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:
+    """Install what the app's functions and layers need (samrun.build), before serving."""
+    return build_app(graph, build_options(config), progress or Progress())
+
+
+def run_build(config: Config) -> int:
+    setup_logging(sys.stdout)
+    progress = Progress()
+    build(config, load(config), progress=progress)
+    if not progress.reported:
+        logger.info("nothing to build: no requirements.txt, package.json or BuildMethod")
+    return 0
+
+
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(serve(config, graph))
 
 
@@ -280,11 +321,19 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
+        await app.triggers.start(app.graph)
+        if app.triggers.rows():
+            print(
+                table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
+            )
         logger.info("%s", app.aws.describe())
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
@@ -306,13 +355,56 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(invoke_once(config, graph, target, event))
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+    sys.stdout.buffer.write(result.payload + b"\n")
+    sys.stdout.flush()
+    return 1 if result.function_error else 0
+
+
+def run_trigger(config: Config, name: str) -> int:
+    """`samrun trigger`: fire a schedule, or send a sample event to a trigger, once, without a
+    server (as `invoke`); the response on stdout, non-zero exit on a function error."""
+    setup_logging(sys.stderr)
+    graph = build(config, load(config))
+    return run_loop(trigger_once(config, graph, name))
+
+
+def run_trigger_remote(url: str, name: str) -> int:
+    """`samrun trigger --url`: fire it in a running `up` (asynchronously, as the source would)."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/_samrun/triggers/{quote(name, safe='')}", data=b"", method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SamrunError(json.loads(exc.read() or b"{}").get("message", str(exc))) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SamrunError(f"no samrun up answers at {url}: {exc}") from None
+    print(f"{name}: queued for {body['function']}", file=sys.stderr)
+    return 0
+
+
+async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
+    async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        function, qualifier, event = app.triggers.event_for(name, app.graph)
+        logger.info("%s: invoking %s with %d bytes", name, function, len(event))
+        request = InvokeRequest(function=function, qualifier=qualifier, payload=event)
+        result = await app.invoker.invoke(request)
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
     return 1 if result.function_error else 0

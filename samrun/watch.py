@@ -64,7 +64,10 @@ class Change:
 
 
 def _local(code: Code | None) -> Path | None:
-    return Path(code.path).resolve() if code is not None and code.path else None
+    """The code's folder in the user's sources (a build's source, not its output)."""
+    if code is None or not (code.source or code.path):
+        return None
+    return Path(code.source or code.path or "").resolve()
 
 
 def included_files(data: Mapping[str, Any], base: Path) -> set[Path]:

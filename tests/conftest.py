@@ -185,3 +185,17 @@ def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_node_sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One install of the AWS SDK for JavaScript for the whole session (samrun.build installs it
+    for Node.js functions): every samrun the tests start inherits SAMRUN_NODE_SDK_DIR."""
+    folder = tmp_path_factory.mktemp("node-sdk") / "aws-sdk-js-v3"
+    previous = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    os.environ["SAMRUN_NODE_SDK_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("SAMRUN_NODE_SDK_DIR", None)
+    else:
+        os.environ["SAMRUN_NODE_SDK_DIR"] = previous

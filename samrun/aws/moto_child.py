@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 WATCHDOG_S = 0.5
@@ -37,6 +38,35 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+def propagate_trace_header(app: Any) -> Any:
+    """As AWS does, a message SQS gets while serving a request (SendMessage, or an SNS publish,
+    S3 notification or EventBridge target delivered to SQS) carries that request's
+    X-Amzn-Trace-Id as its AWSTraceHeader: samrun follows recursive loops across those hops."""
+    from moto.sqs.models import SQSBackend
+
+    current = threading.local()
+    send = SQSBackend.send_message
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trace = getattr(current, "trace", None)
+        if trace and not kwargs.get("system_attributes"):
+            kwargs["system_attributes"] = {
+                "AWSTraceHeader": {"DataType": "String", "StringValue": trace}
+            }
+        return send(self, *args, **kwargs)
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+    def traced(environ: dict[str, Any], start_response: Any) -> Any:
+        current.trace = environ.get("HTTP_X_AMZN_TRACE_ID")
+        try:
+            return app(environ, start_response)
+        finally:
+            current.trace = None
+
+    return traced
+
+
 def main(host: str, parent: int) -> None:
     die_with(parent)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -47,7 +77,7 @@ def main(host: str, parent: int) -> None:
         def log_request(self, *args: object, **kwargs: object) -> None:
             pass
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = propagate_trace_header(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
     print(server.server_port, flush=True)
     server.serve_forever()

@@ -141,5 +141,8 @@ class Launcher:
             if ref.code is not None and ref.code.path
         ]
         opt_dir = prepare_layers(layer_paths, state)
-        command = self.host.locator.command(self.config.runtime, code_dir, opt_dir)
+        deps = self.config.code.dependencies
+        command = self.host.locator.command(
+            self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
+        )
         return PreparedCode(code_dir, opt_dir, command)

@@ -14,6 +14,7 @@ from typing import Any
 from samrun.model import (
     LATEST,
     Alias,
+    BuildSpec,
     Code,
     DeploymentPreference,
     Destination,
@@ -51,6 +52,32 @@ def _env_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
 
 
+BUILT_METHODS = ("esbuild", "makefile")  # and runtimes: python3.x, nodejs*
+
+
+def build_spec(ctx: BuildContext, lid: str) -> BuildSpec | None:
+    """`Metadata: BuildMethod` (with BuildProperties, BuildArchitecture), as `sam build` reads it
+    from the resource as written (SAM renames layers, so the source id is asked too)."""
+    source = ctx.source_id(lid) or lid
+    for resource in (ctx.resources.get(lid), ctx.sam_resources.get(source)):
+        metadata = (resource or {}).get("Metadata") if isinstance(resource, dict) else None
+        if isinstance(metadata, dict) and metadata.get("BuildMethod"):
+            properties = ctx.resolve(metadata.get("BuildProperties") or {}, lid)
+            architecture = metadata.get("BuildArchitecture")
+            method = as_text(ctx.resolve(metadata["BuildMethod"], lid))
+            if method not in BUILT_METHODS and not method.startswith(("python", "nodejs")):
+                ctx.resolver.warnings.append(
+                    f"{source}: Metadata BuildMethod {method} is not built by samrun; "
+                    "its code runs as it is"
+                )
+            return BuildSpec(
+                method=method,
+                properties=properties if isinstance(properties, dict) else {},
+                architecture=as_text(architecture) if architecture else None,
+            )
+    return None
+
+
 def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
     layers = []
     for lid, props in ctx.of_type("AWS::Lambda::LayerVersion"):
@@ -65,6 +92,7 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
                     ctx.prop(lid, props, "CompatibleArchitectures")
                 ),
                 description=as_text(ctx.prop(lid, props, "Description", "")),
+                build=build_spec(ctx, lid),
             )
         )
     return tuple(layers)
@@ -199,6 +227,7 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
                 dead_letter=destination(dead_letter),
                 function_url=urls.get(name),
                 role=None if role is None or is_unresolved(role) else as_text(role),
+                build=build_spec(ctx, lid),
             )
         )
     return tuple(functions)

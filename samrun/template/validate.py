@@ -165,6 +165,9 @@ class _Checks:
         path = config.code.path
         if path is None or config.runtime is None:
             return
+        method = function.build.method if function.build is not None else "python"
+        if not method.startswith(("python", "nodejs")):
+            return  # esbuild, makefile, go1.x…: the handler is in what the build writes
         code = Path(path)
         if not code.exists():
             yield Problem(
