@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 TEMPLATE = Path(__file__).parent / "edges_app" / "template.yaml"
@@ -43,3 +46,14 @@ def _complete(head: bytes, body: bytes) -> bool:
 
 def status_of(response: bytes) -> int:
     return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/") else 0
+
+
+@contextmanager
+def lambda_client(server: Any) -> Iterator[Any]:
+    """A boto3 Lambda client of `server`, closed after use: an unclosed pooled socket would
+    warn (an error under pytest's settings) in whichever test the garbage collector runs."""
+    client = server.lambda_client()
+    try:
+        yield client
+    finally:
+        client.close()

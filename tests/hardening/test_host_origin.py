@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import SamrunProcess, start_up
-from tests.hardening.edges import TEMPLATE
+from tests.hardening.edges import TEMPLATE, lambda_client
 
 INVOKE = "/2015-03-31/functions/Echo/invocations"
 
@@ -26,7 +26,8 @@ def post(url: str, headers: dict[str, str], payload: object) -> tuple[int, dict,
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read() or b"null")
+        with error:
+            return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
 
 def get(url: str, headers: dict[str, str]) -> tuple[int, dict]:
@@ -35,7 +36,8 @@ def get(url: str, headers: dict[str, str]) -> tuple[int, dict]:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+        with error:
+            return error.code, dict(error.headers)
 
 
 def assert_refused(result: tuple, log: Path) -> None:
@@ -83,8 +85,9 @@ def test_local_callers_are_served(server: SamrunProcess, tmp_path: Path) -> None
     assert status == 200
     status, _, _ = post(url, {"Sec-Fetch-Site": "same-origin"}, {})
     assert status == 200
-    client = server.lambda_client()  # boto3 sends the Host of its endpoint URL
-    assert client.invoke(FunctionName="Echo", Payload=b"{}")["StatusCode"] == 200
+    with lambda_client(server) as client:  # boto3 sends the Host of its endpoint URL
+        response = client.invoke(FunctionName="Echo", Payload=b"{}")
+        assert response["StatusCode"] == 200 and response["Payload"].read()
 
 
 def test_api_routes_keep_the_templates_cors(server: SamrunProcess) -> None:

@@ -10,17 +10,25 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import SamrunProcess
-from tests.hardening.edges import TEMPLATE, raw_request, status_of
+from tests.hardening.edges import TEMPLATE, lambda_client, raw_request, status_of
 
 
 @pytest.fixture
 def server(samrun_up) -> SamrunProcess:
     return samrun_up(TEMPLATE)
+
+
+@pytest.fixture
+def client(server: SamrunProcess) -> Iterator[Any]:
+    with lambda_client(server) as boto3_client:
+        yield boto3_client
 
 
 def call(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int, dict, object]:
@@ -29,7 +37,8 @@ def call(url: str, method: str = "GET", data: bytes | None = None) -> tuple[int,
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        body = error.read()
+        with error:
+            body = error.read()
         assert error.headers["Content-Type"].startswith("application/json"), body
         return error.code, dict(error.headers), json.loads(body)
 
@@ -69,10 +78,7 @@ def test_malformed_http_is_a_json_400_and_logs_no_traceback(server: SamrunProces
     assert not [line for line in server.lines[mark:] if "Traceback" in line], server.lines[mark:]
 
 
-def test_names_and_qualifiers_that_break_constraints_are_validation_errors(
-    server: SamrunProcess,
-) -> None:
-    client = server.lambda_client()
+def test_names_and_qualifiers_that_break_constraints_are_validation_errors(client: Any) -> None:
     arn = "arn:aws:lambda:us-east-1:123456789012:function:"
     bad = [
         {"FunctionName": "a" * 65},
@@ -117,10 +123,7 @@ def test_pagination_in_range_still_pages(server: SamrunProcess) -> None:
 
 
 @pytest.mark.parametrize("context", [b"[1, 2]", b"not json", b'"text"', b"{"])
-def test_client_context_that_is_not_a_json_object_is_refused(
-    server: SamrunProcess, context: bytes
-) -> None:
-    client = server.lambda_client()
+def test_client_context_that_is_not_a_json_object_is_refused(client: Any, context: bytes) -> None:
     for invocation_type in ("RequestResponse", "Event"):
         with pytest.raises(ClientError) as caught:
             client.invoke(
