@@ -6,7 +6,16 @@ import json
 import platform
 import sys
 
-from bench import async_bench, gate_bench, idle_flood_bench, invoke_bench, plan_bench, reload_bench
+from bench import (
+    async_bench,
+    burst_bench,
+    docker_bench,
+    gate_bench,
+    idle_flood_bench,
+    invoke_bench,
+    plan_bench,
+    reload_bench,
+)
 
 BENCHMARKS = {
     "plan": plan_bench.run,
@@ -14,6 +23,8 @@ BENCHMARKS = {
     "gate": gate_bench.run,
     "reload": reload_bench.run,
     "async": async_bench.run,
+    "docker": docker_bench.run,
+    "burst": burst_bench.run,
     "idle_flood": idle_flood_bench.run,
 }
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError, TemplateError
-from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, PackageType
 
 
 def find_template(given: str | None) -> Path:
@@ -30,18 +32,37 @@ def find_template(given: str | None) -> Path:
 
 
 def parse_overrides(values: Sequence[str]) -> dict[str, str]:
-    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`."""
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`;
+    one argument may hold several, separated by spaces, quoted as a shell quotes them."""
     overrides: dict[str, str] = {}
     for value in values:
-        if value.startswith("ParameterKey="):
-            key_part, _, value_part = value.partition(",ParameterValue=")
-            overrides[key_part.removeprefix("ParameterKey=")] = value_part
-            continue
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
-        overrides[key] = val
+        for token in _override_tokens(value):
+            pair = _override_pair(token)
+            if pair is None:
+                raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+            overrides[pair[0]] = pair[1]
     return overrides
+
+
+def _override_pair(token: str) -> tuple[str, str] | None:
+    if token.startswith("ParameterKey="):
+        key_part, sep, value_part = token.partition(",ParameterValue=")
+        key = key_part.removeprefix("ParameterKey=")
+        return (key, value_part) if sep and key else None
+    key, sep, val = token.partition("=")
+    return (key, val) if sep and key else None
+
+
+def _override_tokens(value: str) -> list[str]:
+    """The pairs in one argument: split as a shell would when every piece is a pair (SAM CLI's
+    `"A=x B=y"`), else the argument whole (`K=a value with spaces`)."""
+    try:
+        tokens = shlex.split(value)
+    except ValueError:
+        return [value]
+    if tokens and all(_override_pair(t) is not None for t in tokens):
+        return tokens
+    return [value]
 
 
 def parse_ports(values: Sequence[str]) -> dict[str, int]:
@@ -55,6 +76,20 @@ def parse_ports(values: Sequence[str]) -> dict[str, int]:
     return ports
 
 
+def parse_layer_map(values: Sequence[str]) -> dict[str, str]:
+    """`--layer-map ARN=PATH …`: local content (a folder or .zip) for layers the app only names
+    by ARN, such as a public layer."""
+    found: dict[str, str] = {}
+    for value in values:
+        arn, sep, path = value.partition("=")
+        if not sep or not arn.startswith("arn:") or not path:
+            raise SamrunError(f"--layer-map: expected LAYER_ARN=PATH, got {value!r}")
+        if not Path(path).exists():
+            raise SamrunError(f"--layer-map {arn}: {path} does not exist")
+        found[arn] = str(Path(path).resolve())
+    return found
+
+
 def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
     if not path:
@@ -66,6 +101,22 @@ def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SamrunError(f"--env-vars {path}: expected an object of objects, as SAM CLI reads it")
     return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
+
+
+def docker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--image-map, --skip-pull, --container-host, and the engine's DOCKER_* variables."""
+    images: dict[str, str] = {}
+    for value in getattr(args, "image_map", None) or []:
+        runtime, sep, image = value.partition("=")
+        if not sep or not runtime or not image:
+            raise SamrunError(f"--image-map: expected RUNTIME=IMAGE, got {value!r}")
+        images[runtime] = image
+    return {
+        "image_map": images,
+        "skip_pull": getattr(args, "skip_pull", False),
+        "container_host": getattr(args, "container_host", None),
+        "engine_env": {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+    }
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -87,6 +138,7 @@ def build_config(args: argparse.Namespace) -> Config:
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
         alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        layer_map=parse_layer_map(getattr(args, "layer_map", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
@@ -96,6 +148,7 @@ def build_config(args: argparse.Namespace) -> Config:
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
         node_sdk_dir=node_sdk_dir(),
+        **docker_options(args),
     )
 
 
@@ -116,6 +169,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
     if args.json:
         print(json.dumps(plan_document(graph), indent=2))
@@ -123,7 +177,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(plan_table(graph))
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in image_function_notes(graph, config):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def image_function_notes(graph: AppGraph, config: Config) -> list[str]:
+    """PackageType Image functions run in containers: say so when no engine would run them."""
+    images = [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+    if not images:
+        return []
+    from samrun.runtime.docker_engine import probe
+
+    problem = probe(config.engine_env)
+    if problem is None:
+        return []
+    return [
+        f"{name} (PackageType Image) will not run: it needs a Docker engine: {problem}"
+        for name in images
+    ]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -135,6 +207,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        layer_map=config.layer_map,
     )
     for problem in problems:
         print(problem.render())
@@ -256,10 +329,32 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
     parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+    parser.add_argument(
+        "--layer-map",
+        nargs="+",
+        default=[],
+        metavar="ARN=PATH",
+        help="local content (folder or .zip) for a layer the template names only by ARN",
+    )
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("process",), default="process")
+    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument(
+        "--image-map",
+        nargs="+",
+        default=[],
+        metavar="RUNTIME=IMAGE",
+        help="docker: run RUNTIME's functions in IMAGE instead of the official Lambda image",
+    )
+    parser.add_argument(
+        "--skip-pull", action="store_true", help="docker: use only images the engine has"
+    )
+    parser.add_argument(
+        "--container-host",
+        metavar="HOST",
+        help="docker: the address containers reach samrun at (remote engines)",
+    )
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")

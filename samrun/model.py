@@ -90,6 +90,17 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageBuild:
+    """An image function's `Metadata` (Dockerfile, DockerContext, DockerTag, DockerBuildArgs):
+    the image is built locally, as `sam build` builds it, and tagged `tag`."""
+
+    context: str  # absolute folder
+    dockerfile: str = "Dockerfile"  # relative to the context
+    tag: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FunctionConfig:
     """Everything that forces new instances when it changes; a published version freezes one."""
 
@@ -106,6 +117,7 @@ class FunctionConfig:
     tracing: str | None = None  # Active | PassThrough
     image_config: ImageConfig | None = None
     description: str = ""
+    image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,13 +286,24 @@ class TargetGroup:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resource:
     """A resource samrun provisions in the local AWS endpoint: sqs | sns | s3 | kinesis | dynamodb
-    | eventbridge."""
+    | eventbridge | ssm | secretsmanager | kms | logs | iam."""
 
     logical_id: str
     type: str
     name: str
     arn: str
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotRun:
+    """Something the template declares that samrun does not realise locally: named once at
+    startup, in `plan` and in /_samrun/state, never dropped silently."""
+
+    what: str  # resource | property | event | authorizer | location | layer
+    name: str  # where it is: a logical id, `Function.Events.Name`, `Api/authorizer`, an ARN
+    type: str  # the resource type, property, event type, authorizer kind...
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,6 +323,7 @@ class AppGraph:
     resources: tuple[Resource, ...] = ()
     warnings: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
+    not_run: tuple[NotRun, ...] = ()  # what the template declares and samrun does not realise
 
     def function(self, name: str) -> Function | None:
         """The function whose name (or logical id) is `name`."""

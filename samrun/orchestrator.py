@@ -22,10 +22,11 @@ from samrun.api import triggers as triggers_api
 from samrun.api.guard import RequestGuard
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.layers import fetch_remote_layers
 from samrun.aws.provision import localise, provision
 from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
-from samrun.errors import SamrunError
+from samrun.errors import BackendError, SamrunError
 from samrun.frontdoors.server import FrontDoors
 from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
 from samrun.invoke.control import Control
@@ -34,21 +35,26 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.lifecycle import drain, warn_if_exposed
 from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
-from samrun.model import AppGraph, Function, FunctionConfig
+from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
+from samrun.observe.not_run import not_run_document, not_run_lines
+from samrun.runtime.host_limits import raise_fd_limit
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
-from samrun.runtime.server import RuntimeApiServer
+from samrun.runtime.server import LOOPBACK, RuntimeApiServer
 from samrun.sources.triggers import Triggers
+from samrun.state_lock import lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
     from samrun.reload.session import WatchSession
+    from samrun.runtime.docker import DockerBackend
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,26 @@ def make_backend(name: str) -> Backend:
     if name == "process":
         return ProcessBackend()
     raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
+
+
+def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
+    """The docker backend: for every function with --backend docker, else for image functions."""
+    if config.backend != "docker" and not image_functions(graph):
+        return None
+    from samrun.runtime.docker import DockerBackend
+    from samrun.runtime.docker_engine import app_label
+
+    return DockerBackend(
+        config.engine_env,
+        app=app_label(config.state_dir),
+        image_map=config.image_map,
+        skip_pull=config.skip_pull,
+        container_host=config.container_host,
+    )
+
+
+def image_functions(graph: AppGraph) -> list[str]:
+    return [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -80,8 +106,14 @@ class App:
     def __init__(self, config: Config, graph: AppGraph) -> None:
         self.config = config
         self.graph = graph
-        self.backend = make_backend(config.backend)
-        self.runtime_server = RuntimeApiServer(config.host)
+        self.containers = make_containers(config, graph)
+        self.not_running: dict[str, str] = {}  # function -> why it cannot run here
+        self.backend: Backend = (
+            self.containers
+            if config.backend == "docker" and self.containers
+            else make_backend(config.backend)
+        )
+        self.runtime_server = RuntimeApiServer(config.container_host or LOOPBACK)  # never --host
         self.build_options = build_options(config)  # watch mode rebuilds with these
         self.locator = RuntimeLocator(
             config.host_env,
@@ -98,6 +130,7 @@ class App:
             host=config.host,
             state_dir=config.state_dir,
         )
+        self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
         self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
         self._host = HostContext(
             backend=self.backend,
@@ -148,11 +181,16 @@ class App:
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.connect_containers()
         await self.aws.start()
         self._host = replace(
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
         )
+        if self.config.aws_profile:  # layers named only by ARN, from AWS itself
+            self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
+            self.directory.update_graph(self.graph)
         self.aws_substitutions = await provision(self.aws, self.graph)
+        self.aws.on_restart = lambda: provision(self.aws, self.graph)  # moto died: again
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
             self.directory.update_graph(self.graph)
@@ -163,7 +201,8 @@ class App:
         api = LambdaApi(self.invoker, self.control, self.state).app()
         triggers_api.add_routes(api, self.triggers.fire)
         port = self._api_socket.getsockname()[1]
-        guard = RequestGuard.of(self.config.host, port, self.config.allow_origins)
+        containers = [self.config.container_host] if self.config.container_host else []
+        guard = RequestGuard.of(self.config.host, port, self.config.allow_origins, containers)
         api.middlewares.append(guard.middleware())
         self._api_runner = Listener(
             api, self._api_socket, budget=self.connections, reject=lambda_api.reject
@@ -171,6 +210,15 @@ class App:
         await self._api_runner.start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def stop_accepting(self) -> None:
+        """A graceful stop's first step: no new connection, no new async event; what is in
+        flight goes on (`Invoker.drain` waits for it)."""
+        await self.front_doors.stop_accepting()
+        if self._api_runner:
+            for site in list(self._api_runner.sites):
+                await site.stop()
+        self.events.stop_taking()
 
     async def stop(self) -> None:
         await self.triggers.stop()
@@ -186,7 +234,28 @@ class App:
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
+        if self.containers is not None and self.containers is not self.backend:
+            await self.containers.close()
         await self.aws.stop()
+
+    async def connect_containers(self) -> None:
+        """Reach the Docker engine; without one, image functions are named and answer an error,
+        and the rest of the app runs (unless --backend docker asked for it all)."""
+        if self.containers is None:
+            return
+        try:
+            await self.containers.connect()
+        except BackendError as exc:
+            if self.config.backend == "docker":
+                raise SamrunError(f"--backend docker: {exc}") from None
+            self.containers = None
+            problem = f"it needs a Docker engine: {exc}"
+            self._host = replace(self._host, containers_problem=problem)
+            for name in image_functions(self.graph):
+                self.not_running[name] = problem
+                logger.warning("%s (PackageType Image) will not run: %s", name, problem)
+            return
+        self._host = replace(self._host, containers=self.containers)
 
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
@@ -202,6 +271,7 @@ class App:
             for (name, version), pool in self.pools.pools.items()
         ]
         return {
+            "not_running": dict(self.not_running),
             "pools": pools,
             "concurrency": {
                 "in_flight": dict(self.gate.in_flight),
@@ -209,6 +279,7 @@ class App:
             },
             "target_health": self.front_doors.target_health(),
             "connections": self.connections.state(),
+            "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
@@ -280,6 +351,7 @@ def load(config: Config) -> AppGraph:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
 
 
@@ -308,8 +380,13 @@ def run_build(config: Config) -> int:
 
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
-    graph = build(config, load(config))
-    return run_loop(serve(config, graph))
+    raise_fd_limit()  # one descriptor per caller, listener and pipe: a burst needs thousands
+    lock = lock_state_dir(config.state_dir)  # one samrun per state folder, or exit 2
+    try:
+        graph = build(config, load(config))
+        return run_loop(serve(config, graph))
+    finally:
+        unlock_state_dir(lock)
 
 
 async def serve(config: Config, graph: AppGraph) -> int:
@@ -321,6 +398,8 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        for line in not_run_lines(graph):
+            logger.warning("%s", line)
         await asyncio.to_thread(
             app.locator.warn_missing, (f.config.runtime for f in graph.functions)
         )
@@ -335,12 +414,14 @@ async def serve(config: Config, graph: AppGraph) -> int:
                 table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
             )
         logger.info("%s", app.aws.describe())
+        warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
-        logger.info("stopping")
+        stop.clear()
         if watch is not None:
             await watch.stop()
+        await drain(app, stop)
     return 0
 
 
@@ -355,11 +436,24 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
-    graph = build(config, load(config))
-    return run_loop(invoke_once(config, graph, target, event))
+    raise_fd_limit()
+    lock = lock_state_dir(config.state_dir)
+    try:
+        graph = build(config, load(config))
+        return run_loop(invoke_once(config, graph, target, event))
+    finally:
+        unlock_state_dir(lock)
+
+
+def nested_name(graph: AppGraph, target: str) -> str:
+    """SAM CLI's `Child/Function` (a nested application's function) as the function's name."""
+    name, sep, qualifier = target.partition(":")
+    function = graph.function(name) if "/" in name else None
+    return function.name + sep + qualifier if function else target
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    target = nested_name(graph, target)
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
         await asyncio.to_thread(
             app.locator.warn_missing, (f.config.runtime for f in graph.functions)

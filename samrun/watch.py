@@ -111,6 +111,9 @@ class WatchTargets:
         code: dict[Path, set[str]] = {}
         for function in graph.functions:
             path = _local(function.config.code)
+            build = function.config.image_build
+            if path is None and build is not None:  # its image is rebuilt at the next start
+                path = Path(build.context).resolve()
             if path is not None:
                 code.setdefault(path, set()).add(function.name)
         layers: dict[Path, set[str]] = {}

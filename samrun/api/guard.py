@@ -59,8 +59,15 @@ class RequestGuard:
     allow_all: bool
 
     @classmethod
-    def of(cls, host: str, port: int, allow_origins: Collection[str] = ()) -> RequestGuard:
-        names = {name.lower() for name in LOOPBACK_NAMES}
+    def of(
+        cls,
+        host: str,
+        port: int,
+        allow_origins: Collection[str] = (),
+        also: Collection[str] = (),
+    ) -> RequestGuard:
+        """`also`: more names samrun is reached by (--container-host, for containers)."""
+        names = {name.lower() for name in (*LOOPBACK_NAMES, *also)}
         any_ip = host in WILDCARDS
         if any_ip:
             names |= {socket.gethostname().lower(), socket.getfqdn().lower()}

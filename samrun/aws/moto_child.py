@@ -1,10 +1,10 @@
 """The embedded moto server, run as samrun's child process (never in samrun's own interpreter:
 moto's handlers would share samrun's GIL and event loop).
 
-`python -m samrun.aws.moto_child HOST PARENT_PID` binds HOST on an ephemeral port, prints the
-port on one line, and serves until samrun goes: SIGKILL from the kernel when the parent dies
-(prctl PR_SET_PDEATHSIG, Linux), and a watchdog on the parent pid where prctl is missing or the
-parent died before it took effect.
+`python -m samrun.aws.moto_child HOST PARENT_PID [PORT]` binds HOST on PORT (a restart: the
+port the app already knows) or an ephemeral one, prints the port on one line, and serves until
+samrun goes: SIGKILL from the kernel when the parent dies (prctl PR_SET_PDEATHSIG, Linux), and a
+watchdog on the parent pid where prctl is missing or the parent died before it took effect.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+LAMBDA_ENDPOINT_VARIABLE = "SAMRUN_LAMBDA_ENDPOINT"  # where state machines' Lambda tasks go
 WATCHDOG_S = 0.5
 
 
@@ -36,6 +38,46 @@ def die_with(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
+    """moto's Step Functions interpreter on (StartExecution runs the workflow), its AWS calls
+    to this server (moto assumes port 5000), and its Lambda tasks to samrun's Lambda API."""
+    os.environ["MOTO_PORT"] = str(port)
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_named(self: Any, arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # AWS names an unnamed execution with a UUID; moto's interpreter leaves it None
+        return start(self, arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_named  # type: ignore[method-assign,assignment]
+    if not lambda_endpoint:
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    moto_client_for = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = moto_client_for(region, service, state_credentials)
+        if service != "lambda":
+            return client
+        import boto3
+
+        return boto3.client(
+            "lambda",
+            region_name=region,
+            endpoint_url=lambda_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=client.meta.config,
+        )
+
+    lambda_eval_utils.boto_client_for = client_for  # type: ignore[attr-defined]
 
 
 def propagate_trace_header(app: Any) -> Any:
@@ -67,7 +109,7 @@ def propagate_trace_header(app: Any) -> Any:
     return traced
 
 
-def main(host: str, parent: int) -> None:
+def main(host: str, parent: int, port: int = 0) -> None:
     die_with(parent)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -78,10 +120,11 @@ def main(host: str, parent: int) -> None:
             pass
 
     app = propagate_trace_header(DomainDispatcherApplication(create_backend_app))
-    server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    run_state_machines(server.server_port, os.environ.get(LAMBDA_ENDPOINT_VARIABLE))
     print(server.server_port, flush=True)
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from samrun.errors import TemplateError
 from samrun.model import (
     LATEST,
     Alias,
@@ -21,6 +22,7 @@ from samrun.model import (
     Function,
     FunctionConfig,
     FunctionUrl,
+    ImageBuild,
     ImageConfig,
     InvokeConfig,
     Layer,
@@ -31,6 +33,7 @@ from samrun.model import (
 )
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
+from samrun.template.sam import image_tag
 
 _DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
 
@@ -98,6 +101,20 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
+def _mapped_layer(ctx: BuildContext, arn: str) -> Code | None:
+    """A layer the app names only by ARN: its --layer-map content, else named as not run."""
+    if arn in ctx.layer_map:
+        return Code(path=ctx.layer_map[arn])
+    ctx.skip(  # once per ARN, however many functions use it (plan shows which)
+        "layer",
+        arn,
+        "remote layer",
+        "not part of the app: give its content with --layer-map ARN=PATH "
+        "(or --aws-profile to download it)",
+    )
+    return None
+
+
 def _config(
     ctx: BuildContext, lid: str, props: Mapping[str, Any], layers: tuple[Layer, ...]
 ) -> FunctionConfig:
@@ -111,11 +128,12 @@ def _config(
     layer_refs = []
     for arn in ctx.prop(lid, props, "Layers", []) or []:
         local = by_arn.get(as_text(arn))
+        layer_code = local.code if local else _mapped_layer(ctx, as_text(arn))
         layer_refs.append(
             LayerRef(
                 arn=as_text(arn),
                 logical_id=local.logical_id if local else None,
-                code=local.code if local else None,
+                code=layer_code,
             )
         )
     image = ctx.prop(lid, props, "ImageConfig")
@@ -140,6 +158,23 @@ def _config(
         if isinstance(image, dict)
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
+        image_build=_image_build(ctx, lid) if package_type is PackageType.IMAGE else None,
+    )
+
+
+def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:
+    """`Metadata` Dockerfile/DockerContext/DockerTag/DockerBuildArgs, as `sam build` reads them."""
+    resource = ctx.sam_resources.get(lid) or ctx.resources.get(lid) or {}
+    metadata = resource.get("Metadata") if isinstance(resource, dict) else None
+    tag = image_tag(lid, metadata)
+    if tag is None or not isinstance(metadata, dict):
+        return None
+    args = metadata.get("DockerBuildArgs") or {}
+    return ImageBuild(
+        context=str((ctx.base_dir / as_text(metadata.get("DockerContext") or ".")).resolve()),
+        dockerfile=as_text(metadata["Dockerfile"]),
+        tag=tag,
+        build_args={str(k): as_text(v) for k, v in args.items()} if isinstance(args, dict) else {},
     )
 
 
@@ -203,7 +238,15 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
     """Every AWS::Lambda::Function; `ctx.function_names` is filled first so targets resolve."""
     found = list(ctx.of_type("AWS::Lambda::Function"))
     for lid, _ in found:
-        ctx.function_names[ctx.table.name(lid)] = lid
+        name = ctx.table.name(lid)
+        if name in ctx.function_names:
+            raise TemplateError(
+                f"{lid} and {ctx.function_names[name]} have the same FunctionName {name!r} "
+                "(CloudFormation refuses two functions with one name)",
+                ctx.where(lid, "FunctionName"),
+                "function-name",
+            )
+        ctx.function_names[name] = lid
     invoke_configs, urls = _invoke_configs(ctx), _function_urls(ctx)
     functions = []
     for lid, props in found:
