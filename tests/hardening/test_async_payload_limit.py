@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import SamrunProcess, wait_until
+from tests.conftest import SamrunProcess, shared_file, wait_until
 from tests.hardening.edges import TEMPLATE, lambda_client
 
 LIMIT = 1024 * 1024
@@ -25,14 +25,14 @@ def payload_of_size(size: int, log: Path) -> bytes:
 def test_async_payload_up_to_1_mb_is_accepted_and_delivered(samrun_up, tmp_path: Path) -> None:
     server: SamrunProcess = samrun_up(TEMPLATE)
     with lambda_client(server) as client:
-        log = tmp_path / "delivered.log"
+        log = shared_file(tmp_path / "delivered.log")  # functions may run as another user
         for size in (300 * 1024, LIMIT):
             payload = payload_of_size(size, log)
             assert len(payload) == size
             response = client.invoke(FunctionName="Echo", InvocationType="Event", Payload=payload)
             assert response["StatusCode"] == 202
             assert response["Payload"].read() == b""  # read: its connection goes back
-        wait_until(lambda: log.exists() and len(log.read_text().splitlines()) == 2, timeout=60)
+        wait_until(lambda: len(log.read_text().splitlines()) == 2, timeout=60)
         with pytest.raises(ClientError) as too_big:
             client.invoke(
                 FunctionName="Echo", InvocationType="Event", Payload=payload_of_size(LIMIT + 1, log)
