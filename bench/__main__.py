@@ -15,6 +15,7 @@ from bench import (
     invoke_bench,
     plan_bench,
     reload_bench,
+    smoke_bench,
 )
 
 BENCHMARKS = {
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "reload": reload_bench.run,
     "async": async_bench.run,
     "docker": docker_bench.run,
+    "smoke": smoke_bench.run,
     "burst": burst_bench.run,
     "idle_flood": idle_flood_bench.run,
 }

@@ -143,6 +143,8 @@ def build_config(args: argparse.Namespace) -> Config:
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
+        price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
+        cloudwatch=not getattr(args, "no_cloudwatch", False),
         allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
@@ -322,6 +324,14 @@ def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generate.set_defaults(run=cmd_events_generate)
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from samrun.smoke import run_smoke
+
+    checks = Path(args.checks).resolve() if args.checks else None
+    junit = Path(args.junit).resolve() if args.junit else None
+    return run_smoke(build_config(args), checks, junit, args.timeout)
+
+
 def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
     if template:
         parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
@@ -369,6 +379,12 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--account-concurrency", type=int, default=1000, help="account concurrency limit (1000)"
+    )
+    parser.add_argument("--price-file", metavar="FILE", help="Lambda price table (JSON)")
+    parser.add_argument(
+        "--no-cloudwatch",
+        action="store_true",
+        help="keep metrics and function logs local (no PutMetricData, no CloudWatch Logs)",
     )
     parser.add_argument(
         "--burst-concurrency",
@@ -423,6 +439,16 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(plan)
     plan.add_argument("--json", action="store_true", help="JSON (schemas/plan.schema.json)")
     plan.set_defaults(run=cmd_plan)
+
+    smoke = commands.add_parser("smoke", help="CI: deploy locally, run checks, tear down")
+    add_common(smoke)
+    add_runtime(smoke)
+    smoke.add_argument("--checks", metavar="FILE", help="checks file (schemas/smoke-checks)")
+    smoke.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    smoke.add_argument(
+        "--timeout", type=float, default=300.0, help="limit of the whole run, seconds (300)"
+    )
+    smoke.set_defaults(run=cmd_smoke)
 
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)

@@ -90,6 +90,16 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LoggingConfig:
+    """A function's LoggingConfig: log format, levels, and log group."""
+
+    log_format: str = "Text"  # Text | JSON
+    application_log_level: str | None = None  # JSON only: TRACE..FATAL (default INFO)
+    system_log_level: str | None = None  # JSON only: DEBUG | INFO | WARN (default INFO)
+    log_group: str | None = None  # default /aws/lambda/NAME
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ImageBuild:
     """An image function's `Metadata` (Dockerfile, DockerContext, DockerTag, DockerBuildArgs):
     the image is built locally, as `sam build` builds it, and tagged `tag`."""
@@ -117,6 +127,7 @@ class FunctionConfig:
     tracing: str | None = None  # Active | PassThrough
     image_config: ImageConfig | None = None
     description: str = ""
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
 
 
@@ -296,6 +307,25 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Alarm:
+    """An AWS::CloudWatch::Alarm on one metric, evaluated by samrun on its own metrics."""
+
+    logical_id: str
+    name: str  # AlarmName, else the logical id (what Ref gives locally)
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    statistic: str = "Average"
+    period_s: int = 60
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int | None = None  # None: evaluation_periods
+    threshold: float = 0.0
+    comparison: str = "GreaterThanThreshold"
+    treat_missing_data: str = "missing"
+    unsupported: str | None = None  # why samrun cannot evaluate it (metric math, percentiles)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotRun:
     """Something the template declares that samrun does not realise locally: named once at
     startup, in `plan` and in /_samrun/state, never dropped silently."""
@@ -323,6 +353,7 @@ class AppGraph:
     resources: tuple[Resource, ...] = ()
     warnings: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
+    alarms: tuple[Alarm, ...] = ()
     not_run: tuple[NotRun, ...] = ()  # what the template declares and samrun does not realise
 
     def function(self, name: str) -> Function | None:

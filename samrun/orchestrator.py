@@ -13,8 +13,10 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Coroutine, Iterable
+import tempfile
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samrun.api import lambda_api
@@ -39,8 +41,10 @@ from samrun.lifecycle import drain, warn_if_exposed
 from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
+from samrun.observe.cost import load_prices
 from samrun.observe.logs import function_output, setup_logging
 from samrun.observe.not_run import not_run_document, not_run_lines
+from samrun.observe.publish import Observability
 from samrun.runtime.host_limits import raise_fd_limit
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
@@ -49,7 +53,7 @@ from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import LOOPBACK, RuntimeApiServer
 from samrun.sources.triggers import Triggers
-from samrun.state_lock import lock_state_dir, unlock_state_dir
+from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -157,12 +161,23 @@ class App:
         self.events = AsyncQueue(
             self.invoker,
             None,
-            config.state_dir,
+            config.queue_dir or config.state_dir,
             time_scale=config.time_scale,
             max_inflight=min(config.max_sandboxes, ASYNC_WORKERS),
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
+        self.observe = Observability(
+            graph,
+            self.aws,
+            load_prices(config.price_file),
+            time_scale=config.time_scale,
+            publish=config.cloudwatch,
+            in_flight=lambda: dict(self.gate.in_flight),
+            provisioned=self._provisioned_now,
+        )
+        self.observe.attach(self.invoker.telemetry)
+        self.control.deployer.alarms = self.observe.alarms
         # every listener's connections, below the descriptor limit (8 per sandbox: its pipes)
         self.connections = ConnectionBudget(reserve_fds=FD_RESERVE + 8 * config.max_sandboxes)
         self.front_doors = FrontDoors(
@@ -198,7 +213,9 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
+        await self.observe.start()
         api = LambdaApi(self.invoker, self.control, self.state).app()
+        api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
         triggers_api.add_routes(api, self.triggers.fire)
         port = self._api_socket.getsockname()[1]
         containers = [self.config.container_host] if self.config.container_host else []
@@ -231,6 +248,7 @@ class App:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await self.invoker.close()
+        await self.observe.stop()  # the last period, and the last log lines, are sent
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
@@ -286,8 +304,19 @@ class App:
                 "throttled": self.events.throttled,
                 "pending": self.events.pending(),
             },
+            **self.observe.state(),
             **self.triggers.state(),
         }
+
+    def _provisioned_now(self) -> list[tuple[str, str, int, int, str]]:
+        """Provisioned concurrency allocated now: (function, qualifier, instances, MB, arch)."""
+        found = []
+        for (function, qualifier), config in self.control.provisioned.configs.items():
+            if config.allocated:
+                target = self.directory.resolve(function, qualifier)
+                arch = (target.config.architectures or ("x86_64",))[0]
+                found.append((function, qualifier, config.allocated, target.config.memory_mb, arch))
+        return found
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -324,6 +353,7 @@ class App:
             config=config,
             env_overrides=declared,
             emit=function_output(function.name),
+            log_sink=self.observe.logs.sink if self.config.cloudwatch else None,
         )
 
     async def _reap_idle(self) -> None:
@@ -437,12 +467,30 @@ async def start_watch(app: App) -> WatchSession:
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
     raise_fd_limit()
-    lock = lock_state_dir(config.state_dir)
-    try:
+    with one_shot_state(config) as config:
         graph = build(config, load(config))
         return run_loop(invoke_once(config, graph, target, event))
-    finally:
-        unlock_state_dir(lock)
+
+
+@contextlib.contextmanager
+def one_shot_state(config: Config) -> Iterator[Config]:
+    """`invoke` and `trigger` hold the state folder while they run; beside an `up` that holds
+    it, they run as its guests, with an async queue of their own (removed after them), so the
+    events queued by the `up` are never run twice."""
+    lock = try_lock_state_dir(config.state_dir)
+    if lock is not None:
+        try:
+            yield config
+        finally:
+            unlock_state_dir(lock)
+        return
+    logger.info(
+        "the state folder is in use by samrun pid %s: async events this run raises are not "
+        "kept after it ends",
+        holder(config.state_dir),
+    )
+    with tempfile.TemporaryDirectory(prefix="guest-", dir=config.state_dir) as queue_dir:
+        yield replace(config, queue_dir=Path(queue_dir))
 
 
 def nested_name(graph: AppGraph, target: str) -> str:
@@ -454,7 +502,9 @@ def nested_name(graph: AppGraph, target: str) -> str:
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
     target = nested_name(graph, target)
-    async with App(replace(config, invoke_port=0, port=0), graph) as app:
+    # the embedded endpoint stops with this one invocation: nothing to publish metrics to
+    cloudwatch = config.cloudwatch and config.aws_endpoint is not None
+    async with App(replace(config, invoke_port=0, port=0, cloudwatch=cloudwatch), graph) as app:
         await asyncio.to_thread(
             app.locator.warn_missing, (f.config.runtime for f in graph.functions)
         )
@@ -468,8 +518,9 @@ def run_trigger(config: Config, name: str) -> int:
     """`samrun trigger`: fire a schedule, or send a sample event to a trigger, once, without a
     server (as `invoke`); the response on stdout, non-zero exit on a function error."""
     setup_logging(sys.stderr)
-    graph = build(config, load(config))
-    return run_loop(trigger_once(config, graph, name))
+    with one_shot_state(config) as config:
+        graph = build(config, load(config))
+        return run_loop(trigger_once(config, graph, name))
 
 
 def run_trigger_remote(url: str, name: str) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
+from samrun.observe.alarms import unsupported_reason
 from samrun.observe.not_run import not_run_document
 
 PLAN_VERSION = "1"
@@ -229,6 +230,20 @@ def _document(graph: AppGraph) -> dict[str, Any]:
             for r in graph.resources
         ],
         "warnings": list(graph.warnings),
+        "alarms": [
+            {
+                "logical_id": a.logical_id,
+                "name": a.name,
+                "metric": f"{a.namespace} {a.metric}",
+                "dimensions": dict(a.dimensions),
+                "condition": f"{a.statistic} {a.comparison} {a.threshold:g}",
+                "periods": f"{a.datapoints_to_alarm or a.evaluation_periods} of "
+                f"{a.evaluation_periods} x {a.period_s} s",
+                "evaluated": unsupported_reason(a) is None,
+                "not_evaluated": unsupported_reason(a),
+            }
+            for a in graph.alarms
+        ],
         "not_run": not_run_document(graph),
     }
 
@@ -352,6 +367,14 @@ def plan_table(graph: AppGraph) -> str:
         "Resources",
         ["TYPE", "NAME", "ARN"],
         [(r["type"], r["name"], r["arn"]) for r in doc["resources"]],
+    )
+    out += _table(
+        "Alarms",
+        ["NAME", "METRIC", "CONDITION", "PERIODS", "EVALUATED"],
+        [
+            (a["name"], a["metric"], a["condition"], a["periods"], a["not_evaluated"] or "yes")
+            for a in doc["alarms"]
+        ],
     )
     out += _table(
         "Not run locally",

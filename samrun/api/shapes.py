@@ -38,7 +38,7 @@ def function_configuration(
         "PackageType": config.package_type.value,
         "Architectures": list(config.architectures),
         "EphemeralStorage": {"Size": config.ephemeral_storage_mb},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{function.name}"},
+        "LoggingConfig": logging_shape(config, function.name),
     }
     if config.runtime is None:
         del shape["Runtime"], shape["Handler"]
@@ -60,4 +60,16 @@ def get_function_shape(
     }
     if function.reserved_concurrency is not None:
         shape["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+    return shape
+
+
+def logging_shape(config: FunctionConfig, name: str) -> dict[str, str]:
+    logging = config.logging
+    shape = {
+        "LogFormat": "JSON" if logging.log_format.upper() == "JSON" else "Text",
+        "LogGroup": logging.log_group or f"/aws/lambda/{name}",
+    }
+    if shape["LogFormat"] == "JSON":
+        shape["ApplicationLogLevel"] = (logging.application_log_level or "INFO").upper()
+        shape["SystemLogLevel"] = (logging.system_log_level or "INFO").upper()
     return shape

@@ -47,6 +47,13 @@ from samrun.invoke.invoker import Invoker, new_trace_id
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import Target
 from samrun.invoke.slot_wait import SlotWaiters
+from samrun.invoke.telemetry import (
+    ASYNC_AGE,
+    ASYNC_DROPPED,
+    ASYNC_RECEIVED,
+    DEAD_LETTER_ERRORS,
+    DESTINATION_FAILURES,
+)
 from samrun.model import LATEST
 
 logger = logging.getLogger(__name__)
@@ -135,6 +142,7 @@ class AsyncQueue:
             logger.info("async queue: storing events again")
             self._store_failing = False
         self.accepted += 1
+        self.invoker.telemetry.signal(ASYNC_RECEIVED, event.function, _resource(event))
         self._push(event)
 
     async def accept_named(self, function: str, payload: bytes, trace_id: str | None) -> None:
@@ -258,7 +266,9 @@ class AsyncQueue:
             retries = config.maximum_retry_attempts
         if config is not None and config.maximum_event_age_s is not None:
             max_age = config.maximum_event_age_s
-        if time.time() - event.enqueued_at > max_age / self.time_scale:
+        age_s = time.time() - event.enqueued_at
+        self.invoker.telemetry.signal(ASYNC_AGE, event.function, _resource(event), age_s * 1000)
+        if age_s > max_age / self.time_scale:
             await self._fail(event, target, EVENT_AGE_EXCEEDED, None, "Event age exceeded")
             return
         found = lineage(event.trace_id)
@@ -310,7 +320,10 @@ class AsyncQueue:
         config = self.invoker.directory.invoke_config(target)
         if config is not None and config.on_success is not None and self.destinations:
             record = self._record(event, target, SUCCESS, result)
-            await self.destinations.send_record(config.on_success, record, event.trace_id)
+            if not await self.destinations.send_record(config.on_success, record, event.trace_id):
+                self.invoker.telemetry.signal(
+                    DESTINATION_FAILURES, event.function, _resource(event)
+                )
         await self._done(event)
 
     async def _fail(
@@ -329,14 +342,19 @@ class AsyncQueue:
             event.attempts,
         )
         config = self.invoker.directory.invoke_config(target)
+        telemetry, resource = self.invoker.telemetry, _resource(event)
+        telemetry.signal(ASYNC_DROPPED, event.function, resource)
         if self.destinations is not None:
-            if target.function.dead_letter is not None:
-                await self.destinations.dead_letter(
-                    target.function.dead_letter, event.payload, event.request_id, error
-                )
+            if target.function.dead_letter is not None and not await self.destinations.dead_letter(
+                target.function.dead_letter, event.payload, event.request_id, error
+            ):
+                telemetry.signal(DEAD_LETTER_ERRORS, event.function, resource)
             if config is not None and config.on_failure is not None:
                 record = self._record(event, target, condition, result)
-                await self.destinations.send_record(config.on_failure, record, event.trace_id)
+                if not await self.destinations.send_record(
+                    config.on_failure, record, event.trace_id
+                ):
+                    telemetry.signal(DESTINATION_FAILURES, event.function, resource)
         await self._done(event)
 
     async def _done(self, event: QueuedEvent) -> None:
@@ -355,3 +373,8 @@ class AsyncQueue:
             request_payload=event.payload,
             result=result,
         )
+
+
+def _resource(event: QueuedEvent) -> str | None:
+    """The `Resource` dimension of an event: the qualifier it was sent to, None for $LATEST."""
+    return None if event.qualifier == LATEST else event.qualifier

@@ -3,8 +3,10 @@
 PreTraffic hook, then the alias's weight moves to the new version in the preference's steps
 (Canary10Percent5Minutes: 10 % for 5 minutes, then all; Linear10PercentEvery1Minute: +10 % each
 minute; AllAtOnce), each wait divided by the time scale, then the PostTraffic hook. A failing hook,
-or (when the preference names alarms) any function error of the new version during the shift,
-rolls the alias back. Locally an alarm is the new version's error count over the window.
+or one of the preference's alarms going to ALARM during the shift, rolls the alias back. The
+alarms are the template's AWS::CloudWatch::Alarm resources, evaluated by samrun.observe.alarms on
+samrun's own metrics; without that evaluator (`alarms` unset), any function error of the new
+version during the shift counts as an alarm.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import json
 import logging
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from samrun.invoke.aliases import AliasBook
 from samrun.invoke.invoker import Invoker
@@ -45,12 +49,21 @@ def steps_of(kind: str) -> list[Step]:
     return [Step(percent * k / 100, minutes) for k in range(1, 100 // percent) if percent * k < 100]
 
 
+class AlarmWatch(Protocol):
+    """What the deployer needs of the alarm evaluator (samrun.observe.alarms.Alarms)."""
+
+    def find(self, name: str) -> object | None: ...
+
+    async def first_alarm(self, names: Sequence[str], seconds: float) -> str | None: ...
+
+
 class Deployer:
     def __init__(self, aliases: AliasBook, invoker: Invoker, time_scale: float = 1.0) -> None:
         self.aliases = aliases
         self.invoker = invoker
         self.time_scale = time_scale
         self.history: list[dict[str, str]] = []
+        self.alarms: AlarmWatch | None = None  # set by the App
 
     async def deploy(
         self,
@@ -69,6 +82,9 @@ class Deployer:
         say = f"deployment {deployment} of {function_name}:{alias_name}"
         logger.info("%s: version %s -> %s (%s)", say, old, new_version, kind)
         errors_before = self.invoker.errors[(function_name, new_version)]
+        for name in preference.alarms if preference and self.alarms else ():
+            if self.alarms is not None and self.alarms.find(name) is None:
+                logger.warning("%s: alarm %s is not in the template: not watched", say, name)
         outcome = "Succeeded"
         if not await self._hook(preference, "pre", deployment):
             outcome = "RolledBack"
@@ -77,9 +93,18 @@ class Deployer:
             logger.info(
                 "%s: %d%% of traffic on version %s", say, round(step.weight * 100), new_version
             )
-            await asyncio.sleep(step.minutes * 60 / self.time_scale)
+            wait_s = step.minutes * 60 / self.time_scale
+            watched = list(preference.alarms) if preference else []
+            if self.alarms is not None and watched:
+                fired = await self.alarms.first_alarm(watched, wait_s)
+                if fired is not None:
+                    logger.warning("%s: alarm %s is in ALARM", say, fired)
+                    outcome = "RolledBack"
+                    break
+                continue
+            await asyncio.sleep(wait_s)
             failed = self.invoker.errors[(function_name, new_version)] > errors_before
-            if preference and preference.alarms and failed:
+            if watched and failed:
                 logger.warning("%s: version %s raised errors: alarm", say, new_version)
                 outcome = "RolledBack"
                 break

@@ -78,7 +78,8 @@ class Destinations:
 
     async def send_record(
         self, destination: Destination, record: dict[str, Any], trace_id: str | None
-    ) -> None:
+    ) -> bool:
+        """False when the delivery failed (Lambda's DestinationDeliveryFailures)."""
         body = json.dumps(record)
         try:
             if destination.type == "lambda":
@@ -90,10 +91,13 @@ class Destinations:
                 await asyncio.to_thread(self._send, destination, body, {})
         except Exception as exc:  # the endpoint's errors, whatever they are: Lambda moves on
             logger.warning("destination %s: delivery failed: %s", destination.arn, exc)
+            return False
+        return True
 
     async def dead_letter(
         self, destination: Destination, payload: bytes, request_id: str, error: str
-    ) -> None:
+    ) -> bool:
+        """False when the send failed (Lambda's DeadLetterErrors)."""
         attributes = {
             "RequestID": {"DataType": "String", "StringValue": request_id},
             "ErrorCode": {"DataType": "Number", "StringValue": "200"},
@@ -105,6 +109,8 @@ class Destinations:
             )
         except Exception as exc:  # as above
             logger.warning("dead-letter queue %s: delivery failed: %s", destination.arn, exc)
+            return False
+        return True
 
     def _send(self, destination: Destination, body: str, attributes: dict[str, Any]) -> None:
         if destination.type == "sqs":

@@ -16,10 +16,12 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from samrun.errors import InvalidRequestContent, RequestTooLarge
+from samrun.errors import InvalidRequestContent, RequestTooLarge, TooManyRequests
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory, Target
+from samrun.invoke.telemetry import THROTTLES, Invoked, Telemetry
+from samrun.model import LATEST
 from samrun.runtime.pool import PoolRetired, PoolSet
 from samrun.runtime.session import InvokeEvent
 
@@ -43,6 +45,7 @@ class Invoker:
         # InvocationType Event: the durable queue's accept (samrun.invoke.async_queue), set by App
         self.accept_event: Callable[[Target, InvokeRequest, str], Awaitable[None]] | None = None
         self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
+        self.telemetry = Telemetry()  # the one hook point: metrics, alarms, cost (observe/)
         self._running: set[asyncio.Future[None]] = set()  # one per invocation in flight
 
     @property
@@ -89,18 +92,45 @@ class Invoker:
             trace_id=request.trace_id or new_trace_id(self._ids),
             client_context=decode_client_context(request.client_context),
         )
+        gate, observed = self.gate, bool(self.telemetry.observers)
+        name = target.function.name
         while True:
             pool = self.pools.pool(target.function, target.version, target.config)
             try:
-                with self.gate.lease(target.function.name):
+                with gate.lease(name):
+                    if observed:
+                        concurrent, unreserved = gate.in_flight[name], gate.unreserved_in_flight
+                        provisioned, spare = len(pool.provisioned), len(pool.provisioned_idle)
                     outcome = await pool.invoke(event)
                 break
             except PoolRetired:  # a reload changed the function meanwhile: run it as it is now
                 target = self.directory.resolve(request.function, request.qualifier)
-        key = (target.function.name, target.version)
+            except TooManyRequests:
+                if observed:
+                    self.telemetry.signal(THROTTLES, name, resource_of(target))
+                raise
+        key = (name, target.version)
         self.invocations[key] += 1
         if outcome.error_type:
             self.errors[key] += 1
+        if observed:
+            config = target.config
+            self.telemetry.emit(
+                Invoked(
+                    name,
+                    target.version,
+                    resource_of(target),
+                    outcome.duration_ms,
+                    outcome.error_type,
+                    config.memory_mb,
+                    config.architectures[0] if config.architectures else "x86_64",
+                    concurrent,
+                    unreserved,
+                    (provisioned - spare + (spare > 0)) / provisioned if provisioned else None,
+                    spare > 0,
+                    config.ephemeral_storage_mb,
+                )
+            )
         tail = b""
         if request.tail_logs:
             tail = ("\n".join(outcome.log_lines) + "\n").encode()[-LOG_TAIL_BYTES:]
@@ -126,6 +156,11 @@ class Invoker:
             return
         if task.exception() is not None:
             logger.error("asynchronous invocation failed: %s", task.exception())
+
+
+def resource_of(target: Target) -> str | None:
+    """The `Resource` dimension: the alias or version the caller named; None for $LATEST."""
+    return None if target.qualifier == LATEST else target.qualifier
 
 
 def check_payload(request: InvokeRequest) -> None:

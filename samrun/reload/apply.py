@@ -48,6 +48,9 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
     if triggers is not None and (diff.event_sources or diff.functions.removed):
         for line in await triggers.reconcile(graph):  # push sources and schedules
             logger.info("%s", line)
+    observe = getattr(app, "observe", None)
+    if observe is not None:
+        observe.alarms.update(graph.alarms)
     control = getattr(app, "control", None)
     if control is not None and diff.versions:
         await control.versions.freeze_graph_versions()  # versions the edit declared

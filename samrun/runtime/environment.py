@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,10 +77,22 @@ def reserved(config: FunctionConfig, who: InstanceIdentity, code_dir: Path) -> d
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": who.version,
         "AWS_LAMBDA_INITIALIZATION_TYPE": who.initialization_type,
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{who.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[{who.version}]{who.instance_id}",
+        "AWS_LAMBDA_LOG_GROUP_NAME": config.logging.log_group or f"/aws/lambda/{who.function_name}",
+        # as Lambda names an instance's stream: date, [version], 32 hex digits
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[{who.version}]{uuid.uuid4().hex}",
         "AWS_LAMBDA_RUNTIME_API": who.runtime_api,
         "LAMBDA_TASK_ROOT": str(code_dir),
         "LAMBDA_RUNTIME_DIR": str(Path(__file__).parent / "bootstraps"),
         **(who.credentials or LOCAL_CREDENTIALS),
+        **log_format(config),
+    }
+
+
+def log_format(config: FunctionConfig) -> dict[str, str]:
+    """LoggingConfig as the runtimes read it: JSON format and the application log level."""
+    if config.logging.log_format.upper() != "JSON":
+        return {}
+    return {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": (config.logging.application_log_level or "INFO").upper(),
     }

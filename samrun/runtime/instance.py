@@ -55,6 +55,8 @@ class Instance:
         sandbox: Sandbox,
         close_listener: Callable[[], Awaitable[None]],
         emit: LineSink,
+        platform_json: bool = False,
+        platform_info: bool = True,
     ) -> None:
         self.id = instance_id
         self.version = version
@@ -67,6 +69,8 @@ class Instance:
         self.invocations = 0  # events this instance has answered
         self._close_listener = close_listener
         self._emit = emit
+        self.platform_json = platform_json  # LoggingConfig LogFormat JSON
+        self.platform_info = platform_info  # SystemLogLevel lets INFO events through
         self._log: list[str] | None = None
         self._started = time.monotonic()
         self._exit_watch = asyncio.get_running_loop().create_task(self._watch_exit())
@@ -125,7 +129,11 @@ class Instance:
 
     async def invoke(self, event: InvokeEvent, timeout_s: float) -> Outcome:
         self._log = []
-        self.emit_platform(f"START RequestId: {event.request_id} Version: {self.version}")
+        self._platform(
+            "platform.start",
+            {"requestId": event.request_id, "version": self.version},
+            f"START RequestId: {event.request_id} Version: {self.version}",
+        )
         began = time.monotonic()
         try:
             async with asyncio.timeout(timeout_s):
@@ -168,7 +176,19 @@ class Instance:
     def emit_platform(self, line: str) -> None:
         self.on_output(line)
 
+    def _platform(self, kind: str, record: dict[str, object], text: str) -> None:
+        """A platform line: Lambda's text, or with LogFormat JSON its event as JSON (an INFO
+        event, left out when SystemLogLevel is WARN)."""
+        if not self.platform_json:
+            self.emit_platform(text)
+        elif self.platform_info:
+            self.emit_platform(json.dumps({"time": iso_now(), "type": kind, "record": record}))
+
     def _report(self, request_id: str, outcome: Outcome) -> None:
+        status = "success" if outcome.error_type is None else "failure"
+        if self.platform_json:
+            self._report_json(request_id, outcome, status)
+            return
         self.emit_platform(f"END RequestId: {request_id}")
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
@@ -181,6 +201,21 @@ class Instance:
             outcome.init_duration_ms = self.init_duration_ms
             self.init_duration_ms = None  # reported once, on the cold start's invocation
         self.emit_platform(report)
+
+    def _report_json(self, request_id: str, outcome: Outcome, status: str) -> None:
+        done: dict[str, object] = {"requestId": request_id, "status": status}
+        self._platform("platform.runtimeDone", done, "")
+        metrics: dict[str, object] = {
+            "durationMs": round(outcome.duration_ms, 2),
+            "billedDurationMs": max(1, math.ceil(outcome.duration_ms)),
+            "memorySizeMB": self.memory_mb,
+            "maxMemoryUsedMB": self.sandbox.peak_memory_mb(),
+        }
+        if self.init_duration_ms is not None:
+            metrics["initDurationMs"] = round(self.init_duration_ms, 2)
+            outcome.init_duration_ms = self.init_duration_ms
+            self.init_duration_ms = None
+        self._platform("platform.report", {**done, "metrics": metrics}, "")
 
     def _death(self) -> tuple[str, str]:
         """Lambda's words for an instance that ended on its own."""

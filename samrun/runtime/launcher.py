@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,7 @@ class Launcher:
         config: FunctionConfig,
         env_overrides: Mapping[str, str],
         emit: LineSink,
+        log_sink: Callable[[str, str], LineSink] | None = None,
     ) -> None:
         self.host = host
         self.function_name = function_name
@@ -65,6 +66,7 @@ class Launcher:
         self.config = config
         self._env_overrides = env_overrides
         self._emit = emit
+        self._log_sink = log_sink  # (log group, log stream) -> a sink: CloudWatch Logs
         self._prepared: PreparedCode | None = None
         self._preparing = asyncio.Lock()
 
@@ -129,6 +131,17 @@ class Launcher:
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
 
+        emit = self._emit
+        if self._log_sink is not None:  # also to the instance's log stream, as Lambda writes it
+            local = emit
+            ship = self._log_sink(
+                env["AWS_LAMBDA_LOG_GROUP_NAME"], env["AWS_LAMBDA_LOG_STREAM_NAME"]
+            )
+
+            def emit(line: str) -> None:
+                local(line)
+                ship(line)
+
         holder: list[Instance] = []
         try:
             sandbox = await backend.start(spec, lambda line: holder[0].on_output(line))
@@ -142,7 +155,9 @@ class Launcher:
             session=session,
             sandbox=sandbox,
             close_listener=close_listener,
-            emit=self._emit,
+            emit=emit,
+            platform_json=self.config.logging.log_format.upper() == "JSON",
+            platform_info=(self.config.logging.system_log_level or "INFO").upper() != "WARN",
         )
         holder.append(instance)
         return instance

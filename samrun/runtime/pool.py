@@ -144,6 +144,20 @@ class InstancePool:
             self.provisioned_idle.append(instance)
             self.capacity.notify()
 
+    async def prewarm(self) -> Outcome | None:
+        """Run one instance's init phase without an invocation, and keep it idle here (as an
+        on-demand instance, so its first invocation reports the Init Duration): None once it
+        is ready, else the init failure with its log. `samrun smoke` checks handlers so."""
+        while not self.capacity.try_reserve():
+            victim = self.capacity.least_recently_used_idle()
+            await (victim.evict_oldest() if victim else self.capacity.wait())
+        instance, failure = await self._cold_start("")
+        if instance is None:
+            return failure
+        self.idle.append(instance)
+        self.capacity.notify()
+        return None
+
     async def reap(self, now: float | None = None) -> None:
         """Stop instances idle for longer than the idle lifetime."""
         deadline = (now or time.monotonic()) - self.idle_ttl_s

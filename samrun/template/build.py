@@ -15,6 +15,7 @@ from typing import Any
 
 from samrun.errors import TemplateError
 from samrun.model import AppGraph, Resource
+from samrun.template.build_alarms import build_alarms
 from samrun.template.build_alb import build_target_groups
 from samrun.template.build_events import (
     build_event_source_mappings,
@@ -288,6 +289,7 @@ def build_graph(compiled: Compiled) -> AppGraph:
         resources=build_resources(ctx),
         warnings=tuple(dict.fromkeys([*(n.render() for n in ctx.notices), *ctx.resolver.warnings])),
         secrets=_secrets(compiled),
+        alarms=build_alarms(ctx),
     )
     name_unrealised(ctx, functions)
     graph = replace(graph, not_run=tuple(ctx.not_run))

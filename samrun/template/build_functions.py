@@ -27,6 +27,7 @@ from samrun.model import (
     InvokeConfig,
     Layer,
     LayerRef,
+    LoggingConfig,
     PackageType,
     Version,
     is_unresolved,
@@ -150,6 +151,7 @@ def _config(
         environment={str(k): _env_text(v) for k, v in variables.items()},
         layers=tuple(layer_refs),
         tracing=text_or_none((ctx.prop(lid, props, "TracingConfig") or {}).get("Mode")),
+        logging=_logging_config(ctx.prop(lid, props, "LoggingConfig")),
         image_config=ImageConfig(
             entry_point=_text_list(image.get("EntryPoint")),
             command=_text_list(image.get("Command")),
@@ -175,6 +177,17 @@ def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:
         dockerfile=as_text(metadata["Dockerfile"]),
         tag=tag,
         build_args={str(k): as_text(v) for k, v in args.items()} if isinstance(args, dict) else {},
+    )
+
+
+def _logging_config(raw: Any) -> LoggingConfig:
+    if not isinstance(raw, dict):
+        return LoggingConfig()
+    return LoggingConfig(
+        log_format=as_text(raw.get("LogFormat", "Text")),
+        application_log_level=text_or_none(raw.get("ApplicationLogLevel")),
+        system_log_level=text_or_none(raw.get("SystemLogLevel")),
+        log_group=text_or_none(raw.get("LogGroup")),
     )
 
 

@@ -30,6 +30,7 @@ REALISED: Mapping[str, str] = {
     "AWS::DynamoDB::Table": "created on the AWS endpoint",
     "AWS::DynamoDB::GlobalTable": "created on the AWS endpoint",
     "AWS::Events::EventBus": "created on the AWS endpoint",
+    "AWS::CloudWatch::Alarm": "alarms, evaluated on samrun's AWS/Lambda metrics",
     "AWS::Events::Rule": "schedules and push sources",
     "AWS::Scheduler::Schedule": "schedules",
     "AWS::Logs::SubscriptionFilter": "push sources",
@@ -78,9 +79,7 @@ NOT_ENFORCED: Mapping[str, str] = {
 }
 """Access-control types: accepted and named once per type, never enforced."""
 
-REASONS: Mapping[str, str] = {
-    "AWS::CloudWatch::Alarm": "alarms are not evaluated (a DeploymentPreference never rolls back)",
-}
+REASONS: Mapping[str, str] = {}
 
 SAM_EVENTS: Mapping[str, str | None] = {
     "Api": "routes",

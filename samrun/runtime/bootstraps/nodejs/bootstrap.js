@@ -152,11 +152,15 @@ const postInvokeError = (id, error) => postError(`/invocation/${encodeURICompone
 
 // -- loading the handler: "dir/module.nested.fn" under LAMBDA_TASK_ROOT ---------------------------
 
+// stat, not fs.existsSync: existsSync is access(2), which judges by the real uid and ignores the
+// read-search capability an unprivileged instance keeps to read code in root-only folders.
+const exists = (file) => fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
+
 function typeModule(folder) {
   // The nearest package.json decides whether .js is ESM; node_modules and / end the search.
   for (let dir = folder; !dir.endsWith('/node_modules'); dir = path.dirname(dir)) {
     const pj = path.join(dir, 'package.json');
-    if (fs.existsSync(pj)) {
+    if (exists(pj)) {
       try {
         return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
       } catch (e) {
@@ -182,9 +186,9 @@ function resolveFromNodePath() {
 
 async function loadModule(appRoot, moduleRoot, name) {
   const base = path.resolve(appRoot, moduleRoot, name);
-  const tryRequire = (ext) => (fs.existsSync(base + ext) ? require(base + ext) : undefined);
+  const tryRequire = (ext) => (exists(base + ext) ? require(base + ext) : undefined);
   const tryImport = async (ext) => {
-    if (!fs.existsSync(base + ext)) return undefined;
+    if (!exists(base + ext)) return undefined;
     resolveFromNodePath();
     return import(pathToFileURL(base + ext).href);
   };

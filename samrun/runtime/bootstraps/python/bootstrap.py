@@ -157,15 +157,53 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "WARN": 30, "ERROR": 40, "FATAL": 50}
+
+
+def json_logs():
+    """LoggingConfig LogFormat JSON: Lambda sets AWS_LAMBDA_LOG_FORMAT (and the level)."""
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
+def _iso(created):
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+        + f".{int(created % 1 * 1000):03d}Z"
+    )
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the keys Lambda's Python runtime writes."""
+
+    def format(self, record):
+        entry = {
+            "timestamp": _iso(record.created),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", ""),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["errorType"] = record.exc_info[0].__name__
+            entry["errorMessage"] = str(record.exc_info[1])
+            entry["stackTrace"] = traceback.format_tb(record.exc_info[2])
+        return json.dumps(entry, default=str)
+
+
 def setup_logging():
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if json_logs():
+        handler.setFormatter(_JsonFormatter())
+        level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper()
+        logging.getLogger().setLevel(LEVELS.get(level, logging.INFO))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
-    handler.formatter.converter = time.gmtime
+        handler.formatter.converter = time.gmtime
     handler.addFilter(_RequestIdFilter())
     logging.getLogger().addHandler(handler)
 
@@ -216,6 +254,18 @@ def exception_body(exc, request_id=""):
 
 
 def log_error(body):
+    if json_logs():
+        entry = {
+            "timestamp": _iso(time.time()),
+            "level": "ERROR",
+            "message": body["errorMessage"],
+            "errorType": body["errorType"],
+            "errorMessage": body["errorMessage"],
+            "stackTrace": body["stackTrace"],
+            "requestId": body.get("requestId", ""),
+        }
+        sys.stdout.write(json.dumps(entry) + "\n")
+        return
     lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
     if body["stackTrace"]:
         lines.append("Traceback (most recent call last):")

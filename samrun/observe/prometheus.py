@@ -1,0 +1,91 @@
+"""GET /_samrun/metrics: the AWS/Lambda metrics as Prometheus text, written by prometheus_client.
+
+Counters are running totals since start; labels follow Lambda's dimensions (function_name,
+resource for an alias or version the caller named, executed_version). Gauges are read live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from samrun.invoke import telemetry
+from samrun.observe.metrics import MetricStore
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LABELS = ["function_name", "resource", "executed_version"]
+SIGNAL_COUNTERS = {
+    telemetry.THROTTLES: ("lambda_throttles", "Invocations throttled by concurrency limits"),
+    telemetry.ASYNC_RECEIVED: ("lambda_async_events_received", "Events accepted for async"),
+    telemetry.ASYNC_DROPPED: ("lambda_async_events_dropped", "Async events dropped unrun"),
+    telemetry.DEAD_LETTER_ERRORS: ("lambda_dead_letter_errors", "Failed dead-letter sends"),
+    telemetry.DESTINATION_FAILURES: (
+        "lambda_destination_delivery_failures",
+        "Failed destination deliveries",
+    ),
+}
+SIGNAL_SUMMARIES = {
+    telemetry.ASYNC_AGE: ("lambda_async_event_age_milliseconds", "Age of async events at run"),
+    telemetry.ITERATOR_AGE: ("lambda_iterator_age_milliseconds", "Age of stream batches"),
+}
+
+
+class LambdaCollector(Collector):
+    def __init__(self, store: MetricStore, in_flight: Callable[[], dict[str, int]]) -> None:
+        self.store = store
+        self.in_flight = in_flight
+
+    def collect(self) -> Iterator[Metric]:
+        self.store.fold()
+        invocations = CounterMetricFamily("lambda_invocations", "Invocations", labels=LABELS)
+        errors = CounterMetricFamily(
+            "lambda_errors", "Invocations with a function error", labels=LABELS
+        )
+        duration = SummaryMetricFamily("lambda_duration_milliseconds", "Duration", labels=LABELS)
+        cost = CounterMetricFamily(
+            "lambda_cost_usd", "Price of the invocations (USD)", labels=LABELS
+        )
+        for (function, resource, version), t in sorted(self.store.totals.items()):
+            labels = [function, resource, version]
+            invocations.add_metric(labels, t.invocations)
+            errors.add_metric(labels, t.errors)
+            duration.add_metric(labels, t.invocations, t.duration_ms)
+            cost.add_metric(labels, t.cost_usd)
+        yield from (invocations, errors, duration, cost)
+        signal_labels = ["function_name", "resource"]
+        for kind, (name, doc) in SIGNAL_COUNTERS.items():
+            family = CounterMetricFamily(name, doc, labels=signal_labels)
+            for (k, function, resource), stat in sorted(self.store.signals.items()):
+                if k == kind:
+                    family.add_metric([function, resource], stat.sum)
+            yield family
+        for kind, (name, doc) in SIGNAL_SUMMARIES.items():
+            summary = SummaryMetricFamily(name, doc, labels=signal_labels)
+            for (k, function, resource), stat in sorted(self.store.signals.items()):
+                if k == kind:
+                    summary.add_metric([function, resource], stat.count, stat.sum)
+            yield summary
+        concurrent = GaugeMetricFamily(
+            "lambda_concurrent_executions", "Executions in flight now", labels=["function_name"]
+        )
+        for function, count in sorted(self.in_flight().items()):
+            concurrent.add_metric([function], count)
+        yield concurrent
+
+
+def registry(store: MetricStore, in_flight: Callable[[], dict[str, int]]) -> CollectorRegistry:
+    found = CollectorRegistry(auto_describe=False)
+    found.register(LambdaCollector(store, in_flight))
+    return found
+
+
+def exposition(found: CollectorRegistry) -> bytes:
+    return generate_latest(found)

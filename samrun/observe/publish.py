@@ -1,0 +1,151 @@
+"""The operational side of a running app: metrics, alarms, cost and logs, on one clock.
+
+Every metrics period (Lambda's minute divided by --time-scale) the store closes a period, the
+alarms are evaluated on it, provisioned concurrency is charged, and the period's datapoints go
+to the AWS endpoint with PutMetricData (not with --aws-profile: real CloudWatch keeps AWS/Lambda
+itself and refuses writes to it). Pending records are folded every second, off the invoke path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from samrun.aws.endpoint import AwsEndpoint
+from samrun.invoke.telemetry import Telemetry
+from samrun.model import AppGraph
+from samrun.observe import prometheus
+from samrun.observe.alarms import Alarms
+from samrun.observe.cloudwatch_logs import LogShipper
+from samrun.observe.cost import PriceTable
+from samrun.observe.metrics import NAMESPACE, UNITS, MetricStore, Period
+
+logger = logging.getLogger(__name__)
+
+LAMBDA_PERIOD_S = 60.0
+FOLD_S = 1.0
+PUT_BATCH = 500
+# (function, qualifier, instances, memory MB, architecture) of provisioned concurrency now
+Provisioned = Callable[[], Iterable[tuple[str, str, int, int, str]]]
+
+
+class Observability:
+    def __init__(
+        self,
+        graph: AppGraph,
+        aws: AwsEndpoint,
+        prices: PriceTable,
+        *,
+        time_scale: float,
+        publish: bool = True,
+        in_flight: Callable[[], dict[str, int]],
+        provisioned: Provisioned,
+    ) -> None:
+        self.aws = aws
+        self.publish = publish  # --no-cloudwatch: metrics stay local
+        self.period_s = LAMBDA_PERIOD_S / (time_scale if time_scale > 0 else 1.0)
+        self.store = MetricStore(prices, self.period_s)
+        self.alarms = Alarms(graph.alarms, self.store, LAMBDA_PERIOD_S)
+        self.registry = prometheus.registry(self.store, in_flight)
+        self.logs = LogShipper(lambda: aws.client("logs"))
+        self._provisioned = provisioned
+        self._task: asyncio.Task[None] | None = None
+        self._publishing: set[asyncio.Task[None]] = set()
+        self._charged_at = time.monotonic()
+        self.published = 0  # datapoints sent with PutMetricData
+
+    @property
+    def publishes(self) -> bool:
+        return self.publish and self.aws.url is not None
+
+    def attach(self, telemetry: Telemetry) -> None:
+        telemetry.subscribe(self.store.observe)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.tick()  # what the last partial period saw is published too
+        if self._publishing:
+            await asyncio.wait(self._publishing, timeout=5)
+        await self.logs.flush()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_period = loop.time() + self.period_s
+        while True:
+            await asyncio.sleep(max(0.0, min(FOLD_S, next_period - loop.time())))
+            self.store.fold()
+            await self.logs.flush()
+            if loop.time() >= next_period:
+                next_period += self.period_s
+                self.tick()
+
+    def tick(self) -> None:
+        """Close a period: charge provisioned concurrency, evaluate alarms, publish."""
+        now = time.monotonic()
+        elapsed, self._charged_at = now - self._charged_at, now
+        for function, qualifier, instances, memory, arch in self._provisioned():
+            self.store.charge_provisioned(function, qualifier, instances, memory, arch, elapsed)
+        period = self.store.roll()
+        self.alarms.evaluate()
+        if self.publishes and period.datapoints:
+            task = asyncio.get_running_loop().create_task(self._publish(period))
+            self._publishing.add(task)
+            task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, period: Period) -> None:
+        data = metric_data(period)
+        try:
+            await asyncio.to_thread(self._put, data)
+        except Exception as exc:  # the endpoint's errors: keep running, say so
+            logger.warning("CloudWatch: PutMetricData failed: %s", exc)
+        else:
+            self.published += len(data)
+
+    def _put(self, data: list[dict[str, Any]]) -> None:
+        client = self.aws.client("cloudwatch")
+        for start in range(0, len(data), PUT_BATCH):
+            client.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + PUT_BATCH])
+
+    async def metrics_handler(self, request: web.Request) -> web.Response:
+        body = prometheus.exposition(self.registry)
+        return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
+
+    def state(self) -> dict[str, object]:
+        return {
+            "alarms": self.alarms.state(),
+            "cost": self.store.cost_summary(),
+            "metrics": {"period_s": self.period_s, "published": self.published},
+        }
+
+
+def metric_data(period: Period) -> list[dict[str, Any]]:
+    """A period's datapoints as PutMetricData's StatisticValues, stamped at its start."""
+    stamp = datetime.fromtimestamp(period.start, UTC)
+    return [
+        {
+            "MetricName": metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+            "Timestamp": stamp,
+            "StatisticValues": {
+                "SampleCount": float(stat.count),
+                "Sum": stat.sum,
+                "Minimum": stat.minimum,
+                "Maximum": stat.maximum,
+            },
+            "Unit": UNITS.get(metric, "Count"),
+        }
+        for (metric, dims), stat in period.datapoints.items()
+    ]
