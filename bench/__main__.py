@@ -11,6 +11,7 @@ from bench import (
     burst_bench,
     docker_bench,
     gate_bench,
+    idle_flood_bench,
     invoke_bench,
     plan_bench,
     reload_bench,
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "docker": docker_bench.run,
     "smoke": smoke_bench.run,
     "burst": burst_bench.run,
+    "idle_flood": idle_flood_bench.run,
 }
 
 

@@ -145,6 +145,7 @@ def build_config(args: argparse.Namespace) -> Config:
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
         price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
         cloudwatch=not getattr(args, "no_cloudwatch", False),
+        allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
@@ -414,6 +415,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="serve an ALB listener (logical id) on this local port",
     )
     up.add_argument("--watch", action="store_true", help="hot-reload code and template")
+    up.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="a browser origin (http://host:port) the Lambda API accepts; '*': any origin and Host",
+    )
     up.add_argument(
         "--watch-publish",
         action="store_true",

@@ -44,3 +44,4 @@ class Config:
     container_host: str | None = None  # --container-host: samrun's address seen from containers
     engine_env: Mapping[str, str] = field(default_factory=dict)  # DOCKER_HOST, DOCKER_TLS_VERIFY...
     queue_dir: Path | None = None  # the async queue's folder when not the state folder's
+    allow_origins: tuple[str, ...] = ()  # --allow-origin: browser origins the Lambda API accepts

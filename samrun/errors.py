@@ -8,6 +8,10 @@
     │   ├── ProvisionedConfigNotFound 404
     │   ├── InvalidRequestContent    400
     │   ├── InvalidParameterValue    400
+    │   ├── ValidationError          400 (ValidationException: a value breaks a constraint)
+    │   ├── ForbiddenRequest         403 (a foreign Host or a cross-origin browser request)
+    │   ├── UnknownOperation         404 (no such operation; 405 for a known path)
+    │   ├── RequestTimeout           408 (a request's body did not arrive in time)
     │   ├── ResourceConflict         409
     │   ├── RequestTooLarge          413
     │   ├── UnsupportedMediaType     415
@@ -91,6 +95,22 @@ class InvalidRequestContent(LambdaApiError):
 
 class InvalidParameterValue(LambdaApiError):
     code, status = "InvalidParameterValueException", 400
+
+
+class ValidationError(LambdaApiError):
+    code, status = "ValidationException", 400
+
+
+class ForbiddenRequest(LambdaApiError):
+    code, status = "AccessDeniedException", 403
+
+
+class UnknownOperation(LambdaApiError):
+    code, status = "UnknownOperationException", 404
+
+
+class RequestTimeout(LambdaApiError):
+    code, status = "RequestTimeoutException", 408
 
 
 class ResourceConflict(LambdaApiError):

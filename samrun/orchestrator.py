@@ -19,9 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
+from samrun.api import lambda_api
 from samrun.api import triggers as triggers_api
+from samrun.api.guard import RequestGuard
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.layers import fetch_remote_layers
@@ -38,6 +38,7 @@ from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.lifecycle import drain, warn_if_exposed
+from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.cost import load_prices
@@ -177,9 +178,12 @@ class App:
         )
         self.observe.attach(self.invoker.telemetry)
         self.control.deployer.alarms = self.observe.alarms
+        # every listener's connections, below the descriptor limit (8 per sandbox: its pipes)
+        self.connections = ConnectionBudget(reserve_fds=FD_RESERVE + 8 * config.max_sandboxes)
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
+        self.front_doors.connections = self.connections
         self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
             self.aws,
             self.invoker.invoke,
@@ -187,7 +191,7 @@ class App:
             account_id=graph.account_id,
             time_scale=config.time_scale,
         )
-        self._api_runner: web.AppRunner | None = None
+        self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -213,14 +217,14 @@ class App:
         api = LambdaApi(self.invoker, self.control, self.state).app()
         api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
         triggers_api.add_routes(api, self.triggers.fire)
-        self._api_runner = web.AppRunner(
-            api,
-            access_log=None,
-            handle_signals=False,
-            shutdown_timeout=1,
+        port = self._api_socket.getsockname()[1]
+        containers = [self.config.container_host] if self.config.container_host else []
+        guard = RequestGuard.of(self.config.host, port, self.config.allow_origins, containers)
+        api.middlewares.append(guard.middleware())
+        self._api_runner = Listener(
+            api, self._api_socket, budget=self.connections, reject=lambda_api.reject
         )
-        await self._api_runner.setup()
-        await web.SockSite(self._api_runner, self._api_socket).start()
+        await self._api_runner.start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
@@ -239,7 +243,7 @@ class App:
         if self._reaper:
             self._reaper.cancel()
         if self._api_runner:
-            await self._api_runner.cleanup()
+            await self._api_runner.stop()
         await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
@@ -292,6 +296,7 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "connections": self.connections.state(),
             "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,

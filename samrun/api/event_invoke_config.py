@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from samrun.api.request import json_body, name_of
+from samrun.api.request import json_body, list_window, name_of
 from samrun.errors import InvalidParameterValue, ResourceNotFound
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import LATEST, Destination, InvokeConfig
@@ -88,11 +88,7 @@ class EventInvokeConfigs:
 
     async def list_configs(self, request: web.Request) -> web.Response:
         function = self.directory.named(name_of(request))
-        try:
-            start = int(request.query.get("Marker", "0"))
-            size = min(int(request.query.get("MaxItems", str(LIST_PAGE))), LIST_PAGE)
-        except ValueError:
-            raise InvalidParameterValue("Marker and MaxItems must be numbers") from None
+        start, size = list_window(request, 50, LIST_PAGE)
         configs = self.directory.invoke_configs
         keys = sorted(k for k in configs if k[0] == function.name)
         page = [self.shape(k, configs[k]) for k in keys[start : start + size]]

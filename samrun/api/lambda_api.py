@@ -17,8 +17,17 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from samrun.api import concurrency, event_invoke_config, versions
+from samrun.api.request import list_window
 from samrun.api.shapes import function_configuration, get_function_shape
-from samrun.errors import InvalidParameterValue, LambdaApiError, RequestTooLarge, ServiceError
+from samrun.errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    LambdaApiError,
+    RequestTimeout,
+    RequestTooLarge,
+    ServiceError,
+    UnknownOperation,
+)
 from samrun.invoke.control import Control
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest
@@ -29,6 +38,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "/2015-03-31/functions"
 MAX_BODY = 7 * 1024 * 1024  # over Lambda's 6 MB, so the invoke path can say RequestTooLarge
 LIST_PAGE = 50
+MAX_LIST_ITEMS = 10000  # ListFunctions' MaxItems range is 1-10000
+TOO_LARGE = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ShapeBuilder = Callable[[AppGraph, Function, str, FunctionConfig], dict[str, Any]]
 
@@ -41,6 +52,25 @@ def render_error(error: LambdaApiError, request_id: str) -> web.Response:
     return web.json_response(body, status=error.status, headers=headers)
 
 
+def reject(status: int, message: str) -> web.Response:
+    """What the listener answers in Lambda's shape: a malformed request, a body too slow or too
+    large, a route or method the API does not have."""
+    error: LambdaApiError
+    if status == 413:
+        error = RequestTooLarge(TOO_LARGE)
+    elif status == 408:
+        error = RequestTimeout(message)
+    elif status in (404, 405):
+        error = UnknownOperation(message)
+    elif status < 500:
+        error = InvalidRequestContent(message)
+    else:
+        error = ServiceError(message)
+    response = render_error(error, str(uuid.uuid4()))
+    response.set_status(status)
+    return response
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -48,10 +78,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except LambdaApiError as exc:
         return render_error(exc, str(uuid.uuid4()))
     except web.HTTPRequestEntityTooLarge:
-        message = "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
-        return render_error(RequestTooLarge(message), str(uuid.uuid4()))
-    except web.HTTPException:
-        raise
+        return render_error(RequestTooLarge(TOO_LARGE), str(uuid.uuid4()))
+    except web.HTTPException as exc:  # the router's 404 and 405, in Lambda's shape
+        if exc.status < 400:
+            raise
+        operation = f"{request.method} {request.path[:200]}"
+        response = reject(exc.status, f"Unknown operation: {operation}")
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:  # the edge's one catch-all: log it, answer as Lambda would
         logger.exception("Lambda API: %s %s failed", request.method, request.path)
         return render_error(ServiceError("An internal error occurred"), str(uuid.uuid4()))
@@ -116,11 +151,7 @@ class LambdaApi:
 
     async def list_functions(self, request: web.Request) -> web.Response:
         graph = self.invoker.directory.graph
-        try:
-            start = int(request.query.get("Marker", "0"))
-            size = min(int(request.query.get("MaxItems", str(LIST_PAGE))), LIST_PAGE)
-        except ValueError:
-            raise InvalidParameterValue("Marker and MaxItems must be numbers") from None
+        start, size = list_window(request, MAX_LIST_ITEMS, LIST_PAGE)
         page = graph.functions[start : start + size]
         shapes = await asyncio.to_thread(lambda: [function_configuration(graph, f) for f in page])
         body: dict[str, object] = {"Functions": shapes}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,6 +28,8 @@ from samrun.frontdoors.gateway import INTERNAL, Gateway
 from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
 from samrun.frontdoors.routes import RouteTable
 from samrun.invoke.invoker import Invoker
+from samrun.listeners import ConnectionBudget
+from samrun.listeners import Listener as HttpListener
 from samrun.model import AppGraph, Listener, RouteKind
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,11 @@ def to_response(response: HttpResponse) -> web.Response:
     )
 
 
+def reject(status: int, message: str) -> web.Response:
+    """A request the listener refuses (malformed, too slow, too large), as API Gateway says it."""
+    return to_response(json_response(status, json.dumps({"message": message})))
+
+
 def answer_http_1_1(request: web.Request) -> None:
     """API Gateway, function URLs and ALB answer HTTP/1.1 whatever the client spoke; aiohttp
     answers in the request's version, which it reads from these two private places."""
@@ -123,7 +131,7 @@ class _Door:
     name: str  # "API", "function URL of X", "ALB listener L"
     sock: socket.socket
     handle: Handler  # swapped in place by a reload; the listener and its port stay
-    runner: web.AppRunner | None = None
+    runner: HttpListener | None = None
 
     @property
     def port(self) -> int:
@@ -132,12 +140,10 @@ class _Door:
     async def dispatch(self, request: HttpRequest) -> HttpResponse:
         return await self.handle(request)
 
-    async def start(self) -> None:
-        self.runner = web.AppRunner(
-            aiohttp_app(self.dispatch), access_log=None, handle_signals=False, shutdown_timeout=1
-        )
-        await self.runner.setup()
-        await web.SockSite(self.runner, self.sock).start()
+    async def start(self, connections: ConnectionBudget) -> None:
+        app = aiohttp_app(self.dispatch)
+        self.runner = HttpListener(app, self.sock, budget=connections, reject=reject)
+        await self.runner.start()
 
     async def stop_accepting(self) -> None:
         """Close the listening socket; connections already open are answered."""
@@ -147,7 +153,7 @@ class _Door:
 
     async def stop(self) -> None:
         if self.runner is not None:
-            await self.runner.cleanup()
+            await self.runner.stop()
         self.sock.close()
 
 
@@ -207,6 +213,7 @@ class FrontDoors:
         self.health: list[HealthChecker] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._retired: list[_Door] = []  # listeners a reload dropped, stopped after it
+        self.connections = ConnectionBudget()  # the App shares its own with the Lambda API
         self._configure(graph)
 
     def _configure(self, graph: AppGraph) -> list[_Door]:
@@ -269,7 +276,7 @@ class FrontDoors:
 
     async def start(self) -> None:
         for door in self.doors:
-            await door.start()
+            await door.start(self.connections)
         self._start_health()
 
     def _start_health(self) -> None:
@@ -291,7 +298,7 @@ class FrontDoors:
         self._retired = []
         new = self._configure(graph)
         for door in new:
-            await door.start()
+            await door.start(self.connections)
         for door in self._retired:
             self.doors.remove(door)
             await door.stop()

@@ -28,7 +28,7 @@ from samrun.runtime.session import InvokeEvent
 logger = logging.getLogger(__name__)
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
-MAX_ASYNC_PAYLOAD = 256 * 1024
+MAX_ASYNC_PAYLOAD = 1024 * 1024  # Lambda's Event limit since 2025 (it was 256 KB)
 LOG_TAIL_BYTES = 4096
 
 
@@ -173,6 +173,7 @@ def check_payload(request: InvokeRequest) -> None:
             f"{len(request.payload)} byte payload is too large for the "
             f"{request.invocation_type} invocation type (limit {limit} bytes)"
         )
+    decode_client_context(request.client_context)  # refused before anything runs
     if not request.payload:
         return
     try:
@@ -188,11 +189,12 @@ def decode_client_context(encoded: str | None) -> str | None:
     if not encoded:
         return None
     try:
-        return base64.b64decode(encoded, validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidRequestContent(
-            "Client context must be a valid Base64-encoded JSON object."
-        ) from None
+        text = base64.b64decode(encoded, validate=True).decode()
+        if isinstance(json.loads(text), dict):
+            return text
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON object.")
 
 
 def new_trace_id(ids: random.Random) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph
 from samrun.template.build import build_graph, compile_template
 from samrun.template.loader import load_template
+from samrun.template.outline import check_outline
 from samrun.template.validate import Problem, validate_template
 
 __all__ = ["Problem", "load_graph", "validate_template"]
@@ -29,8 +30,10 @@ def load_graph(
 ) -> AppGraph:
     """The app graph of the template at `path`, with every value resolved that can be locally.
     With `cache_dir`, the SAM transform of an unchanged template is read back, not run."""
+    loaded = load_template(Path(path))
+    check_outline(loaded)
     compiled = compile_template(
-        load_template(Path(path)),
+        loaded,
         parameter_overrides=parameter_overrides,
         region=region,
         account_id=account_id,

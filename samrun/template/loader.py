@@ -25,6 +25,10 @@ MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
 """Most YAML nodes a document may have once its aliases are expanded (billion-laughs guard)."""
 
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists read: real templates stay under 20, and every later
+stage (the transform, cfn-lint, intrinsics) recurses over the document."""
+
 PathKey = tuple[str | int, ...]
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -154,26 +158,34 @@ def _expanded_size(root: yaml.Node) -> int:
     return size(root)
 
 
-def _collect_marks(root: yaml.Node) -> dict[PathKey, tuple[int, int]]:
-    """Path -> (line, column) of each mapping key and list item; aliased nodes walked once."""
+def _too_deep(where: Location) -> TemplateError:
+    return TemplateError(f"the template is nested deeper than {MAX_DEPTH} levels", where, "yaml")
+
+
+def _collect_marks(path: Path, root: yaml.Node) -> dict[PathKey, tuple[int, int]]:
+    """Path -> (line, column) of each mapping key and list item; aliased nodes walked once.
+    Iterative, so it can refuse a document nested past `MAX_DEPTH` before anything recurses."""
     marks: dict[PathKey, tuple[int, int]] = {}
     seen: set[int] = set()
     stack: list[tuple[yaml.Node, PathKey]] = [(root, ())]
     while stack:
-        node, path = stack.pop()
+        node, path_key = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
+        if len(path_key) > MAX_DEPTH:
+            mark = node.start_mark
+            raise _too_deep(Location(str(path), mark.line + 1, mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
-                    child = (*path, key_node.value)
+                    child = (*path_key, key_node.value)
                     mark = key_node.start_mark
                     marks[child] = (mark.line + 1, mark.column + 1)
                     stack.append((value_node, child))
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
-                child = (*path, index)
+                child = (*path_key, index)
                 marks[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
                 stack.append((item, child))
     return marks
@@ -196,22 +208,22 @@ def parse_text(text: str, path: Path) -> LoadedTemplate:
         node = loader.get_single_node()
         if node is None:
             raise TemplateError("the template is empty", Location(str(path), 1, 1), rule="yaml")
+        marks = _collect_marks(path, node)
         if _expanded_size(node) > MAX_EXPANDED_NODES:
             raise TemplateError(
                 f"YAML aliases expand past {MAX_EXPANDED_NODES} nodes (an alias bomb?)",
                 Location(str(path), 1, 1),
                 rule="yaml",
             )
-        marks = _collect_marks(node)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")):
+            raise _too_deep(_yaml_error(path, exc).location or Location(str(path), 1, 1)) from None
         if text.lstrip().startswith("{"):
             return _parse_json(text, path)
         raise _yaml_error(path, exc) from None
     except RecursionError:
-        raise TemplateError(
-            "the template is nested too deeply", Location(str(path), 1, 1), rule="yaml"
-        ) from None
+        raise _too_deep(Location(str(path), 1, 1)) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -227,9 +239,27 @@ def _parse_json(text: str, path: Path) -> LoadedTemplate:
         line, col = getattr(exc, "lineno", 1), getattr(exc, "colno", 1)
         where = Location(str(path), line, col)
         raise TemplateError(f"invalid JSON: {exc}", where, "json") from None
+    except RecursionError:
+        raise _too_deep(Location(str(path), 1, 1)) from None
     if not isinstance(data, dict):
         raise TemplateError("a template must be an object", Location(str(path), 1, 1), "json")
+    if _depth(data) > MAX_DEPTH:
+        raise _too_deep(Location(str(path), 1, 1))
     return LoadedTemplate(path=path, data=data)
+
+
+def _depth(value: Any) -> int:
+    """How deep mappings and lists nest in `value` (iterative: `value` may be very deep)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def load_template(path: Path) -> LoadedTemplate:

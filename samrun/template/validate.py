@@ -7,6 +7,10 @@ it takes about a second to import.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import importlib.resources
+import json
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,13 +18,18 @@ from pathlib import Path
 
 from samrun.errors import Location, TemplateError
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, Code, Function
+from samrun.template.archives import unsafe_entries
 from samrun.template.build import build_graph, compile_template
 from samrun.template.loader import LoadedTemplate, load_template
+from samrun.template.outline import outline_errors
 
 MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 _NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+# cfn-lint's errors for a deprecated runtime AWS no longer creates or updates: samrun still runs
+# what it can of them locally, so they are warnings here (an unknown runtime stays an error)
+DEPRECATED_RUNTIME_RULES = frozenset({"E2531", "E2533"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +47,16 @@ def _lint(loaded: LoadedTemplate, text: str, region: str) -> list[Problem]:
     from cfnlint.api import ManualArgs, lint
 
     problems = []
-    for match in lint(text, config=ManualArgs(regions=[region])):
+    try:
+        matches = lint(text, config=ManualArgs(regions=[region]))
+    except Exception as exc:  # cfn-lint's own bug must not hide samrun's checks
+        where = Location(str(loaded.path), 1, 1)
+        return [Problem(where, "cfn-lint", f"cfn-lint failed: {exc!r}", is_error=False)]
+    for match in matches:
         where = Location(str(loaded.path), match.linenumber or 1, match.columnnumber or 1)
         severity = getattr(match.rule, "severity", "error")
-        problems.append(Problem(where, match.rule.id, match.message, severity == "error"))
+        is_error = severity == "error" and match.rule.id not in DEPRECATED_RUNTIME_RULES
+        problems.append(Problem(where, match.rule.id, match.message, is_error))
     return problems
 
 
@@ -65,6 +80,14 @@ class _Checks:
         for function in self.graph.functions:
             yield from self.limits(function)
             yield from self.handler(function)
+            yield from self.runtime(function)
+            yield from self.archive(function)
+        for layer in self.graph.layers:
+            where: tuple[str, ...] = ("Resources", layer.logical_id, "Properties")
+            for prop in ("ContentUri", "Content"):
+                if (*where, prop) in self.loaded.marks:
+                    where = (*where, prop)
+            yield from _archive_problems(layer.logical_id, layer.code, self.loaded.locate(where))
         for warning in self.graph.warnings:
             if warning.startswith(f"{self.loaded.path}:"):
                 continue  # a located notice: validate_template reports it as it is
@@ -121,6 +144,24 @@ class _Checks:
                 f"allows {MAX_UNZIPPED_BYTES // 2**20} MB",
             )
 
+    def runtime(self, function: Function) -> Iterator[Problem]:
+        """A runtime Lambda never had is an error (deprecated ones are cfn-lint's warnings)."""
+        runtime = function.config.runtime
+        runtimes = lambda_runtimes()
+        if runtime is not None and runtime not in runtimes:
+            today = datetime.date.today().isoformat()
+            current = sorted(name for name, end in runtimes.items() if not end or end > today)
+            yield Problem(
+                self.where(function, "Runtime"),
+                "samrun-runtime",
+                f"{function.logical_id}: {runtime!r} is not a Lambda runtime; "
+                f"current ones are {', '.join(current)}",
+            )
+
+    def archive(self, function: Function) -> Iterator[Problem]:
+        where = self.where(function, "CodeUri", "Code")
+        yield from _archive_problems(function.logical_id, function.config.code, where)
+
     def handler(self, function: Function) -> Iterator[Problem]:
         config, name = function.config, function.logical_id
         path = config.code.path
@@ -157,6 +198,22 @@ def check_graph(
         return list(checks.run())
     chosen = [f for f in graph.functions if {f.name, f.logical_id} & set(functions)]
     return [p for f in chosen for p in (*checks.limits(f), *checks.handler(f))]
+
+
+@functools.cache
+def lambda_runtimes() -> dict[str, str | None]:
+    """Every runtime Lambda has had, deprecated ones included, with the date it was (or will
+    be) deprecated: cfn-lint's data, which its deprecation rules use too."""
+    data = importlib.resources.files("cfnlint.data.AdditionalSpecs") / "LmbdRuntimeLifecycle.json"
+    lifecycle = json.loads(data.read_text(encoding="utf-8"))
+    return {name: dates.get("deprecated") for name, dates in lifecycle.items()}
+
+
+def _archive_problems(name: str, code: Code | None, where: Location) -> Iterator[Problem]:
+    if code is None or code.path is None:
+        return
+    for reason in unsafe_entries(Path(code.path)):
+        yield Problem(where, "samrun-archive", f"{name}: {code.path}: {reason}")
 
 
 def _handler_files(runtime: str, handler: str) -> tuple[str, ...]:
@@ -208,6 +265,9 @@ def validate_template(
         loaded = load_template(path)
     except TemplateError as exc:
         return [_from_error(exc, path)]
+    broken = outline_errors(loaded)
+    if broken:  # cfn-lint and the transform would crash on it: say what breaks, and stop
+        return [_from_error(exc, path) for exc in broken]
     text = path.read_text(encoding="utf-8-sig")
     problems = _lint(loaded, text, region)
     try:

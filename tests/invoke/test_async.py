@@ -163,10 +163,10 @@ def test_event_invoke_config_over_the_lambda_api(client, sqs, tmp_path: Path) ->
     assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_async_payload_over_256_kb_is_refused(client) -> None:
+def test_async_payload_over_1_mb_is_refused(client) -> None:
     with pytest.raises(ClientError) as too_big:
         client.invoke(
-            FunctionName="Succeeds", InvocationType="Event", Payload=b'"' + b"x" * 262200 + b'"'
+            FunctionName="Succeeds", InvocationType="Event", Payload=b'"' + b"x" * 1048575 + b'"'
         )
     assert too_big.value.response["Error"]["Code"] == "RequestTooLargeException"
     assert too_big.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
