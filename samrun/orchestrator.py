@@ -41,6 +41,8 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
+from samrun.sources.base import Context as SourceContext
+from samrun.sources.pollers import Pollers
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -121,6 +123,17 @@ class App:
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
+        self.pollers = Pollers(
+            SourceContext(
+                invoker=self.invoker,
+                aws=self.aws,
+                destinations=self.events.destinations,
+                state_dir=config.state_dir,
+                region=graph.region,
+                max_concurrency=config.max_sandboxes,
+                time_scale=config.time_scale,
+            )
+        )
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
@@ -154,6 +167,7 @@ class App:
 
     async def stop(self) -> None:
         await self.front_doors.stop()
+        await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
         if self._reaper:
             self._reaper.cancel()
         if self._api_runner:
@@ -187,6 +201,7 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "pollers": self.pollers.state(),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
@@ -278,6 +293,12 @@ async def serve(config: Config, graph: AppGraph) -> int:
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
+        await app.pollers.start(app.graph)  # `up` polls; a one-shot `invoke` does not
+        if app.pollers.rows():
+            rows = app.pollers.rows()
+            print(table(("FUNCTION", "SOURCE", "TYPE", "BATCH", "STATE"), rows), flush=True)
+        for warning in app.pollers.warnings():
+            logger.warning("%s", warning)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
         logger.info("%s", app.aws.describe())

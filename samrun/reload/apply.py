@@ -44,6 +44,10 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
         gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
     for line in await app.front_doors.update(graph):
         logger.info("%s", line)
+    pollers = getattr(app, "pollers", None)
+    if pollers is not None and diff.event_sources:
+        for line in await pollers.reconcile(graph):
+            logger.info("%s", line)
     control = getattr(app, "control", None)
     if control is not None and diff.versions:
         await control.versions.freeze_graph_versions()  # versions the edit declared
