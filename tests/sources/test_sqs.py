@@ -5,26 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, wait_until
 from tests.sources.helpers import bodies, invocations, poller, queue_counts
-
-TEMPLATE = FIXTURES / "templates" / "sources.yaml"
-
-
-@pytest.fixture(scope="module")
-def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sources-log") / "invocations.jsonl"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, log: Path):
-    state = tmp_path_factory.mktemp("sources") / ".samrun"
-    process = start_up(TEMPLATE, state, "--parameter-overrides", f"LogFile={log}")
-    yield process
-    assert process.stop() == 0
 
 
 def test_up_lists_each_poller(server: SamrunProcess) -> None:
