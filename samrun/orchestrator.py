@@ -42,6 +42,7 @@ from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import RuntimeApiServer
 from samrun.sources.base import Context as SourceContext
+from samrun.sources.mapping_api import MappingService
 from samrun.sources.pollers import Pollers
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class App:
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control, self.state).app(),
+            LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app(),
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1,
