@@ -122,3 +122,17 @@ def test_filters_drop_and_delete_what_does_not_match(server: SamrunProcess, log:
     got = bodies(log, "Filtered")
     assert sorted(got) == sorted([json.dumps({"kind": "order", "total": 20}), "plain but urgent"])
     assert poller(server, "Filtered")["filtered"] == 3
+
+
+def test_recursive_loop_through_a_queue_stops_at_16_hops(server: SamrunProcess, log: Path) -> None:
+    sqs = aws_client(server, "sqs")
+    url = queue_url(sqs, "LoopQueue")
+    sqs.send_message(QueueUrl=url, MessageBody="round and round")
+    server.wait_for(r"recursive loop detected: 1 message\(s\) of \S+:LoopQueue", timeout=60)
+    assert len(invocations(log, "Looper")) == 16
+    wait_until(lambda: queue_counts(sqs, url) == (0, 0), timeout=10)  # dropped: no DLQ
+    traces = [
+        b["event"]["Records"][0]["attributes"].get("AWSTraceHeader")
+        for b in invocations(log, "Looper")
+    ]
+    assert traces[0] is None and all("Lineage=" in t for t in traces[1:])
