@@ -136,3 +136,22 @@ def test_recursive_loop_through_a_queue_stops_at_16_hops(server: SamrunProcess, 
         for b in invocations(log, "Looper")
     ]
     assert traces[0] is None and all("Lineage=" in t for t in traces[1:])
+
+
+def test_fifo_queue_keeps_order_per_message_group(server: SamrunProcess, log: Path) -> None:
+    sqs = aws_client(server, "sqs")
+    url = queue_url(sqs, "ordered.fifo")
+    for n in range(10):
+        entries = [
+            {"Id": f"g{g}", "MessageBody": f"g{g}-{n}", "MessageGroupId": f"g{g}"} for g in range(3)
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    wait_until(lambda: len(bodies(log, "Sequencer")) >= 30, timeout=40)
+    got = bodies(log, "Sequencer")
+    assert len(got) == 30
+    for g in range(3):
+        mine = [int(b.split("-")[1]) for b in got if b.startswith(f"g{g}-")]
+        assert mine == list(range(10))
+    record = invocations(log, "Sequencer")[0]["event"]["Records"][0]
+    assert record["attributes"]["MessageGroupId"] == "g0"
+    assert "MessageDeduplicationId" in record["attributes"]
