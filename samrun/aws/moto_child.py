@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
 
 PR_SET_PDEATHSIG = 1
 WATCHDOG_S = 0.5
@@ -38,43 +37,11 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def trace_headers_to_sqs() -> None:
-    """SQS keeps a sender's `X-Amzn-Trace-Id` header as the message's AWSTraceHeader system
-    attribute (the AWS SDK sends it from inside a function); moto does not, so teach it: samrun's
-    recursive loop detection follows SQS hops through that attribute."""
-    from moto.sqs.models import SQSBackend
-    from moto.sqs.responses import SQSResponse
-
-    local = threading.local()
-
-    def wrap_response(method: Any) -> Any:
-        def handle(self: Any) -> Any:
-            local.trace = self.headers.get("X-Amzn-Trace-Id")
-            try:
-                return method(self)
-            finally:
-                local.trace = None
-
-        return handle
-
-    original_send = SQSBackend.send_message
-
-    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trace = getattr(local, "trace", None)
-        system = dict(kwargs.get("system_attributes") or {})
-        if trace and "AWSTraceHeader" not in system:
-            system["AWSTraceHeader"] = {"DataType": "String", "StringValue": trace}
-            kwargs["system_attributes"] = system
-        return original_send(self, *args, **kwargs)
-
-    SQSBackend.send_message = send_message  # type: ignore[method-assign]
-    SQSResponse.send_message = wrap_response(SQSResponse.send_message)  # type: ignore[method-assign]
-    SQSResponse.send_message_batch = wrap_response(SQSResponse.send_message_batch)  # type: ignore[method-assign]
-
-
 def main(host: str, parent: int) -> None:
     die_with(parent)
-    trace_headers_to_sqs()
+    from samrun.aws import moto_patches
+
+    moto_patches.apply()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
