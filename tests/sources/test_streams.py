@@ -97,3 +97,42 @@ def test_dynamodb_changes_arrive_in_order_with_images(server: SamrunProcess, log
     assert modify["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert isinstance(modify["ApproximateCreationDateTime"], int)
     assert "OldImage" in records[3]["dynamodb"] and "NewImage" not in records[3]["dynamodb"]
+
+
+def test_reported_item_failure_retries_from_its_checkpoint(
+    server: SamrunProcess, log: Path
+) -> None:
+    kinesis = aws_client(server, "kinesis")
+    data = ["c-1", "fail", "c-2"]
+    put = kinesis.put_records(
+        StreamName="Checkpointed", Records=[{"Data": d.encode(), "PartitionKey": "k"} for d in data]
+    )
+    sqs = aws_client(server, "sqs")
+    [message] = receive(sqs, queue_url(sqs, "CheckpointFailures"), 1, timeout=40, settle=1.0)
+    batches = [[r["body"] for r in b["records"]] for b in invocations(log, "Checkpointer")]
+    assert batches == [["c-1", "fail", "c-2"], ["fail", "c-2"]]  # retried from the failed one
+    info = message["Json"]["KinesisBatchInfo"]
+    assert info["startSequenceNumber"] == put["Records"][1]["SequenceNumber"]
+    assert info["endSequenceNumber"] == put["Records"][2]["SequenceNumber"]
+    assert info["batchSize"] == 2
+    assert "functionError" not in message["Json"]["responseContext"]
+
+
+def test_tumbling_windows_carry_state_to_a_final_invocation(
+    server: SamrunProcess, log: Path
+) -> None:
+    kinesis = aws_client(server, "kinesis")
+    for n in range(5):
+        kinesis.put_record(StreamName="Windowed", Data=f"w-{n}".encode(), PartitionKey="k")
+
+    def finals() -> list[dict]:
+        return [
+            b["event"] for b in invocations(log, "Tally") if b["event"]["isFinalInvokeForWindow"]
+        ]
+
+    wait_until(lambda: sum(f["state"].get("count", 0) for f in finals()) >= 5, timeout=30)
+    assert sum(f["state"]["count"] for f in finals()) == 5
+    event = finals()[0]
+    assert event["Records"] == []
+    assert set(event) >= {"window", "state", "shardId", "eventSourceARN", "isWindowTerminatedEarly"}
+    assert event["window"]["start"] < event["window"]["end"]
