@@ -235,7 +235,8 @@ class SqsPoller:
         kept: list[dict[str, Any]] = []
         dropped: list[dict[str, Any]] = []
         for record in records:
-            (kept if mapping.keep(filter_view(record)) else dropped).append(record)
+            keep = not mapping.esm.filters or mapping.keep(filter_view(record))
+            (kept if keep else dropped).append(record)
         looping, trace = self._lineage(kept)
         if dropped:
             mapping.stats.filtered += len(dropped)
