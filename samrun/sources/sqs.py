@@ -144,6 +144,9 @@ class SqsPoller:
             except LambdaApiError as exc:  # the function is gone: messages wait on the queue
                 logger.warning("%s: %s", self.mapping.uuid, exc.message)
                 await asyncio.sleep(ERROR_PAUSE_S)
+            except Exception:  # a bug must not stop the queue: its messages come back anyway
+                logger.exception("%s: a batch of %s failed", self.mapping.uuid, self.arn)
+                await asyncio.sleep(ERROR_PAUSE_S)
             finally:
                 self._processing -= 1
 

@@ -160,13 +160,28 @@ class StreamPoller:
             self.mapping.stats.seen += len(batch)
             kept = [r for r in batch if self.mapping.keep(filter_view(r))]
             self.mapping.stats.filtered += len(batch) - len(kept)
-            if windows.enabled:
-                await windows.deliver(kept)
-            elif kept:
-                await delivery.deliver(kept, {})
+            while not await self._delivered(delivery, windows, kept):
+                if self._stopping:
+                    return  # not checkpointed: the next run reads the batch again
             await asyncio.to_thread(self.checkpoints.advance, shard_id, sequence_of(batch[-1]))
         if iterator is None:
             logger.info("%s: shard %s is closed and fully read", self.mapping.uuid, shard_id)
+
+    async def _delivered(
+        self, delivery: BatchDelivery, windows: TumblingWindows, records: list[Record]
+    ) -> bool:
+        """Deliver a batch; False (after a pause) when something unexpected stopped it, such as
+        a function that is gone: the shard waits rather than skip it."""
+        try:
+            if windows.enabled:
+                await windows.deliver(records)
+            elif records:
+                await delivery.deliver(records, {})
+        except Exception:  # the edge's catch-all: log it, keep the records
+            logger.exception("%s: a batch of %s failed", self.mapping.uuid, delivery.shard_id)
+            await asyncio.sleep(ERROR_PAUSE_S)
+            return False
+        return True
 
     async def _gather(self, shard_id: str, iterator: str) -> tuple[list[Record], str | None]:
         """Records until BatchSize, or the batching window after the first, or an idle poll."""
