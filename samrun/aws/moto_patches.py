@@ -8,7 +8,10 @@
   the one message in place, under the lock that sends append under.
 - moto's SQS asks a datetime-based clock for the time once per message per call (every receive
   scans the whole queue, every send computes the queue's attributes); `time.time()` gives the
-  same value at a tenth of the cost, which is most of a backlog's per-message overhead.
+  same value at a tenth of the cost, which is most of a backlog's per-message overhead; and the
+  scans for visible, delayed and in-flight messages read the clock once per call instead of
+  twice per message, and a received message's retention is checked without computing every
+  attribute of its queue (three scans of it) each time.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def apply() -> None:
     trace_headers_to_sqs()
     safe_sqs_delete()
     fast_sqs_clock()
+    fast_sqs_scan()
 
 
 def trace_headers_to_sqs() -> None:
@@ -88,3 +92,30 @@ def safe_sqs_delete() -> None:
         raise ReceiptHandleIsInvalid()
 
     Queue.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def fast_sqs_scan() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    def messages(self: Any) -> list[Any]:
+        now = time.time() * 1000.0
+        return [m for m in self._messages if m.visible_at < now and m.delayed_until <= now]
+
+    def delayed(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    def not_visible(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if now <= m.visible_at)
+
+    def retained(self: Any, queue_name: str, message: Any) -> bool:
+        """moto computes every attribute of the queue (three scans) for each message it
+        returns, to read one of them."""
+        period = int(self.get_queue(queue_name).message_retention_period)
+        return bool(period + message.sent_timestamp / 1000 > time.time())
+
+    Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+    Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[method-assign,assignment]
+    Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[method-assign,assignment]
+    SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
