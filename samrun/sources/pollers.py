@@ -68,17 +68,29 @@ class Pollers:
                 lines.append(f"event source mapping started: {esm.function} <- {esm.source}")
             elif self._template[key] != esm:
                 self._template[key] = esm
-                if key in self.mappings:
+                if key in self._pollers:
                     self.apply(self.mappings[key], esm)
-                    lines.append(f"event source mapping updated: {esm.function} <- {esm.source}")
+                else:  # not running (not polled, or refused before): take it as new
+                    self.mappings.pop(key, None)
+                    await self.add(esm, key, from_template=True)
+                lines.append(f"event source mapping updated: {esm.function} <- {esm.source}")
         return lines
 
     # -- the registry, as the ESM API uses it --
 
     async def add(self, esm: EventSourceMapping, key: str, *, from_template: bool) -> LiveMapping:
-        keep = compile_filters(esm.filters)
+        try:
+            keep = compile_filters(esm.filters)
+        except ValueError as exc:  # the ESM API checks first; a template's is reported here
+            keep, problem = (lambda record: False), f"invalid FilterCriteria: {exc}"
+        else:
+            problem = ""
         mapping = LiveMapping(uuid=key, esm=esm, keep=keep, from_template=from_template)
         self.mappings[key] = mapping
+        if problem:
+            mapping.state, mapping.state_reason = "Disabled", f"PROBLEM: {problem}"
+            logger.warning("event source mapping %s is not polled: %s", esm.logical_id, problem)
+            return mapping
         if esm.source_type not in POLLED:
             mapping.state = "Enabled" if esm.enabled else "Disabled"
             mapping.state_reason = f"samrun does not poll {esm.source_type} sources"
@@ -90,8 +102,13 @@ class Pollers:
         return mapping
 
     def apply(self, mapping: LiveMapping, esm: EventSourceMapping) -> None:
-        """Take a new configuration now: the next batch uses it."""
-        mapping.keep = compile_filters(esm.filters)
+        """Take a new configuration now: the next batch uses it (an invalid filter from a
+        template edit keeps the last good configuration, and says so)."""
+        try:
+            mapping.keep = compile_filters(esm.filters)
+        except ValueError as exc:
+            logger.warning("event source mapping %s: invalid FilterCriteria: %s", mapping.uuid, exc)
+            return
         mapping.esm = esm
         mapping.state = "Enabled" if esm.enabled else "Disabled"
         mapping.last_modified = time.time()

@@ -79,3 +79,27 @@ def test_template_edits_reconcile_pollers_without_losing_messages(
     sqs.send_message(QueueUrl=url, MessageBody="after")  # nobody polls it any more
     wait_until(lambda: queue_counts(sqs, url) == (1, 0), timeout=5)
     assert json.dumps("after") not in log.read_text()
+
+
+BAD_FILTER = """\
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"body": "not a list"}'
+"""
+
+
+def test_an_invalid_filter_is_reported_and_a_fixed_one_polls(tmp_path: Path, samrun_up) -> None:
+    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template.write_text(
+        BASE.format(code=CODE, log=log, events=EVENTS.format(batch=10) + BAD_FILTER)
+    )
+    server = samrun_up(template, "--watch")
+    server.wait_for(r"event source mapping \S+ is not polled: invalid FilterCriteria", timeout=5)
+    [mapping] = state(server)["pollers"]
+    assert mapping["state"] == "Disabled" and mapping["reason"].startswith("PROBLEM: invalid")
+    sqs = aws_client(server, "sqs")
+    sqs.send_message(QueueUrl=queue_url(sqs, "Work"), MessageBody="waited")
+    mark = len(server.lines)
+    write(template, log, 10)
+    server.wait_for(r"event source mapping updated: Worker", start=mark, timeout=30)
+    wait_until(lambda: bodies(log, "Worker") == ["waited"], timeout=30)
