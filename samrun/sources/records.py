@@ -112,18 +112,16 @@ def arrival_of(record: Mapping[str, Any]) -> float:
 
 def filter_view(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record as FilterCriteria see it: an SQS body or Kinesis data that is JSON is matched
-    as JSON (Lambda's rule); anything else as the plain string."""
+    as JSON (Lambda's rule), anything else as the plain string; a Kinesis record is `{"data"}`."""
     view = dict(record)
     if "body" in view:
         view["body"] = _json_or(view["body"], view["body"])
-    elif "kinesis" in view:
-        kinesis = dict(view["kinesis"])
+    elif "kinesis" in view:  # Kinesis filters see the `data` key only, as Lambda's do
+        data = view["kinesis"]["data"]
         try:
-            decoded = base64.b64decode(kinesis["data"]).decode()
-            kinesis["data"] = _json_or(decoded, kinesis["data"])
+            return {"data": _json_or(base64.b64decode(data).decode(), data)}
         except (ValueError, UnicodeDecodeError):
-            pass
-        view["kinesis"] = kinesis
+            return {"data": data}
     return view
 
 
