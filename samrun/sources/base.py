@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.errors import TooManyRequests
@@ -26,8 +26,10 @@ from samrun.model import EventSourceMapping
 logger = logging.getLogger(__name__)
 
 THROTTLE_FIRST_S, THROTTLE_MAX_S = 0.05, 1.0
+PAYLOAD_LIMIT = 6 * 1024 * 1024 - 64 * 1024  # Lambda's 6 MB, less room for the envelope
 ROOM_POLL_S = 0.01
 Keep = Callable[[Mapping[str, Any]], bool]  # a compiled FilterCriteria
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 @dataclass(slots=True)
@@ -163,3 +165,17 @@ def item_failures(result: InvokeResult, valid: set[str]) -> set[str] | None:
             return None
         found.add(identifier)
     return found
+
+
+def fitted(records: Sequence[R]) -> list[list[R]]:
+    """`records` in order, in as few parts as keep each invocation's payload under 6 MB."""
+    parts: list[list[R]] = []
+    size = 0
+    for record in records:
+        length = len(json.dumps(record)) + 2
+        if not parts or size + length > PAYLOAD_LIMIT:
+            parts.append([])
+            size = 0
+        parts[-1].append(record)
+        size += length
+    return parts

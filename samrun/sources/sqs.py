@@ -26,7 +26,7 @@ from samrun.errors import LambdaApiError
 from samrun.invoke.async_queue import MAX_HOPS, lineage, with_lineage
 from samrun.invoke.invoker import new_trace_id
 from samrun.sources import blocking
-from samrun.sources.base import Context, LiveMapping, item_failures
+from samrun.sources.base import Context, LiveMapping, fitted, item_failures
 from samrun.sources.records import filter_view, sqs_record
 
 logger = logging.getLogger(__name__)
@@ -247,8 +247,12 @@ class SqsPoller:
         if looping:
             await self._stop_loop(looping)
             kept = [r for r in kept if all(r is not x for x in looping)]
-        if not kept:
-            return
+        for part in fitted(kept):  # Lambda's 6 MB invocation payload: a big batch is split
+            await self._invoke(part, trace)
+
+    async def _invoke(self, kept: list[dict[str, Any]], trace: str) -> None:
+        """One invocation, then the deletion of what succeeded."""
+        mapping, context = self.mapping, self.context
         result = await context.invoke(mapping, kept, trace_id=trace)
         mapping.stats.batches += 1
         if result.function_error:

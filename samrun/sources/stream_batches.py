@@ -24,7 +24,7 @@ from typing import Any
 from samrun.invoke.destinations import invocation_record
 from samrun.invoke.models import InvokeResult
 from samrun.model import Destination
-from samrun.sources.base import Context, LiveMapping, item_failures
+from samrun.sources.base import Context, LiveMapping, fitted, item_failures
 from samrun.sources.records import arrival_of, batch_info, sequence_of
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ class BatchDelivery:
     async def deliver(self, records: Sequence[Record], extra: Mapping[str, Any]) -> None:
         """Every record of the batch processed, or given up on; lanes run at once."""
         factor = max(1, min(10, self._int("ParallelizationFactor", 1)))
-        await asyncio.gather(*(self._lane(lane, extra) for lane in lanes(records, factor)))
+        for part in fitted(records):  # Lambda's 6 MB invocation payload
+            await asyncio.gather(*(self._lane(lane, extra) for lane in lanes(part, factor)))
 
     async def _lane(self, records: list[Record], extra: Mapping[str, Any]) -> None:
         max_retries = self._int("MaximumRetryAttempts", -1)

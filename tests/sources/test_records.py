@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from samrun.invoke.models import InvokeResult
-from samrun.sources.base import item_failures
+from samrun.sources.base import fitted, item_failures
 from samrun.sources.filters import compile_filters
 from samrun.sources.records import dynamodb_record, filter_view, kinesis_record, sqs_record
 from samrun.sources.stream_batches import lanes
@@ -108,3 +108,12 @@ def test_lanes_keep_each_partition_key_in_order() -> None:
                 r in lane for r in records if r["kinesis"]["partitionKey"] == key
             )  # one key, one lane
     assert lanes(records, 1) == [records]
+
+
+def test_batches_are_split_to_fit_lambdas_payload_limit() -> None:
+    big = [{"body": "x" * 1_000_000, "n": n} for n in range(14)]
+    parts = fitted(big)
+    assert [r["n"] for part in parts for r in part] == list(range(14))  # order kept
+    assert len(parts) == 3
+    assert all(len(json.dumps({"Records": part})) < 6 * 1024 * 1024 for part in parts)
+    assert fitted([]) == []
