@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: up test lint bench clean
+.PHONY: up test lint bench clean test-image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,8 @@ bench: $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .samrun .pytest_cache .ruff_cache
+
+# The docker tests' Lambda image (samrun-test/python:3.11): a debootstrap'd Debian rootfs with the
+# official images' contract, imported once; needs root, debootstrap and a running Docker engine.
+test-image: | $(BIN)/python
+	PYTHON=$(BIN)/python tests/docker/image/build.sh

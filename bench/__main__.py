@@ -6,7 +6,15 @@ import json
 import platform
 import sys
 
-from bench import async_bench, gate_bench, invoke_bench, plan_bench, reload_bench, sqs_bench
+from bench import (
+    async_bench,
+    docker_bench,
+    gate_bench,
+    invoke_bench,
+    plan_bench,
+    reload_bench,
+    sqs_bench,
+)
 
 BENCHMARKS = {
     "plan": plan_bench.run,
@@ -14,6 +22,7 @@ BENCHMARKS = {
     "gate": gate_bench.run,
     "reload": reload_bench.run,
     "async": async_bench.run,
+    "docker": docker_bench.run,
     "sqs": sqs_bench.run,
 }
 

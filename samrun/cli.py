@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError, TemplateError
-from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, PackageType
 
 
 def find_template(given: str | None) -> Path:
@@ -30,18 +32,37 @@ def find_template(given: str | None) -> Path:
 
 
 def parse_overrides(values: Sequence[str]) -> dict[str, str]:
-    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`."""
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`;
+    one argument may hold several, separated by spaces, quoted as a shell quotes them."""
     overrides: dict[str, str] = {}
     for value in values:
-        if value.startswith("ParameterKey="):
-            key_part, _, value_part = value.partition(",ParameterValue=")
-            overrides[key_part.removeprefix("ParameterKey=")] = value_part
-            continue
-        key, sep, val = value.partition("=")
-        if not sep or not key:
-            raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
-        overrides[key] = val
+        for token in _override_tokens(value):
+            pair = _override_pair(token)
+            if pair is None:
+                raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+            overrides[pair[0]] = pair[1]
     return overrides
+
+
+def _override_pair(token: str) -> tuple[str, str] | None:
+    if token.startswith("ParameterKey="):
+        key_part, sep, value_part = token.partition(",ParameterValue=")
+        key = key_part.removeprefix("ParameterKey=")
+        return (key, value_part) if sep and key else None
+    key, sep, val = token.partition("=")
+    return (key, val) if sep and key else None
+
+
+def _override_tokens(value: str) -> list[str]:
+    """The pairs in one argument: split as a shell would when every piece is a pair (SAM CLI's
+    `"A=x B=y"`), else the argument whole (`K=a value with spaces`)."""
+    try:
+        tokens = shlex.split(value)
+    except ValueError:
+        return [value]
+    if tokens and all(_override_pair(t) is not None for t in tokens):
+        return tokens
+    return [value]
 
 
 def parse_ports(values: Sequence[str]) -> dict[str, int]:
@@ -55,6 +76,20 @@ def parse_ports(values: Sequence[str]) -> dict[str, int]:
     return ports
 
 
+def parse_layer_map(values: Sequence[str]) -> dict[str, str]:
+    """`--layer-map ARN=PATH …`: local content (a folder or .zip) for layers the app only names
+    by ARN, such as a public layer."""
+    found: dict[str, str] = {}
+    for value in values:
+        arn, sep, path = value.partition("=")
+        if not sep or not arn.startswith("arn:") or not path:
+            raise SamrunError(f"--layer-map: expected LAYER_ARN=PATH, got {value!r}")
+        if not Path(path).exists():
+            raise SamrunError(f"--layer-map {arn}: {path} does not exist")
+        found[arn] = str(Path(path).resolve())
+    return found
+
+
 def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
     if not path:
@@ -66,6 +101,22 @@ def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SamrunError(f"--env-vars {path}: expected an object of objects, as SAM CLI reads it")
     return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
+
+
+def docker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--image-map, --skip-pull, --container-host, and the engine's DOCKER_* variables."""
+    images: dict[str, str] = {}
+    for value in getattr(args, "image_map", None) or []:
+        runtime, sep, image = value.partition("=")
+        if not sep or not runtime or not image:
+            raise SamrunError(f"--image-map: expected RUNTIME=IMAGE, got {value!r}")
+        images[runtime] = image
+    return {
+        "image_map": images,
+        "skip_pull": getattr(args, "skip_pull", False),
+        "container_host": getattr(args, "container_host", None),
+        "engine_env": {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+    }
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -87,6 +138,7 @@ def build_config(args: argparse.Namespace) -> Config:
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
         alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        layer_map=parse_layer_map(getattr(args, "layer_map", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
         watch_publish=getattr(args, "watch_publish", False),
@@ -94,7 +146,15 @@ def build_config(args: argparse.Namespace) -> Config:
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
+        node_sdk_dir=node_sdk_dir(),
+        **docker_options(args),
     )
+
+
+def node_sdk_dir() -> Path | None:
+    """SAMRUN_NODE_SDK_DIR: one install of the AWS SDK for JavaScript shared by every app."""
+    value = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    return Path(value).resolve() if value else None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -108,6 +168,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
     if args.json:
         print(json.dumps(plan_document(graph), indent=2))
@@ -115,7 +176,25 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(plan_table(graph))
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for line in image_function_notes(graph, config):
+        print(f"warning: {line}", file=sys.stderr)
     return 0
+
+
+def image_function_notes(graph: AppGraph, config: Config) -> list[str]:
+    """PackageType Image functions run in containers: say so when no engine would run them."""
+    images = [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+    if not images:
+        return []
+    from samrun.runtime.docker_engine import probe
+
+    problem = probe(config.engine_env)
+    if problem is None:
+        return []
+    return [
+        f"{name} (PackageType Image) will not run: it needs a Docker engine: {problem}"
+        for name in images
+    ]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -127,6 +206,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         parameter_overrides=config.parameter_overrides,
         region=config.region,
         account_id=config.account_id,
+        layer_map=config.layer_map,
     )
     for problem in problems:
         print(problem.render())
@@ -142,6 +222,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(build_config(args))
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_build
+
+    return run_build(build_config(args))
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from samrun.orchestrator import run_invoke
 
@@ -154,6 +240,87 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
 
 
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from samrun.orchestrator import run_trigger, run_trigger_remote
+
+    if len(args.target) > 2:
+        raise SamrunError("trigger takes [TEMPLATE] NAME")
+    if args.url:
+        return run_trigger_remote(args.url, args.target[-1])
+    args.template = args.target[0] if len(args.target) == 2 else None
+    return run_trigger(build_config(args), args.target[-1])
+
+
+def cmd_events_generate(args: argparse.Namespace) -> int:
+    from samrun.frontdoors.sample_events import KINDS, http_sample
+    from samrun.sources.samples import generate
+
+    options = {k: v for k, v in vars(args).items() if k in EVENT_OPTIONS and v is not None}
+    try:
+        if args.service in KINDS:
+            event = http_sample(args.service, args.kind, options)
+        else:
+            event = generate(args.service, args.kind, options)
+    except ValueError as exc:
+        raise SamrunError(str(exc)) from None
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+EVENT_OPTIONS = {
+    "region": "the event's region",
+    "account_id": "the account id in ARNs",
+    "bucket": "s3: the bucket name",
+    "key": "s3: the object key",
+    "size": "s3: the object size",
+    "body": "sqs/sns/kinesis/apigateway/alb: the body or message; eventbridge: detail JSON",
+    "subject": "sns: the subject",
+    "queue": "sqs: the queue name",
+    "topic": "sns: the topic name or ARN",
+    "stream": "kinesis: the stream name",
+    "partition_key": "kinesis: the partition key",
+    "table": "dynamodb: the table name",
+    "source": "eventbridge: the event source",
+    "detail_type": "eventbridge: the detail-type",
+    "rule": "scheduled-event: the rule name",
+    "path": "apigateway/alb: the request path",
+    "method": "apigateway/alb: the HTTP method",
+}
+
+
+def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    trigger = commands.add_parser(
+        "trigger", help="fire a schedule, or send a sample event to a trigger, now"
+    )
+    trigger.add_argument("target", nargs="+", metavar="[TEMPLATE] NAME")
+    trigger.add_argument(
+        "--url", metavar="LAMBDA_API", help="fire it in the `samrun up` whose Lambda API is here"
+    )
+    add_common(trigger, template=False)
+    add_runtime(trigger)
+    trigger.set_defaults(run=cmd_trigger)
+    events = commands.add_parser("events", help="sample events")
+    actions = events.add_subparsers(dest="action", required=True)
+    generate = actions.add_parser(
+        "generate", help="print a sample event (as `sam local generate-event`)"
+    )
+    generate.add_argument(
+        "service",
+        metavar="SOURCE",
+        help="s3 | sqs | sns | kinesis | dynamodb | eventbridge | cloudwatch | apigateway | alb",
+    )
+    generate.add_argument(
+        "kind",
+        metavar="KIND",
+        help="e.g. put, receive-message, notification, get-records, "
+        "update, event, scheduled-event, aws-proxy, http-api-proxy, request",
+    )
+    for name, text in EVENT_OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        generate.add_argument(flag, dest=name, type=int if name == "size" else str, help=text)
+    generate.set_defaults(run=cmd_events_generate)
+
+
 def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
     if template:
         parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
@@ -161,10 +328,32 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
     parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+    parser.add_argument(
+        "--layer-map",
+        nargs="+",
+        default=[],
+        metavar="ARN=PATH",
+        help="local content (folder or .zip) for a layer the template names only by ARN",
+    )
 
 
 def add_runtime(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("process",), default="process")
+    parser.add_argument("--backend", choices=("process", "docker"), default="process")
+    parser.add_argument(
+        "--image-map",
+        nargs="+",
+        default=[],
+        metavar="RUNTIME=IMAGE",
+        help="docker: run RUNTIME's functions in IMAGE instead of the official Lambda image",
+    )
+    parser.add_argument(
+        "--skip-pull", action="store_true", help="docker: use only images the engine has"
+    )
+    parser.add_argument(
+        "--container-host",
+        metavar="HOST",
+        help="docker: the address containers reach samrun at (remote engines)",
+    )
     parser.add_argument("--env-vars", metavar="FILE", help="SAM CLI's environment JSON file")
     parser.add_argument("--max-sandboxes", type=int, default=32, help="most live sandboxes")
     parser.add_argument("--idle-ttl", type=float, default=300.0, help="idle instance lifetime (s)")
@@ -231,6 +420,13 @@ def make_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)
     validate.set_defaults(run=cmd_validate)
+
+    build = commands.add_parser(
+        "build", help="install functions' and layers' dependencies into the state folder"
+    )
+    add_common(build)
+    build.set_defaults(run=cmd_build)
+    add_events(commands)
     return parser
 
 

@@ -35,3 +35,9 @@ class Config:
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
+    layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: layer ARN -> path
+    node_sdk_dir: Path | None = None  # SAMRUN_NODE_SDK_DIR: the AWS SDK for JS, shared by apps
+    image_map: Mapping[str, str] = field(default_factory=dict)  # --image-map RUNTIME=IMAGE
+    skip_pull: bool = False  # --skip-pull: use only images the engine has
+    container_host: str | None = None  # --container-host: samrun's address seen from containers
+    engine_env: Mapping[str, str] = field(default_factory=dict)  # DOCKER_HOST, DOCKER_TLS_VERIFY...

@@ -15,6 +15,7 @@
     │   ├── ServiceError             500
     │   ├── ResourceNotReady         502
     │   └── InvalidRuntime           502
+    ├── BuildFailed              a dependency build failed (pip, npm, esbuild, make); exit 2
     ├── BackendError             a sandbox could not be started; becomes ServiceError at the edge
     │   └── InvalidEntrypoint        no bootstrap to run: a function error, as Lambda reports it
     └── RuntimeProtocolError     a runtime broke the Runtime API contract
@@ -30,6 +31,10 @@ from typing import ClassVar
 
 class SamrunError(Exception):
     """Base of everything samrun raises on purpose."""
+
+
+class BuildFailed(SamrunError):
+    """A function's or layer's build failed; the message names it and its log file."""
 
 
 @dataclass(frozen=True, slots=True)

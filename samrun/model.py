@@ -45,6 +45,20 @@ class Code:
     inline: str | None = None  # InlineCode / Code.ZipFile
     image_uri: str | None = None  # PackageType Image
     remote: str | None = None  # s3://bucket/key or anything else samrun cannot read locally
+    # Set by samrun.build, never by a template: the installed dependencies (a folder in the state
+    # folder) seen beside the code, and the source folder when `path` is a build's artifact.
+    dependencies: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildSpec:
+    """A resource's `Metadata` as `sam build` reads it: BuildMethod (esbuild, makefile, a
+    runtime such as python3.12) and its BuildProperties / BuildArchitecture."""
+
+    method: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+    architecture: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +79,7 @@ class Layer:
     compatible_runtimes: tuple[str, ...] = ()
     compatible_architectures: tuple[str, ...] = ()
     description: str = ""
+    build: BuildSpec | None = None  # Metadata BuildMethod: only then does `sam build` build it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +87,17 @@ class ImageConfig:
     entry_point: tuple[str, ...] = ()
     command: tuple[str, ...] = ()
     working_directory: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageBuild:
+    """An image function's `Metadata` (Dockerfile, DockerContext, DockerTag, DockerBuildArgs):
+    the image is built locally, as `sam build` builds it, and tagged `tag`."""
+
+    context: str  # absolute folder
+    dockerfile: str = "Dockerfile"  # relative to the context
+    tag: str
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +117,7 @@ class FunctionConfig:
     tracing: str | None = None  # Active | PassThrough
     image_config: ImageConfig | None = None
     description: str = ""
+    image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +169,7 @@ class Function:
     dead_letter: Destination | None = None
     function_url: FunctionUrl | None = None
     role: str | None = None
+    build: BuildSpec | None = None  # Metadata BuildMethod (esbuild, makefile), when set
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +250,10 @@ class Schedule:
     name: str | None = None
     qualifier: str | None = None
     logical_id: str | None = None
+    timezone: str | None = None  # ScheduleExpressionTimezone (Scheduler only); None is UTC
+    kind: str = "events"  # events (an EventBridge rule) | scheduler (EventBridge Scheduler)
+    start_date: str | None = None  # Scheduler's StartDate / EndDate (ISO 8601), when set
+    end_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,13 +286,24 @@ class TargetGroup:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resource:
     """A resource samrun provisions in the local AWS endpoint: sqs | sns | s3 | kinesis | dynamodb
-    | eventbridge."""
+    | eventbridge | ssm | secretsmanager | kms | logs | iam."""
 
     logical_id: str
     type: str
     name: str
     arn: str
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotRun:
+    """Something the template declares that samrun does not realise locally: named once at
+    startup, in `plan` and in /_samrun/state, never dropped silently."""
+
+    what: str  # resource | property | event | authorizer | location | layer
+    name: str  # where it is: a logical id, `Function.Events.Name`, `Api/authorizer`, an ARN
+    type: str  # the resource type, property, event type, authorizer kind...
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -280,6 +323,7 @@ class AppGraph:
     resources: tuple[Resource, ...] = ()
     warnings: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
+    not_run: tuple[NotRun, ...] = ()  # what the template declares and samrun does not realise
 
     def function(self, name: str) -> Function | None:
         """The function whose name (or logical id) is `name`."""

@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from samrun.api import triggers as triggers_api
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.layers import fetch_remote_layers
 from samrun.aws.provision import localise, provision
+from samrun.build import BuildOptions, Progress, build_app, node_sdk_folder
 from samrun.config import Config
-from samrun.errors import SamrunError
+from samrun.errors import BackendError, SamrunError
 from samrun.frontdoors.server import FrontDoors
 from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
 from samrun.invoke.control import Control
@@ -32,9 +35,10 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
-from samrun.model import AppGraph, Function, FunctionConfig
+from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
+from samrun.observe.not_run import not_run_document, not_run_lines
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -44,10 +48,12 @@ from samrun.runtime.server import RuntimeApiServer
 from samrun.sources.base import Context as SourceContext
 from samrun.sources.mapping_api import MappingService
 from samrun.sources.pollers import Pollers
+from samrun.sources.triggers import Triggers
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
     from samrun.reload.session import WatchSession
+    from samrun.runtime.docker import DockerBackend
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,26 @@ def make_backend(name: str) -> Backend:
     if name == "process":
         return ProcessBackend()
     raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
+
+
+def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
+    """The docker backend: for every function with --backend docker, else for image functions."""
+    if config.backend != "docker" and not image_functions(graph):
+        return None
+    from samrun.runtime.docker import DockerBackend
+    from samrun.runtime.docker_engine import app_label
+
+    return DockerBackend(
+        config.engine_env,
+        app=app_label(config.state_dir),
+        image_map=config.image_map,
+        skip_pull=config.skip_pull,
+        container_host=config.container_host,
+    )
+
+
+def image_functions(graph: AppGraph) -> list[str]:
+    return [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -79,9 +105,20 @@ class App:
     def __init__(self, config: Config, graph: AppGraph) -> None:
         self.config = config
         self.graph = graph
-        self.backend = make_backend(config.backend)
+        self.containers = make_containers(config, graph)
+        self.not_running: dict[str, str] = {}  # function -> why it cannot run here
+        self.backend: Backend = (
+            self.containers
+            if config.backend == "docker" and self.containers
+            else make_backend(config.backend)
+        )
         self.runtime_server = RuntimeApiServer(config.host)
-        self.locator = RuntimeLocator(config.host_env, config.state_dir / "python-sdk")
+        self.build_options = build_options(config)  # watch mode rebuilds with these
+        self.locator = RuntimeLocator(
+            config.host_env,
+            config.state_dir / "python-sdk",
+            node_sdk_folder(config.state_dir, config.node_sdk_dir),
+        )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
@@ -92,6 +129,7 @@ class App:
             host=config.host,
             state_dir=config.state_dir,
         )
+        self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
         self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
         self._host = HostContext(
             backend=self.backend,
@@ -138,15 +176,26 @@ class App:
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
+        self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
+            self.aws,
+            self.invoker.invoke,
+            region=graph.region,
+            account_id=graph.account_id,
+            time_scale=config.time_scale,
+        )
         self._api_runner: web.AppRunner | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.connect_containers()
         await self.aws.start()
         self._host = replace(
             self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
         )
+        if self.config.aws_profile:  # layers named only by ARN, from AWS itself
+            self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
+            self.directory.update_graph(self.graph)
         self.aws_substitutions = await provision(self.aws, self.graph)
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
@@ -155,8 +204,10 @@ class App:
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
+        api = LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app()
+        triggers_api.add_routes(api, self.triggers.fire)
         self._api_runner = web.AppRunner(
-            LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app(),
+            api,
             access_log=None,
             handle_signals=False,
             shutdown_timeout=1,
@@ -167,6 +218,7 @@ class App:
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def stop(self) -> None:
+        await self.triggers.stop()
         await self.front_doors.stop()
         await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
         if self._reaper:
@@ -180,7 +232,28 @@ class App:
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
+        if self.containers is not None and self.containers is not self.backend:
+            await self.containers.close()
         await self.aws.stop()
+
+    async def connect_containers(self) -> None:
+        """Reach the Docker engine; without one, image functions are named and answer an error,
+        and the rest of the app runs (unless --backend docker asked for it all)."""
+        if self.containers is None:
+            return
+        try:
+            await self.containers.connect()
+        except BackendError as exc:
+            if self.config.backend == "docker":
+                raise SamrunError(f"--backend docker: {exc}") from None
+            self.containers = None
+            problem = f"it needs a Docker engine: {exc}"
+            self._host = replace(self._host, containers_problem=problem)
+            for name in image_functions(self.graph):
+                self.not_running[name] = problem
+                logger.warning("%s (PackageType Image) will not run: %s", name, problem)
+            return
+        self._host = replace(self._host, containers=self.containers)
 
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
@@ -196,6 +269,7 @@ class App:
             for (name, version), pool in self.pools.pools.items()
         ]
         return {
+            "not_running": dict(self.not_running),
             "pools": pools,
             "concurrency": {
                 "in_flight": dict(self.gate.in_flight),
@@ -203,12 +277,14 @@ class App:
             },
             "target_health": self.front_doors.target_health(),
             "pollers": self.pollers.state(),
+            "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
                 "throttled": self.events.throttled,
                 "pending": self.events.pending(),
             },
+            **self.triggers.state(),
         }
 
     async def __aenter__(self) -> App:
@@ -273,12 +349,36 @@ def load(config: Config) -> AppGraph:
         region=config.region,
         account_id=config.account_id,
         cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
     )
+
+
+def build_options(config: Config) -> BuildOptions:
+    return BuildOptions(
+        state_dir=config.state_dir,
+        host_env=config.host_env,
+        node_sdk_dir=config.node_sdk_dir,
+        for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
+    )
+
+
+def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:
+    """Install what the app's functions and layers need (samrun.build), before serving."""
+    return build_app(graph, build_options(config), progress or Progress())
+
+
+def run_build(config: Config) -> int:
+    setup_logging(sys.stdout)
+    progress = Progress()
+    build(config, load(config), progress=progress)
+    if not progress.reported:
+        logger.info("nothing to build: no requirements.txt, package.json or BuildMethod")
+    return 0
 
 
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(serve(config, graph))
 
 
@@ -291,6 +391,11 @@ async def serve(config: Config, graph: AppGraph) -> int:
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
+        for line in not_run_lines(graph):
+            logger.warning("%s", line)
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
@@ -302,6 +407,11 @@ async def serve(config: Config, graph: AppGraph) -> int:
             logger.warning("%s", warning)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
+        await app.triggers.start(app.graph)
+        if app.triggers.rows():
+            print(
+                table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
+            )
         logger.info("%s", app.aws.describe())
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
@@ -323,13 +433,64 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
-    graph = load(config)
+    graph = build(config, load(config))
     return run_loop(invoke_once(config, graph, target, event))
 
 
+def nested_name(graph: AppGraph, target: str) -> str:
+    """SAM CLI's `Child/Function` (a nested application's function) as the function's name."""
+    name, sep, qualifier = target.partition(":")
+    function = graph.function(name) if "/" in name else None
+    return function.name + sep + qualifier if function else target
+
+
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    target = nested_name(graph, target)
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        await asyncio.to_thread(
+            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+        )
         result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+    sys.stdout.buffer.write(result.payload + b"\n")
+    sys.stdout.flush()
+    return 1 if result.function_error else 0
+
+
+def run_trigger(config: Config, name: str) -> int:
+    """`samrun trigger`: fire a schedule, or send a sample event to a trigger, once, without a
+    server (as `invoke`); the response on stdout, non-zero exit on a function error."""
+    setup_logging(sys.stderr)
+    graph = build(config, load(config))
+    return run_loop(trigger_once(config, graph, name))
+
+
+def run_trigger_remote(url: str, name: str) -> int:
+    """`samrun trigger --url`: fire it in a running `up` (asynchronously, as the source would)."""
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/_samrun/triggers/{quote(name, safe='')}", data=b"", method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise SamrunError(json.loads(exc.read() or b"{}").get("message", str(exc))) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise SamrunError(f"no samrun up answers at {url}: {exc}") from None
+    print(f"{name}: queued for {body['function']}", file=sys.stderr)
+    return 0
+
+
+async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
+    async with App(replace(config, invoke_port=0, port=0), graph) as app:
+        function, qualifier, event = app.triggers.event_for(name, app.graph)
+        logger.info("%s: invoking %s with %d bytes", name, function, len(event))
+        request = InvokeRequest(function=function, qualifier=qualifier, payload=event)
+        result = await app.invoker.invoke(request)
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
     return 1 if result.function_error else 0

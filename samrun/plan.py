@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
+from samrun.observe.not_run import not_run_document
 
 PLAN_VERSION = "1"
 
@@ -228,6 +229,7 @@ def _document(graph: AppGraph) -> dict[str, Any]:
             for r in graph.resources
         ],
         "warnings": list(graph.warnings),
+        "not_run": not_run_document(graph),
     }
 
 
@@ -350,6 +352,11 @@ def plan_table(graph: AppGraph) -> str:
         "Resources",
         ["TYPE", "NAME", "ARN"],
         [(r["type"], r["name"], r["arn"]) for r in doc["resources"]],
+    )
+    out += _table(
+        "Not run locally",
+        ["WHAT", "NAME", "TYPE", "REASON"],
+        [(n["what"], n["name"], n["type"], n["reason"]) for n in doc["not_run"]],
     )
     if not out:
         out = ["(nothing to run)", ""]

@@ -64,7 +64,10 @@ class Change:
 
 
 def _local(code: Code | None) -> Path | None:
-    return Path(code.path).resolve() if code is not None and code.path else None
+    """The code's folder in the user's sources (a build's source, not its output)."""
+    if code is None or not (code.source or code.path):
+        return None
+    return Path(code.source or code.path or "").resolve()
 
 
 def included_files(data: Mapping[str, Any], base: Path) -> set[Path]:
@@ -108,6 +111,9 @@ class WatchTargets:
         code: dict[Path, set[str]] = {}
         for function in graph.functions:
             path = _local(function.config.code)
+            build = function.config.image_build
+            if path is None and build is not None:  # its image is rebuilt at the next start
+                path = Path(build.context).resolve()
             if path is not None:
                 code.setdefault(path, set()).add(function.name)
         layers: dict[Path, set[str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -185,3 +186,88 @@ def wait_until(condition: object, timeout: float = 20, interval: float = 0.05) -
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_node_sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One install of the AWS SDK for JavaScript for the whole session (samrun.build installs it
+    for Node.js functions): every samrun the tests start inherits SAMRUN_NODE_SDK_DIR."""
+    folder = tmp_path_factory.mktemp("node-sdk") / "aws-sdk-js-v3"
+    previous = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    os.environ["SAMRUN_NODE_SDK_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("SAMRUN_NODE_SDK_DIR", None)
+    else:
+        os.environ["SAMRUN_NODE_SDK_DIR"] = previous
+
+
+# The execution core runs on two backends. A test module parametrises its server fixture with
+# BACKENDS; items on the docker backend get the `docker` marker, and without an engine (or the
+# test image: `make test-image`) they are deselected with one summary line, unless
+# SAMRUN_REQUIRE_DOCKER=1 (CI), where they run and fail. `process_only` tests are not generated
+# for docker (host processes, cgroup paths, host interpreters).
+BACKENDS = ("process", "docker")
+TEST_IMAGE = os.environ.get("SAMRUN_TEST_IMAGE", "samrun-test/python:3.11")
+REQUIRE_DOCKER = os.environ.get("SAMRUN_REQUIRE_DOCKER") == "1"
+_docker_note: list[str] = []
+
+
+def backend_args(backend: str) -> list[str]:
+    """`samrun up` flags for a backend: docker maps the runtime to the locally built image."""
+    if backend == "docker":
+        return ["--backend", "docker", "--image-map", f"python3.11={TEST_IMAGE}", "--skip-pull"]
+    return []
+
+
+@functools.cache
+def docker_problem() -> str | None:
+    """Why docker tests cannot run here, or None (asked in a child: a failed connection leaves
+    an unclosed socket behind, which would fail the test that happens to collect it)."""
+    check = (
+        "import sys, docker\n"
+        "try:\n    client = docker.from_env(timeout=5); client.ping()\n"
+        "except Exception as exc:\n"
+        "    sys.exit('no Docker engine reachable (%s)' % str(exc).splitlines()[0][:120])\n"
+        "try:\n    client.images.get(sys.argv[1])\n"
+        "except Exception:\n"
+        "    sys.exit('the test image %s is missing (make test-image)' % sys.argv[1])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, TEST_IMAGE], capture_output=True, text=True, timeout=60
+    )
+    return done.stderr.strip().splitlines()[-1] if done.returncode else None
+
+
+def on_docker(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "docker" in callspec.params.values()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m and -k select: the `docker` marker is set here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, dropped = [], []
+    for item in items:
+        if on_docker(item):
+            if item.get_closest_marker("process_only"):
+                dropped.append(item)
+                continue
+            item.add_marker(pytest.mark.docker)
+        keep.append(item)
+    docker_items = [item for item in keep if item.get_closest_marker("docker")]
+    problem = docker_problem() if docker_items else None
+    if problem and not REQUIRE_DOCKER:
+        dropped += docker_items
+        keep = [item for item in keep if item not in docker_items]
+        _docker_note.append(
+            f"skipped {len(docker_items)} docker tests: {problem}; "
+            "SAMRUN_REQUIRE_DOCKER=1 makes this a failure"
+        )
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for note in _docker_note:
+        terminalreporter.write_line(note, yellow=True)

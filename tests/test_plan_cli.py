@@ -101,8 +101,9 @@ BROKEN = {
         "  B:\n    Type: AWS::SNS::Topic\n    Properties:\n      TopicName: !GetAtt A.TopicName\n",
         "cycles",
     ),
-    "missing-parameter": (
-        "Parameters:\n  Env:\n    Type: String\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+    "bad-parameter": (
+        "Parameters:\n  Env:\n    Type: String\n    Default: qa\n    AllowedValues: [dev, prod]\n"
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n",
         "parameters",
     ),
     "alias-bomb": (LOL_BOMB, "yaml"),

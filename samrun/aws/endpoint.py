@@ -47,6 +47,7 @@ class AwsEndpoint:
         self._lock = threading.Lock()
         self._session: Any = None
         self.credentials: dict[str, str] | None = None  # for functions, with --aws-profile
+        self.lambda_endpoint: str | None = None  # samrun's Lambda API, for moto's state machines
 
     @property
     def pid(self) -> int | None:
@@ -79,7 +80,11 @@ class AwsEndpoint:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "SAMRUN_LAMBDA_ENDPOINT": self.lambda_endpoint or "",
+                },
             )
         finally:
             log.close()

@@ -15,8 +15,11 @@ import signal
 import sys
 import threading
 import time
+import uuid
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
+LAMBDA_ENDPOINT_VARIABLE = "SAMRUN_LAMBDA_ENDPOINT"  # where state machines' Lambda tasks go
 WATCHDOG_S = 0.5
 
 
@@ -37,6 +40,75 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
+def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
+    """moto's Step Functions interpreter on (StartExecution runs the workflow), its AWS calls
+    to this server (moto assumes port 5000), and its Lambda tasks to samrun's Lambda API."""
+    os.environ["MOTO_PORT"] = str(port)
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+
+    def start_named(self: Any, arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # AWS names an unnamed execution with a UUID; moto's interpreter leaves it None
+        return start(self, arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_named  # type: ignore[method-assign,assignment]
+    if not lambda_endpoint:
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    moto_client_for = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        client = moto_client_for(region, service, state_credentials)
+        if service != "lambda":
+            return client
+        import boto3
+
+        return boto3.client(
+            "lambda",
+            region_name=region,
+            endpoint_url=lambda_endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=client.meta.config,
+        )
+
+    lambda_eval_utils.boto_client_for = client_for  # type: ignore[attr-defined]
+
+
+def propagate_trace_header(app: Any) -> Any:
+    """As AWS does, a message SQS gets while serving a request (SendMessage, or an SNS publish,
+    S3 notification or EventBridge target delivered to SQS) carries that request's
+    X-Amzn-Trace-Id as its AWSTraceHeader: samrun follows recursive loops across those hops."""
+    from moto.sqs.models import SQSBackend
+
+    current = threading.local()
+    send = SQSBackend.send_message
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        trace = getattr(current, "trace", None)
+        if trace and not kwargs.get("system_attributes"):
+            kwargs["system_attributes"] = {
+                "AWSTraceHeader": {"DataType": "String", "StringValue": trace}
+            }
+        return send(self, *args, **kwargs)
+
+    SQSBackend.send_message = send_message  # type: ignore[method-assign]
+
+    def traced(environ: dict[str, Any], start_response: Any) -> Any:
+        current.trace = environ.get("HTTP_X_AMZN_TRACE_ID")
+        try:
+            return app(environ, start_response)
+        finally:
+            current.trace = None
+
+    return traced
+
+
 def main(host: str, parent: int) -> None:
     die_with(parent)
     from samrun.aws import moto_patches
@@ -50,8 +122,9 @@ def main(host: str, parent: int) -> None:
         def log_request(self, *args: object, **kwargs: object) -> None:
             pass
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = propagate_trace_header(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
+    run_state_machines(server.server_port, os.environ.get(LAMBDA_ENDPOINT_VARIABLE))
     print(server.server_port, flush=True)
     server.serve_forever()
 

@@ -1,8 +1,6 @@
-"""What the embedded moto server is taught before it serves (in its own process only).
+"""Speed and safety for the embedded moto server's SQS, applied in its own process only (the
+trace header it keeps as AWSTraceHeader is moto_child's).
 
-- SQS keeps a sender's `X-Amzn-Trace-Id` header as the message's `AWSTraceHeader` system
-  attribute, as SQS does (the AWS SDK sends the header from inside a function); samrun's
-  recursive loop detection follows SQS hops through it.
 - moto's SQS deletes a message by rebuilding the queue's list outside its lock, so a message sent
   at the same moment can vanish (and each delete scans the queue twice): here a delete removes
   the one message in place, under the lock that sends append under.
@@ -16,47 +14,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 
 def apply() -> None:
-    trace_headers_to_sqs()
     safe_sqs_delete()
     fast_sqs_clock()
     fast_sqs_scan()
-
-
-def trace_headers_to_sqs() -> None:
-    from moto.sqs.models import SQSBackend
-    from moto.sqs.responses import SQSResponse
-
-    local = threading.local()
-
-    def wrap_response(method: Any) -> Any:
-        def handle(self: Any) -> Any:
-            local.trace = self.headers.get("X-Amzn-Trace-Id")
-            try:
-                return method(self)
-            finally:
-                local.trace = None
-
-        return handle
-
-    original_send = SQSBackend.send_message
-
-    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
-        trace = getattr(local, "trace", None)
-        system = dict(kwargs.get("system_attributes") or {})
-        if trace and "AWSTraceHeader" not in system:
-            system["AWSTraceHeader"] = {"DataType": "String", "StringValue": trace}
-            kwargs["system_attributes"] = system
-        return original_send(self, *args, **kwargs)
-
-    SQSBackend.send_message = send_message  # type: ignore[method-assign]
-    for name in ("send_message", "send_message_batch"):
-        setattr(SQSResponse, name, wrap_response(getattr(SQSResponse, name)))
 
 
 def fast_sqs_clock() -> None:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.provision_config import CREATORS
 from samrun.model import AppGraph, FunctionConfig, Resource
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ async def provision(endpoint: AwsEndpoint, graph: AppGraph) -> Substitutions:
     found: Substitutions = {}
     kinds = {"sqs": _queue, "sns": _topic, "s3": _bucket, "kinesis": _stream}
     kinds |= {"dynamodb": _table, "eventbridge": _bus}
+    kinds |= CREATORS  # SSM parameters, secrets, KMS keys, log groups, IAM roles
     ordered = sorted(graph.resources, key=lambda r: (r.type != "sqs", r.type == "sns"))
     for resource in ordered:
         create = kinds.get(resource.type)

@@ -11,7 +11,14 @@ import json
 from typing import Any
 
 from samrun.frontdoors.messages import HttpRequest, HttpResponse, encode_body, grouped, is_text
-from samrun.frontdoors.rest_v1 import MalformedResponse, api_id, decode_body, request_time
+from samrun.frontdoors.rest_v1 import (
+    HTTP_API_TEXT,
+    MalformedResponse,
+    api_id,
+    decode_body,
+    header_text,
+    request_time,
+)
 from samrun.frontdoors.routes import RouteMatch
 from samrun.model import RouteKind
 
@@ -97,8 +104,11 @@ def parse_response_v2(payload: bytes) -> HttpResponse:
     except ValueError:
         raise MalformedResponse("not JSON") from None
     if not isinstance(data, dict) or "statusCode" not in data:
+        # API Gateway infers 200 application/json, the body being the function's response:
+        # a string is sent as the string, anything else as its JSON
+        inferred = data.encode() if isinstance(data, str) else payload
         return HttpResponse(
-            status=200, body=payload, headers=(("Content-Type", "application/json"),)
+            status=200, body=inferred, headers=(("Content-Type", "application/json"),)
         )
     status = data["statusCode"]
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
@@ -107,12 +117,12 @@ def parse_response_v2(payload: bytes) -> HttpResponse:
     cookies = data.get("cookies") or []
     if not isinstance(headers, dict) or not isinstance(cookies, list):
         raise MalformedResponse("headers must be an object and cookies a list")
-    pairs = [(k, str(v)) for k, v in headers.items()]
+    pairs = [(k, header_text(v)) for k, v in headers.items()]
     pairs += [("Set-Cookie", str(c)) for c in cookies]
     body = data.get("body")
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
     content = decode_body(body, data.get("isBase64Encoded"))
     if not any(k.lower() == "content-type" for k, _ in pairs) and content:
-        pairs.append(("Content-Type", "application/json"))
+        pairs.append(("Content-Type", HTTP_API_TEXT))
     return HttpResponse(status=status, headers=tuple(pairs), body=content)

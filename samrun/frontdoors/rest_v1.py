@@ -32,6 +32,10 @@ _IDENTITY_KEYS = (
 )
 
 
+HTTP_API_TEXT = "text/plain; charset=utf-8"
+"""What an HTTP API answers for a body whose Content-Type the function did not name."""
+
+
 class MalformedResponse(ValueError):
     """The function's answer is not a proxy response; API Gateway answers 502."""
 
@@ -95,7 +99,10 @@ def build_event_v1(
     }
     if context["authorizer"] is None:
         del context["authorizer"]
-    return {
+    if route.details.get("operation_name"):
+        context["operationName"] = route.details["operation_name"]
+    event: dict[str, Any] = {"version": "1.0"} if http_api else {}
+    return event | {
         "resource": resource,
         "path": match.path,
         "httpMethod": request.method,
@@ -125,17 +132,28 @@ def decode_body(body: Any, is_base64: Any) -> bytes:
 
 
 def header_pairs(data: dict[str, Any]) -> list[tuple[str, str]]:
-    """`headers` then `multiValueHeaders`, as API Gateway merges them (multi-value wins)."""
+    """`headers` and `multiValueHeaders` merged into one list, as API Gateway documents: a name
+    in both keeps each of its values once (the multi-value ones, and a different single one)."""
     single = data.get("headers") or {}
     multi = data.get("multiValueHeaders") or {}
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers must be objects")
-    pairs = [(k, str(v)) for k, v in single.items() if k not in multi]
+    merged: dict[str, tuple[str, list[str]]] = {}  # lower-case name -> (name, values)
+    for name, value in single.items():
+        merged.setdefault(name.lower(), (name, []))[1].append(header_text(value))
     for name, values in multi.items():
         if not isinstance(values, list):
             raise MalformedResponse("multiValueHeaders values must be lists")
-        pairs.extend((name, str(v)) for v in values)
-    return pairs
+        kept = merged.setdefault(name.lower(), (name, []))[1]
+        kept.extend(v for v in map(header_text, values) if v not in kept)
+    return [(name, value) for name, values in merged.values() for value in values]
+
+
+def header_text(value: Any) -> str:
+    """A header value as API Gateway writes it (JSON's true/false, not Python's)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 _V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
@@ -143,7 +161,8 @@ _V1_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isB
 
 def parse_response_v1(payload: bytes, *, strict: bool = True) -> HttpResponse:
     """The proxy response; anything else is malformed (502 at the edge). REST (`strict`) also
-    rejects keys it does not know, as API Gateway does."""
+    rejects keys it does not know, as API Gateway does, and answers application/json when the
+    function names no Content-Type; an HTTP API needs a statusCode and defaults to text."""
     try:
         data = json.loads(payload)
     except ValueError:
@@ -152,10 +171,18 @@ def parse_response_v1(payload: bytes, *, strict: bool = True) -> HttpResponse:
         raise MalformedResponse("not an object")
     if strict and not data.keys() <= _V1_KEYS:
         raise MalformedResponse(f"unexpected keys {sorted(data.keys() - _V1_KEYS)}")
+    if not strict and "statusCode" not in data:
+        raise MalformedResponse("no statusCode")
     status = data.get("statusCode", 200)
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MalformedResponse("statusCode must be an integer")
     body = decode_body(data.get("body"), data.get("isBase64Encoded"))
-    return HttpResponse(status=status, headers=tuple(header_pairs(data)), body=body)
+    headers = header_pairs(data)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        if strict:
+            headers.append(("Content-Type", "application/json"))
+        elif body:
+            headers.append(("Content-Type", HTTP_API_TEXT))
+    return HttpResponse(status=status, headers=tuple(headers), body=body)

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from multidict import CIMultiDict
 
 from samrun.errors import SamrunError
@@ -55,6 +55,8 @@ def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
 def to_request(request: web.Request, body: bytes) -> HttpRequest:
     raw_path = request.raw_path.split("?", 1)[0]
     headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    headers = forwarded(headers, request.remote or "127.0.0.1", sockname[1] if sockname else 80)
     return HttpRequest(
         method=request.method,
         path=request.path,
@@ -68,6 +70,24 @@ def to_request(request: web.Request, body: bytes) -> HttpRequest:
     )
 
 
+def forwarded(
+    headers: tuple[tuple[str, str], ...], client_ip: str, port: int
+) -> tuple[tuple[str, str], ...]:
+    """The headers with the X-Forwarded-For/-Port/-Proto that API Gateway, function URLs and
+    ALB add: the client's address appended to any X-Forwarded-For it sent."""
+    chain = [v for k, v in headers if k.lower() == "x-forwarded-for"]
+    kept = tuple((k, v) for k, v in headers if k.lower() not in _FORWARDED)
+    return (
+        *kept,
+        ("X-Forwarded-For", ", ".join([*chain, client_ip])),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", "http"),
+    )
+
+
+_FORWARDED = frozenset({"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"})
+
+
 def to_response(response: HttpResponse) -> web.Response:
     headers: CIMultiDict[str] = CIMultiDict(response.headers)
     return web.Response(
@@ -75,10 +95,20 @@ def to_response(response: HttpResponse) -> web.Response:
     )
 
 
+def answer_http_1_1(request: web.Request) -> None:
+    """API Gateway, function URLs and ALB answer HTTP/1.1 whatever the client spoke; aiohttp
+    answers in the request's version, which it reads from these two private places."""
+    if request.version != HttpVersion11:
+        request._version = HttpVersion11
+        request._cache.pop("version", None)
+
+
 def aiohttp_app(handle: Handler) -> web.Application:
     async def edge(request: web.Request) -> web.Response:
         try:
-            return to_response(await handle(to_request(request, await request.read())))
+            ours = to_request(request, await request.read())
+            answer_http_1_1(request)
+            return to_response(await handle(ours))
         except Exception:  # the one catch-all at the edge: log, answer API Gateway's 500
             logger.exception("%s %s failed", request.method, request.path)
             return to_response(INTERNAL)

@@ -44,9 +44,13 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
         gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
     for line in await app.front_doors.update(graph):
         logger.info("%s", line)
+    triggers = getattr(app, "triggers", None)
+    if triggers is not None and (diff.event_sources or diff.functions.removed):
+        for line in await triggers.reconcile(graph):  # push sources and schedules
+            logger.info("%s", line)
     pollers = getattr(app, "pollers", None)
     if pollers is not None and diff.event_sources:
-        for line in await pollers.reconcile(graph):
+        for line in await pollers.reconcile(graph):  # event source mappings
             logger.info("%s", line)
     control = getattr(app, "control", None)
     if control is not None and diff.versions:

@@ -20,6 +20,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from samrun.build import Progress, build_app, source_graph
+from samrun.errors import BuildFailed
+from samrun.model import AppGraph
 from samrun.reload.apply import replace_env_vars
 from samrun.reload.check import EditRefused, Loaded, check_code, load_checked, read_env_vars
 from samrun.reload.diff import functions_using_layers
@@ -85,6 +88,7 @@ class WatchSession:
         self._carry = Change()
         try:
             loaded, env_vars, code = await self._check(change)
+            rebuilt = await self._rebuild(code | change.layers) if loaded is None else None
         except EditRefused as refused:
             self._carry = change
             fresh = [p for p in refused.problems if p not in self._last_refusal]
@@ -104,6 +108,12 @@ class WatchSession:
             parts.append(f"template: {diff.describe()}")
             published |= {*diff.functions.changed, *diff.functions.added}
             code -= set(diff.functions.changed)  # replaced already
+        if rebuilt is not None:  # a manifest or a built source changed: its build is ready
+            diff = await self.app.replace_graph(rebuilt)
+            assert self.watcher is not None
+            await self.watcher.retarget(self._targets())
+            parts.append(f"build: {', '.join(diff.functions.changed) or 'layers'}")
+            code -= set(diff.functions.changed)
         if env_vars is not None:
             names = replace_env_vars(self.app, env_vars)
             parts.append(f"env-vars: {', '.join(names) or 'no function affected'}")
@@ -153,10 +163,32 @@ class WatchSession:
                 await asyncio.to_thread(check_code, template, graph, code, change.files)
             except EditRefused as refused:
                 problems += refused.problems
+        if loaded is not None and not problems:
+            try:  # a template edit runs once what it names is built; the old app serves meanwhile
+                built = await asyncio.to_thread(self._build, loaded.graph)
+                loaded = Loaded(graph=built, template=loaded.template)
+            except BuildFailed as failed:
+                problems.append(str(failed))
         if problems:
             raise EditRefused(problems)
         await asyncio.to_thread(forget_bytecode, change.files)
         return loaded, env_vars, code
+
+    def _build(self, graph: AppGraph) -> AppGraph:
+        """Watch mode's builds name only what they build, not what is cached."""
+        return build_app(graph, self.app.build_options, Progress(show_cached=False))
+
+    async def _rebuild(self, names: set[str]) -> AppGraph | None:
+        """After a code or layer edit: the app with its builds redone where their inputs changed
+        (a manifest, a lock file, a bundled or Makefile-built source), or None when every build
+        is as it was. The build runs off the loop: the old code keeps serving meanwhile."""
+        if not names:
+            return None
+        try:
+            graph = await asyncio.to_thread(self._build, source_graph(self.app.graph))
+        except BuildFailed as failed:
+            raise EditRefused((str(failed),)) from None
+        return graph if graph != self.app.graph else None
 
     def _publish(self, name: str) -> None:
         """--watch-publish: publish $LATEST and shift its AutoPublishAlias, one at a time."""

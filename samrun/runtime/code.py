@@ -154,4 +154,4 @@ def snapshot(code: Code, state_dir: Path, sha256: str) -> Code:
         else:
             shutil.copy2(source, staging)
         staging.rename(target)
-    return Code(path=str(target))
+    return Code(path=str(target), dependencies=code.dependencies)  # builds are immutable

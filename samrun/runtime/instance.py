@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -76,15 +77,18 @@ class Instance:
         if self._log is not None:
             self._log.append(line)
 
-    async def start(self, timeout_s: float) -> Outcome | None:
-        """The init phase: None once the runtime asks for work, else the init failure."""
+    async def start(self, timeout_s: float, request_id: str = "") -> Outcome | None:
+        """The init phase: None once the runtime asks for work, else the init failure, logged
+        with Lambda's INIT_REPORT (and START / END / REPORT for the `request_id` it fails)."""
         self._log = []
+        status = "error"
         try:
             async with asyncio.timeout(timeout_s):
                 failure = await self.session.wait_ready()
         except TimeoutError:
             message = f"Init phase timed out after {timeout_s:.2f} seconds"
             outcome = await self._fail(protocol.TIMEOUT, message, "")
+            status = "timeout"
         except SessionClosed:
             outcome = await self._fail(*self._death(), "")
         else:
@@ -95,8 +99,29 @@ class Instance:
                 return None
             await self.stop()
             outcome = Outcome(payload=failure.payload, error_type=failure.error_type)
+        self._init_report(outcome, status, request_id)
         outcome.log_lines = self._take_log()
         return outcome
+
+    def _init_report(self, outcome: Outcome, status: str, request_id: str) -> None:
+        """Lambda's platform lines for a failed init: INIT_REPORT, then the invocation it
+        failed (on-demand), reported with the same status and error type."""
+        elapsed = (time.monotonic() - self._started) * 1000
+        error_type = valid_error_type(outcome.error_type or "")
+        self.emit_platform(
+            f"INIT_REPORT Init Duration: {elapsed:.2f} ms\tPhase: init\tStatus: {status}\t"
+            f"Error Type: {error_type}"
+        )
+        if not request_id:
+            return
+        self.emit_platform(f"START RequestId: {request_id} Version: {self.version}")
+        self.emit_platform(f"END RequestId: {request_id}")
+        self.emit_platform(
+            f"REPORT RequestId: {request_id}\tDuration: {elapsed:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(elapsed))} ms\tMemory Size: {self.memory_mb} MB\t"
+            f"Max Memory Used: {self.sandbox.peak_memory_mb()} MB\tStatus: {status}\t"
+            f"Error Type: {error_type}"
+        )
 
     async def invoke(self, event: InvokeEvent, timeout_s: float) -> Outcome:
         self._log = []
@@ -179,6 +204,17 @@ class Instance:
         await self.sandbox.wait()
         self.reusable = False
         self.session.close(self.sandbox.exit_reason or "exited")
+
+
+_VALID_ERROR_TYPE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
+
+
+def valid_error_type(error_type: str) -> str:
+    """The error type Lambda's platform lines show: a runtime's own `Runtime.X`/`Function.X`,
+    else Runtime.Unknown (Function.Unknown for other `Function.` types)."""
+    if _VALID_ERROR_TYPE.search(error_type):
+        return error_type
+    return "Function.Unknown" if error_type.startswith("Function.") else "Runtime.Unknown"
 
 
 def iso_now() -> str:

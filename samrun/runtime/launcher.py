@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from samrun.model import FunctionConfig
+from samrun.errors import InvalidRuntime
+from samrun.model import FunctionConfig, PackageType
 from samrun.runtime.code import prepare_code, prepare_layers
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
 from samrun.runtime.instance import Instance, LineSink
@@ -34,6 +35,8 @@ class HostContext:
     host_env: Mapping[str, str]
     aws_endpoint: str | None = None
     aws_credentials: Mapping[str, str] | None = None  # --aws-profile's, for functions
+    containers: Backend | None = None  # runs PackageType Image functions, whatever `backend` is
+    containers_problem: str = "no Docker engine was asked for"  # why `containers` is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class Launcher:
             prepared = self._prepared
             if prepared is None:
                 prepared = self._prepared = await asyncio.to_thread(self._prepare)
+        backend = self.backend()
         instance_id = f"{next(_instance_ids):06d}"
         tmp_dir = self.host.state_dir / "tmp" / f"{self.function_name}-{instance_id}"
         tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -87,16 +91,19 @@ class Launcher:
             aws_endpoint=self.host.aws_endpoint,
             credentials=self.host.aws_credentials,
         )
-        env = lambda_environment(
-            self.config,
-            who,
-            code_dir=prepared.code_dir,
-            tmp_dir=tmp_dir,
-            language_paths=prepared.command.language_paths,
-            opt_dir=prepared.opt_dir,
-            overrides=self._env_overrides,
-            host_env=self.host.host_env,
-        )
+        if backend.provides_runtime:
+            env = self._container_environment(who, has_layers=prepared.opt_dir is not None)
+        else:
+            env = lambda_environment(
+                self.config,
+                who,
+                code_dir=prepared.code_dir,
+                tmp_dir=tmp_dir,
+                language_paths=prepared.command.language_paths,
+                opt_dir=prepared.opt_dir,
+                overrides=self._env_overrides,
+                host_env=self.host.host_env,
+            )
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
             argv=prepared.command.argv,
@@ -108,6 +115,10 @@ class Launcher:
             ephemeral_storage_mb=self.config.ephemeral_storage_mb,
             runtime=self.config.runtime,
             image_uri=self.config.code.image_uri,
+            handler=self.config.handler,
+            architecture=(self.config.architectures or ("x86_64",))[0],
+            image_config=self.config.image_config,
+            image_build=self.config.image_build,
         )
 
         async def close_listener() -> None:
@@ -116,7 +127,7 @@ class Launcher:
 
         holder: list[Instance] = []
         try:
-            sandbox = await self.host.backend.start(spec, lambda line: holder[0].on_output(line))
+            sandbox = await backend.start(spec, lambda line: holder[0].on_output(line))
         except BaseException:
             await close_listener()
             raise
@@ -132,8 +143,40 @@ class Launcher:
         holder.append(instance)
         return instance
 
+    def backend(self) -> Backend:
+        """Image functions run in containers whatever --backend says; the rest on --backend."""
+        if self.config.package_type is not PackageType.IMAGE:
+            return self.host.backend
+        if self.host.containers is None:
+            raise InvalidRuntime(
+                f"{self.function_name} is a PackageType Image function and cannot run: "
+                f"{self.host.containers_problem}"
+            )
+        return self.host.containers
+
+    def _container_environment(self, who: InstanceIdentity, *, has_layers: bool) -> dict[str, str]:
+        """Lambda's variables with Lambda's paths; PATH and the like come from the image."""
+        env = lambda_environment(
+            self.config,
+            who,
+            code_dir=Path("/var/task"),
+            tmp_dir=Path("/tmp"),
+            opt_dir=Path("/opt") if has_layers else None,
+            language_paths={},
+            overrides=self._env_overrides,
+            host_env={},
+        )
+        user_set = {**self.config.environment, **self._env_overrides}
+        for key in ("PATH", "LD_LIBRARY_PATH"):
+            if key not in user_set:
+                env.pop(key, None)
+        env["LAMBDA_RUNTIME_DIR"] = "/var/runtime"
+        return env
+
     def _prepare(self) -> PreparedCode:
         state = self.host.state_dir
+        if self.config.package_type is PackageType.IMAGE:
+            return PreparedCode(state, None, RuntimeCommand((), {}))  # the code is in the image
         code_dir = prepare_code(self.config.code, self.config.runtime, state)
         layer_paths = [
             Path(ref.code.path)
@@ -141,5 +184,10 @@ class Launcher:
             if ref.code is not None and ref.code.path
         ]
         opt_dir = prepare_layers(layer_paths, state)
-        command = self.host.locator.command(self.config.runtime, code_dir, opt_dir)
+        if self.backend().provides_runtime:
+            return PreparedCode(code_dir, opt_dir, RuntimeCommand((), {}))
+        deps = self.config.code.dependencies
+        command = self.host.locator.command(
+            self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
+        )
         return PreparedCode(code_dir, opt_dir, command)

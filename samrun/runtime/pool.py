@@ -195,7 +195,7 @@ class InstancePool:
             raise
         self.live.add(instance)
         self.cold_starts += 1
-        failure = await instance.start(self.init_timeout_s)
+        failure = await instance.start(self.init_timeout_s, request_id)
         if failure is not None:
             await self._discard(instance)
             return None, failure

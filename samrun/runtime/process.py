@@ -52,7 +52,7 @@ class ProcessSandbox:
         self._oom = False
         self._exit_reason: str | None = None
         loop = asyncio.get_running_loop()
-        loop.add_reader(pipe, self.drain_output)
+        loop.add_reader(pipe, self._read_available)
         self._watchdog = loop.create_task(self._watch_memory())
         self._waiter = loop.create_task(self._wait())
 
@@ -81,6 +81,14 @@ class ProcessSandbox:
         self._limit_cpu()
 
     def drain_output(self) -> None:
+        """Deliver all the pipe holds now, a last line without its newline included (Lambda
+        logs what a function wrote before it replied, newline or not)."""
+        self._read_available()
+        if self._partial:
+            self._on_output(self._partial.decode("utf-8", "replace"))
+            self._partial = b""
+
+    def _read_available(self) -> None:
         """Read all the pipe holds now; deliver each complete line."""
         while self._pipe >= 0:
             try:
@@ -168,6 +176,8 @@ def signal_name(number: int) -> str:
 
 
 class ProcessBackend:
+    provides_runtime = False
+
     def __init__(self) -> None:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR

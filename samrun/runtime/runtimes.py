@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,23 +34,35 @@ class RuntimeLocator:
     """Finds interpreters once per runtime; warns once when it falls back."""
 
     def __init__(
-        self, host_env: Mapping[str, str] | None = None, sdk_dir: Path | None = None
+        self,
+        host_env: Mapping[str, str] | None = None,
+        sdk_dir: Path | None = None,
+        node_sdk_dir: Path | None = None,
     ) -> None:
         self._search = python_homes(host_env or {})
+        self._node_search = node_homes(host_env or {})
+        self._nodes: dict[str, str | None] = {}
         self._sdk_dir = sdk_dir  # the AWS SDK for Python, as Lambda's Python runtimes carry it
+        self._node_sdk = node_sdk_dir  # the AWS SDK for JavaScript v3, when samrun.build got it
         self._sdk_oldest: tuple[int, ...] | None = None  # linked, and the oldest Python it takes
         self._lock = threading.Lock()  # launchers prepare in threads, several at once
         self._sdk_warned: set[str] = set()
         self._pythons: dict[str, str] = {}
-        self._node: str | bool | None = False  # False: not looked up yet
 
-    def command(self, runtime: str | None, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def command(
+        self,
+        runtime: str | None,
+        code_dir: Path,
+        opt_dir: Path | None,
+        deps_dir: Path | None = None,
+    ) -> RuntimeCommand:
+        """`deps_dir`: the function's built dependencies, seen as if they were in its code."""
         if runtime is None:
             raise InvalidRuntime("PackageType Image needs the docker backend")
         if runtime.startswith("python"):
-            return self._python(runtime, code_dir, opt_dir)
+            return self._python(runtime, code_dir, opt_dir, deps_dir)
         if runtime.startswith("nodejs"):
-            return self._nodejs(runtime, code_dir, opt_dir)
+            return self._nodejs(runtime, code_dir, opt_dir, deps_dir)
         if runtime in PROVIDED:
             return provided(code_dir, opt_dir)
         raise InvalidRuntime(
@@ -64,12 +76,14 @@ class RuntimeLocator:
                 self._pythons[version] = find_python(version, self._search)
             return self._pythons[version]
 
-    def _python(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def _python(
+        self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
+    ) -> RuntimeCommand:
         version = runtime.removeprefix("python")
         if version not in PYTHON_VERSIONS:
             raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported.")
         interpreter = self.python_for(version)
-        paths = [str(code_dir)]
+        paths = [str(code_dir), *([str(deps_dir)] if deps_dir else [])]
         if opt_dir is not None:
             paths += [
                 str(opt_dir / "python" / "lib" / f"python{version}" / "site-packages"),
@@ -81,7 +95,10 @@ class RuntimeLocator:
         # -S: no site-packages of the interpreter (nor samrun's own): as on Lambda, a function
         # sees its code, its layers, the standard library and the AWS SDK, nothing else.
         argv = (interpreter, "-u", "-S", bootstrap)
-        return RuntimeCommand(argv, {"PYTHONPATH": ":".join(paths)})
+        # No bytecode written beside the user's sources (Lambda's /var/task is read-only too);
+        # the stdlib's and pip-installed packages' own bytecode is still read.
+        env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
+        return RuntimeCommand(argv, env)
 
     def _sdk_supports(self, version: str) -> bool:
         """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
@@ -101,23 +118,52 @@ class RuntimeLocator:
                 )
         return as_tuple(version) >= oldest
 
-    def _nodejs(self, runtime: str, code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
+    def _nodejs(
+        self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
+    ) -> RuntimeCommand:
         major = runtime.removeprefix("nodejs").removesuffix(".x")
         if major not in NODE_MAJORS:
             raise InvalidRuntime(f"The runtime parameter of {runtime} is not supported.")
-        if self._node is False:
-            self._node = shutil.which("node")
-        if not self._node:
+        node = self.node_for(major)
+        if node is None:
             raise InvalidRuntime(f"{runtime} needs `node` on this machine's PATH")
-        paths = []
+        # The function's own node_modules (deps_dir) come first, as /var/task/node_modules does
+        # on Lambda; then layers, then the runtime's AWS SDK (/var/runtime/node_modules).
+        paths = [str(deps_dir)] if deps_dir else []
         if opt_dir is not None:
-            paths = [
+            paths += [
                 str(opt_dir / "nodejs" / f"node{major}" / "node_modules"),
                 str(opt_dir / "nodejs" / "node_modules"),
             ]
+        sdk = self._node_sdk / "node_modules" if self._node_sdk else None
+        if sdk is not None and (sdk / "@aws-sdk").is_dir():
+            paths.append(str(sdk))
         paths.append(str(code_dir))  # Lambda's NODE_PATH ends with /var/task
         bootstrap = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
-        return RuntimeCommand((str(self._node), bootstrap), {"NODE_PATH": ":".join(paths)})
+        return RuntimeCommand((node, bootstrap), {"NODE_PATH": ":".join(paths)})
+
+    def node_for(self, major: str) -> str | None:
+        """node `major` when it is installed (PATH, nvm, fnm, volta, n), else the PATH's node
+        (said once), else None (said once)."""
+        with self._lock:
+            if major not in self._nodes:
+                self._nodes[major] = find_node(major, self._node_search)
+            return self._nodes[major]
+
+    def warn_missing(self, runtimes: Iterable[str | None]) -> None:
+        """Look up each runtime's interpreter now, so what is missing (and what runs instead)
+        is said at startup rather than at the first invoke."""
+        for runtime in sorted({r for r in runtimes if r}):
+            if runtime.startswith("python"):
+                version = runtime.removeprefix("python")
+                if version in PYTHON_VERSIONS:
+                    self.python_for(version)
+            elif runtime.startswith("nodejs"):
+                major = runtime.removeprefix("nodejs").removesuffix(".x")
+                if major in NODE_MAJORS and self.node_for(major) is None:
+                    logger.warning(
+                        "%s functions cannot start: node is not on this machine's PATH", runtime
+                    )
 
 
 def provided(code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
@@ -174,6 +220,18 @@ def python_homes(host_env: Mapping[str, str]) -> list[Path]:
 def find_python(version: str, homes: list[Path]) -> str:
     """That interpreter when it is on the machine and runs (on the PATH, or installed by pyenv
     or uv), else the running one."""
+    found = locate_python(version, homes)
+    if found is None:
+        running = f"{sys.version_info.major}.{sys.version_info.minor}"
+        logger.warning(
+            "python%s is not on this machine: python%s runs its functions", version, running
+        )
+        return sys.executable
+    return found
+
+
+def locate_python(version: str, homes: list[Path]) -> str | None:
+    """That interpreter when it is on the machine and runs, else None."""
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if version == running:
         return sys.executable
@@ -184,13 +242,56 @@ def find_python(version: str, homes: list[Path]) -> str:
     for candidate in candidates:
         if candidate and Path(candidate).exists() and runs(candidate):
             return candidate
-    logger.warning("python%s is not on this machine: python%s runs its functions", version, running)
-    return sys.executable
+    return None
+
+
+def node_homes(host_env: Mapping[str, str]) -> list[Path]:
+    """Where version managers keep Node.js installs: nvm, fnm, volta, n."""
+    home = Path(host_env.get("HOME", "/root"))
+    nvm = Path(host_env.get("NVM_DIR", home / ".nvm"))
+    return [
+        nvm / "versions" / "node",
+        home / ".local" / "share" / "fnm" / "node-versions",
+        home / ".volta" / "tools" / "image" / "node",
+        Path(host_env.get("N_PREFIX", "/usr/local")) / "n" / "versions" / "node",
+    ]
+
+
+def find_node(major: str, homes: list[Path]) -> str | None:
+    """node `major` from the PATH or a version manager; else the PATH's node, with a warning
+    naming the version that runs instead; else None."""
+    default = shutil.which("node")
+    candidates = [shutil.which(f"node{major}"), default]
+    for home in homes:
+        installs = sorted(home.glob(f"v{major}.*"), key=patch, reverse=True)
+        installs += sorted(home.glob(f"{major}.*"), key=patch, reverse=True)
+        for install in installs:
+            candidates += [str(install / "bin" / "node"), str(install / "installation/bin/node")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists() and node_major(candidate) == major:
+            return candidate
+    if default is not None:
+        logger.warning(
+            "node %s is not on this machine: node %s runs nodejs%s.x functions",
+            major,
+            node_major(default) or "?",
+            major,
+        )
+    return default
+
+
+def node_major(node: str) -> str | None:
+    try:
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    version = done.stdout.strip().removeprefix("v")
+    return version.split(".")[0] if done.returncode == 0 and version else None
 
 
 def patch(install: Path) -> tuple[int, ...]:
-    """(3, 12, 10) from `3.12.10` or `cpython-3.12.10-linux-x86_64-gnu`."""
-    numbers = install.name.removeprefix("cpython-").split("-")[0].split(".")
+    """(3, 12, 10) from `3.12.10`, `v20.1.0` or `cpython-3.12.10-linux-x86_64-gnu`."""
+    numbers = install.name.removeprefix("cpython-").removeprefix("v").split("-")[0].split(".")
     return tuple(int(n) for n in numbers if n.isdigit())
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from samrun.model import ImageBuild, ImageConfig
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LaunchSpec:
@@ -27,6 +29,10 @@ class LaunchSpec:
     runtime: str | None = None
     image_uri: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    handler: str | None = None
+    architecture: str = "x86_64"
+    image_config: ImageConfig | None = None  # an image function's CMD/ENTRYPOINT/WORKDIR
+    image_build: ImageBuild | None = None  # an image function built from its Dockerfile
 
 
 class Sandbox(Protocol):
@@ -67,6 +73,10 @@ OutputSink = Callable[[str], None]
 
 
 class Backend(Protocol):
+    # True when the sandbox brings its own runtime (a Lambda image): the launcher then gives it
+    # Lambda's paths (/var/task, /opt, /tmp) instead of this machine's and no bootstrap to run.
+    provides_runtime: bool
+
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> Sandbox:
         """Start the runtime; output lines go to `on_output` as they are written."""
         ...

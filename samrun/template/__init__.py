@@ -25,6 +25,7 @@ def load_graph(
     account_id: str = DEFAULT_ACCOUNT_ID,
     stack_name: str = "samrun",
     cache_dir: Path | None = None,
+    layer_map: Mapping[str, str] = {},
 ) -> AppGraph:
     """The app graph of the template at `path`, with every value resolved that can be locally.
     With `cache_dir`, the SAM transform of an unchanged template is read back, not run."""
@@ -35,5 +36,6 @@ def load_graph(
         account_id=account_id,
         stack_name=stack_name,
         cache_dir=cache_dir,
+        layer_map=layer_map,
     )
     return build_graph(compiled)

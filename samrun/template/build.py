@@ -8,8 +8,8 @@ converter per kind of graph node (build_functions, build_routes, build_events, b
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,16 @@ from samrun.template.build_functions import (
     build_versions,
 )
 from samrun.template.build_routes import build_routes
-from samrun.template.context import BuildContext
+from samrun.template.build_states import state_machine_properties
+from samrun.template.context import BuildContext, Notice, source_logical_id
+from samrun.template.coverage import name_unrealised
 from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
-from samrun.template.parameters import Pseudo, no_echo_names, resolve_parameters
+from samrun.template.nested import child_outputs, load_children, merge
+from samrun.template.parameters import Pseudo, no_echo_names, placeholder, resolve_parameters
 from samrun.template.refs import ResourceTable
-from samrun.template.sam import has_sam_transform, run_transform
+from samrun.template.sam import SAM_TRANSFORM, SERVERLESS, has_sam_transform, run_transform
 
 _LOCAL_RESOURCES = {
     "AWS::SQS::Queue": "sqs",
@@ -44,6 +47,12 @@ _LOCAL_RESOURCES = {
     "AWS::DynamoDB::Table": "dynamodb",
     "AWS::DynamoDB::GlobalTable": "dynamodb",
     "AWS::Events::EventBus": "eventbridge",
+    "AWS::SSM::Parameter": "ssm",
+    "AWS::SecretsManager::Secret": "secretsmanager",
+    "AWS::KMS::Key": "kms",
+    "AWS::Logs::LogGroup": "logs",
+    "AWS::IAM::Role": "iam",
+    "AWS::StepFunctions::StateMachine": "states",
 }
 _ARN_ATTRIBUTE = {
     "sqs": "Arn",
@@ -52,6 +61,12 @@ _ARN_ATTRIBUTE = {
     "kinesis": "Arn",
     "dynamodb": "Arn",
     "eventbridge": "Arn",
+    "ssm": "Arn",
+    "secretsmanager": "Id",
+    "kms": "Arn",
+    "logs": "Arn",
+    "iam": "Arn",
+    "states": "Arn",
 }
 
 
@@ -64,17 +79,50 @@ class Compiled:
     parameters: Mapping[str, Any]
 
 
-def _check_cycles(loaded: LoadedTemplate) -> None:
-    resources = loaded.data.get("Resources")
-    if not isinstance(resources, dict):
-        raise TemplateError("the template has no Resources", loaded.locate(()), "template")
+def _check_cycles(
+    loaded: LoadedTemplate, resources: Mapping[str, Any], source_id: Callable[[str], str | None]
+) -> None:
+    """CloudFormation's own rule: a cycle among the resources it deploys (after the SAM
+    transform), located at the template resource each one comes from."""
     cycle = find_cycle(resources)
     if cycle:
         names = " -> ".join([*(name for name, _ in cycle), cycle[0][0]])
         first, path = cycle[0]
-        raise TemplateError(
-            f"circular reference: {names}", loaded.locate(("Resources", first, *path)), "cycles"
+        source = source_id(first)
+        where = (
+            loaded.locate(("Resources", first, *path))
+            if source == first
+            else loaded.locate(("Resources", source) if source else ("Resources",))
         )
+        raise TemplateError(f"circular reference: {names}", where, "cycles")
+
+
+def _implicit_transform(loaded: LoadedTemplate, notices: list[Notice]) -> dict[str, Any]:
+    """The template's data, with the SAM transform declared when it has AWS::Serverless::*
+    resources and no Transform line (SAM CLI reads them as serverless too): one warning."""
+    data = loaded.data
+    if has_sam_transform(data):
+        return data
+    resources = data.get("Resources") or {}
+    serverless = [
+        lid
+        for lid, resource in resources.items()
+        if isinstance(resource, dict) and str(resource.get("Type", "")).startswith(SERVERLESS)
+    ]
+    if not serverless:
+        return data
+    notices.append(
+        Notice(
+            loaded.locate(("Resources", serverless[0], "Type")),
+            "transform",
+            f"{len(serverless)} AWS::Serverless::* resource(s) and no "
+            f"'Transform: {SAM_TRANSFORM}' line: applying the SAM transform (add the line; "
+            "CloudFormation refuses the template without it)",
+        )
+    )
+    declared = data.get("Transform")
+    names = declared if isinstance(declared, list) else [declared] if declared else []
+    return {**data, "Transform": [*names, SAM_TRANSFORM]}
 
 
 def _load_definition(path: Path) -> Any:
@@ -90,14 +138,33 @@ def compile_template(
     account_id: str,
     stack_name: str,
     cache_dir: Path | None = None,
+    layer_map: Mapping[str, str] = {},
+    prefix: str = "",
+    chain: tuple[Path, ...] = (),
 ) -> Compiled:
-    data = loaded.data
     pseudo = Pseudo(region=region, account_id=account_id, stack_name=stack_name)
+    notices: list[Notice] = []
+    if not isinstance(loaded.data.get("Resources"), dict):
+        raise TemplateError("the template has no Resources", loaded.locate(()), "template")
+    missing: list[str] = []
     parameters: dict[str, Any] = {
-        **resolve_parameters(data.get("Parameters") or {}, parameter_overrides, loaded.locate),
+        **resolve_parameters(
+            loaded.data.get("Parameters") or {}, parameter_overrides, loaded.locate, missing
+        ),
         **pseudo.values(),
     }
-    _check_cycles(loaded)
+    for name in missing:
+        notices.append(
+            Notice(
+                loaded.locate(("Parameters", name)),
+                "parameters",
+                f"parameter {name} has no Default and no --parameter-overrides value: "
+                f"where it is used, its value is {placeholder(name)}",
+                error_in_validate=True,
+            )
+        )
+    data = _implicit_transform(loaded, notices)
+    original_ids = frozenset(loaded.data.get("Resources") or {})
     sam_resources: Mapping[str, Any] = {}
     placeholders = None
     if has_sam_transform(data):
@@ -111,9 +178,16 @@ def compile_template(
             cache_dir=cache_dir,
         )
         sam_resources = sam.get("Resources") or {}
+    _check_cycles(
+        loaded, data.get("Resources") or {}, lambda lid: source_logical_id(original_ids, lid)
+    )
     resources = data.get("Resources") or {}
     table = ResourceTable(
-        resources, region=region, account_id=account_id, partition=pseudo.partition
+        resources,
+        region=region,
+        account_id=account_id,
+        partition=pseudo.partition,
+        prefix=prefix,
     )
     resolver = Resolver(
         Context(
@@ -144,10 +218,29 @@ def compile_template(
         table=table,
         base_dir=loaded.path.parent.resolve(),
         locate=loaded.locate,
-        original_ids=frozenset(loaded.data.get("Resources") or {}),
+        original_ids=original_ids,
         sam_resources=sam_resources,
         placeholders=placeholders,
+        notices=notices,
+        layer_map=layer_map,
     )
+
+    def load_child(path: Path, overrides: dict[str, str], lid: str) -> tuple[AppGraph, Any]:
+        child = compile_template(
+            load_template(path),
+            parameter_overrides=overrides,
+            region=region,
+            account_id=account_id,
+            stack_name=f"{stack_name}-{lid}",
+            cache_dir=cache_dir,
+            layer_map=layer_map,
+            prefix=f"{prefix}{lid}-",
+            chain=(*chain, loaded.path.resolve()),
+        )
+        outputs = child_outputs(child.context, child.loaded.data.get("Outputs") or {})
+        return build_graph(child), outputs
+
+    context.children = load_children(context, load_child, (*chain, loaded.path.resolve()))
     return Compiled(loaded=loaded, context=context, parameters=parameters)
 
 
@@ -155,9 +248,14 @@ def build_resources(ctx: BuildContext) -> tuple[Resource, ...]:
     resources = []
     for lid, resource in ctx.resources.items():
         kind = _LOCAL_RESOURCES.get(resource.get("Type", ""))
-        if kind is None:
-            continue
-        properties = ctx.resolve(resource.get("Properties") or {}, lid)
+        if kind is None or (kind == "iam" and ctx.source_id(lid) != lid):
+            continue  # the roles SAM generates for functions are not the app's to read
+        if kind == "states":
+            properties = state_machine_properties(ctx, lid, resource.get("Properties") or {})
+            if properties is None:
+                continue
+        else:
+            properties = ctx.resolve(resource.get("Properties") or {}, lid)
         resources.append(
             Resource(
                 logical_id=lid,
@@ -188,10 +286,12 @@ def build_graph(compiled: Compiled) -> AppGraph:
         schedules=build_schedules(ctx),
         target_groups=build_target_groups(ctx),
         resources=build_resources(ctx),
-        warnings=tuple(dict.fromkeys(ctx.resolver.warnings)),
+        warnings=tuple(dict.fromkeys([*(n.render() for n in ctx.notices), *ctx.resolver.warnings])),
         secrets=_secrets(compiled),
     )
-    return graph
+    name_unrealised(ctx, functions)
+    graph = replace(graph, not_run=tuple(ctx.not_run))
+    return merge(graph, ctx.children, ctx)
 
 
 def _secrets(compiled: Compiled) -> tuple[str, ...]:

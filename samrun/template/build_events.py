@@ -97,12 +97,18 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
             continue
         rule = ctx.resolve(props, lid)
         for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+            for key in ("InputPath", "InputTransformer"):
+                if key in target:
+                    ctx.resolver.warnings.append(
+                        f"{lid}: the {key} of a schedule's target is not applied; "
+                        "samrun sends the scheduled event"
+                    )
             schedules.append(
                 Schedule(
                     function=name,
                     qualifier=qualifier,
                     expression=as_text(rule["ScheduleExpression"]),
-                    enabled=as_text(rule.get("State", "ENABLED")) == "ENABLED",
+                    enabled=as_text(rule.get("State", "ENABLED")) != "DISABLED",
                     input=text_or_none(target.get("Input")),
                     name=ctx.table.name(lid),
                     logical_id=lid,
@@ -120,6 +126,10 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     input=text_or_none(target.get("Input")),
                     name=ctx.table.name(lid),
                     logical_id=lid,
+                    timezone=text_or_none(schedule.get("ScheduleExpressionTimezone")),
+                    kind="scheduler",
+                    start_date=text_or_none(schedule.get("StartDate")),
+                    end_date=text_or_none(schedule.get("EndDate")),
                 )
             )
     return tuple(schedules)
@@ -136,7 +146,7 @@ def _rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[Pu
         details = {
             "pattern": rule["EventPattern"],
             "rule": ctx.table.name(lid),
-            "enabled": as_text(rule.get("State", "ENABLED")) == "ENABLED",
+            "enabled": as_text(rule.get("State", "ENABLED")) != "DISABLED",
         }
         for key in ("Input", "InputPath", "InputTransformer", "DeadLetterConfig", "RetryPolicy"):
             if key in target:

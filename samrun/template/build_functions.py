@@ -11,15 +11,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from samrun.errors import TemplateError
 from samrun.model import (
     LATEST,
     Alias,
+    BuildSpec,
     Code,
     DeploymentPreference,
     Destination,
     Function,
     FunctionConfig,
     FunctionUrl,
+    ImageBuild,
     ImageConfig,
     InvokeConfig,
     Layer,
@@ -30,6 +33,7 @@ from samrun.model import (
 )
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
+from samrun.template.sam import image_tag
 
 _DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
 
@@ -51,6 +55,32 @@ def _env_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
 
 
+BUILT_METHODS = ("esbuild", "makefile")  # and runtimes: python3.x, nodejs*
+
+
+def build_spec(ctx: BuildContext, lid: str) -> BuildSpec | None:
+    """`Metadata: BuildMethod` (with BuildProperties, BuildArchitecture), as `sam build` reads it
+    from the resource as written (SAM renames layers, so the source id is asked too)."""
+    source = ctx.source_id(lid) or lid
+    for resource in (ctx.resources.get(lid), ctx.sam_resources.get(source)):
+        metadata = (resource or {}).get("Metadata") if isinstance(resource, dict) else None
+        if isinstance(metadata, dict) and metadata.get("BuildMethod"):
+            properties = ctx.resolve(metadata.get("BuildProperties") or {}, lid)
+            architecture = metadata.get("BuildArchitecture")
+            method = as_text(ctx.resolve(metadata["BuildMethod"], lid))
+            if method not in BUILT_METHODS and not method.startswith(("python", "nodejs")):
+                ctx.resolver.warnings.append(
+                    f"{source}: Metadata BuildMethod {method} is not built by samrun; "
+                    "its code runs as it is"
+                )
+            return BuildSpec(
+                method=method,
+                properties=properties if isinstance(properties, dict) else {},
+                architecture=as_text(architecture) if architecture else None,
+            )
+    return None
+
+
 def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
     layers = []
     for lid, props in ctx.of_type("AWS::Lambda::LayerVersion"):
@@ -65,9 +95,24 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
                     ctx.prop(lid, props, "CompatibleArchitectures")
                 ),
                 description=as_text(ctx.prop(lid, props, "Description", "")),
+                build=build_spec(ctx, lid),
             )
         )
     return tuple(layers)
+
+
+def _mapped_layer(ctx: BuildContext, arn: str) -> Code | None:
+    """A layer the app names only by ARN: its --layer-map content, else named as not run."""
+    if arn in ctx.layer_map:
+        return Code(path=ctx.layer_map[arn])
+    ctx.skip(  # once per ARN, however many functions use it (plan shows which)
+        "layer",
+        arn,
+        "remote layer",
+        "not part of the app: give its content with --layer-map ARN=PATH "
+        "(or --aws-profile to download it)",
+    )
+    return None
 
 
 def _config(
@@ -83,11 +128,12 @@ def _config(
     layer_refs = []
     for arn in ctx.prop(lid, props, "Layers", []) or []:
         local = by_arn.get(as_text(arn))
+        layer_code = local.code if local else _mapped_layer(ctx, as_text(arn))
         layer_refs.append(
             LayerRef(
                 arn=as_text(arn),
                 logical_id=local.logical_id if local else None,
-                code=local.code if local else None,
+                code=layer_code,
             )
         )
     image = ctx.prop(lid, props, "ImageConfig")
@@ -112,6 +158,23 @@ def _config(
         if isinstance(image, dict)
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
+        image_build=_image_build(ctx, lid) if package_type is PackageType.IMAGE else None,
+    )
+
+
+def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:
+    """`Metadata` Dockerfile/DockerContext/DockerTag/DockerBuildArgs, as `sam build` reads them."""
+    resource = ctx.sam_resources.get(lid) or ctx.resources.get(lid) or {}
+    metadata = resource.get("Metadata") if isinstance(resource, dict) else None
+    tag = image_tag(lid, metadata)
+    if tag is None or not isinstance(metadata, dict):
+        return None
+    args = metadata.get("DockerBuildArgs") or {}
+    return ImageBuild(
+        context=str((ctx.base_dir / as_text(metadata.get("DockerContext") or ".")).resolve()),
+        dockerfile=as_text(metadata["Dockerfile"]),
+        tag=tag,
+        build_args={str(k): as_text(v) for k, v in args.items()} if isinstance(args, dict) else {},
     )
 
 
@@ -175,7 +238,15 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
     """Every AWS::Lambda::Function; `ctx.function_names` is filled first so targets resolve."""
     found = list(ctx.of_type("AWS::Lambda::Function"))
     for lid, _ in found:
-        ctx.function_names[ctx.table.name(lid)] = lid
+        name = ctx.table.name(lid)
+        if name in ctx.function_names:
+            raise TemplateError(
+                f"{lid} and {ctx.function_names[name]} have the same FunctionName {name!r} "
+                "(CloudFormation refuses two functions with one name)",
+                ctx.where(lid, "FunctionName"),
+                "function-name",
+            )
+        ctx.function_names[name] = lid
     invoke_configs, urls = _invoke_configs(ctx), _function_urls(ctx)
     functions = []
     for lid, props in found:
@@ -199,6 +270,7 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
                 dead_letter=destination(dead_letter),
                 function_url=urls.get(name),
                 role=None if role is None or is_unresolved(role) else as_text(role),
+                build=build_spec(ctx, lid),
             )
         )
     return tuple(functions)

@@ -14,13 +14,34 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import Location, TemplateError
-from samrun.model import Code, is_unresolved
+from samrun.model import Code, NotRun, is_unresolved
 from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import Placeholders
 
 _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:/]+)(?::([^:/]+))?$")
 _INVOCATION_URI = re.compile(r"functions/(.+?)/invocations")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A located warning about the template (samrun goes on, `validate` reports it)."""
+
+    location: Location
+    rule: str
+    message: str
+    error_in_validate: bool = False  # `up` goes on; `validate` counts it as an error
+
+    def render(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+def source_logical_id(original_ids: frozenset[str], logical_id: str) -> str | None:
+    """The logical id as written in the template that produced `logical_id` (SAM renames)."""
+    if logical_id in original_ids:
+        return logical_id
+    prefixes = [o for o in original_ids if logical_id.startswith(o)]
+    return max(prefixes, key=len) if prefixes else None
 
 
 @dataclass
@@ -34,6 +55,16 @@ class BuildContext:
     sam_resources: Mapping[str, Any] = field(default_factory=dict)  # SAM, Globals merged
     placeholders: Placeholders | None = None
     function_names: dict[str, str] = field(default_factory=dict)  # name -> logical id
+    notices: list[Notice] = field(default_factory=list)  # located warnings
+    not_run: list[NotRun] = field(default_factory=list)  # what samrun does not realise
+    layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: ARN -> path
+    children: list[Any] = field(default_factory=list)  # nested.Child: local nested stacks
+
+    def skip(self, what: str, name: str, type_: str, reason: str) -> None:
+        """Name something samrun does not realise (once), for startup, `plan` and state."""
+        entry = NotRun(what=what, name=name, type=type_, reason=reason)
+        if entry not in self.not_run:
+            self.not_run.append(entry)
 
     def of_type(self, *types: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(logical id, raw Properties) of each resource of the given types, in template order."""
@@ -43,10 +74,7 @@ class BuildContext:
 
     def source_id(self, logical_id: str) -> str | None:
         """The logical id as written in the template that produced `logical_id` (SAM renames)."""
-        if logical_id in self.original_ids:
-            return logical_id
-        prefixes = [o for o in self.original_ids if logical_id.startswith(o)]
-        return max(prefixes, key=len) if prefixes else None
+        return source_logical_id(self.original_ids, logical_id)
 
     def where(self, logical_id: str, *path: str | int) -> Location:
         source = self.source_id(logical_id)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from samrun.errors import Location, TemplateError
+from samrun.model import UNRESOLVED_PREFIX
 
 ParamValue = str | list[str]
 
@@ -89,15 +90,23 @@ def _check(name: str, spec: Mapping[str, Any], value: str) -> str | None:
     return None
 
 
+def placeholder(name: str) -> str:
+    """The visible value of a parameter that has none: `${unresolved:Ref NAME}`."""
+    return f"{UNRESOLVED_PREFIX}Ref {name}}}"
+
+
 def resolve_parameters(
     declared: Mapping[str, Any],
     overrides: Mapping[str, str],
     locate: Callable[[tuple[str | int, ...]], Location],
+    missing: list[str] | None = None,
 ) -> dict[str, ParamValue]:
     """Each declared parameter's value: the override, else the Default; checked, list-split.
 
-    Raises TemplateError for a parameter with neither, or a value breaking its constraints.
-    Overrides naming undeclared parameters are ignored, as SAM CLI ignores them.
+    A parameter with neither raises TemplateError, unless `missing` is given: then its name is
+    added there and its value is a visible placeholder (SAM CLI starts such apps too). A value
+    breaking its constraints raises. Overrides naming undeclared parameters are ignored, as SAM
+    CLI ignores them.
     """
     if not isinstance(declared, Mapping):
         raise TemplateError("Parameters must be a mapping", locate(("Parameters",)), "parameters")
@@ -110,6 +119,11 @@ def resolve_parameters(
             text = str(overrides[name])
         elif "Default" in spec:
             text = _text(spec["Default"])
+        elif missing is not None:
+            missing.append(name)
+            kind = str(spec.get("Type", "String"))
+            values[name] = [placeholder(name)] if _is_list_type(kind) else placeholder(name)
+            continue
         else:
             raise TemplateError(
                 f"parameter {name} has no Default and no --parameter-overrides value",

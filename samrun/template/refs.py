@@ -8,13 +8,17 @@ refers back to itself through other names is a circular reference, reported as s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from samrun.model import is_unresolved
 from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
 
 STREAM_LABEL = "2024-01-01T00:00:00.000"
 """The timestamp-like label of every local DynamoDB stream ARN."""
+SECRET_SUFFIX = "000000"
+"""The six characters after a secret's name in its template ARN (AWS picks random ones)."""
 
 _NAME_PROPERTY = {
     "AWS::Lambda::Function": "FunctionName",
@@ -29,6 +33,8 @@ _NAME_PROPERTY = {
     "AWS::Events::Rule": "Name",
     "AWS::Scheduler::Schedule": "Name",
     "AWS::IAM::Role": "RoleName",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::SecretsManager::Secret": "Name",
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
@@ -44,9 +50,17 @@ class ResourceTable:
     """Ref / GetAtt values of a template's resources, computed on first use."""
 
     def __init__(
-        self, resources: Mapping[str, Any], *, region: str, account_id: str, partition: str
+        self,
+        resources: Mapping[str, Any],
+        *,
+        region: str,
+        account_id: str,
+        partition: str,
+        prefix: str = "",
     ) -> None:
         self.resources = resources
+        self.prefix = prefix  # a nested stack's: its physical names differ from its parent's
+        self.stack_outputs: dict[str, dict[str, Any]] = {}  # nested stack id -> its Outputs
         self.region, self.account, self.partition = region, account_id, partition
         self.resolver: Resolver | None = None  # set once the resolver exists
         self._values: dict[str, Values] = {}
@@ -54,7 +68,7 @@ class ResourceTable:
         self._version_numbers = self._number_versions()
 
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:
-        where = f"{self.region}:{self.account}" if region else ":"
+        where = f"{self.region}:{self.account}" if region else f":{self.account}"
         return f"arn:{self.partition}:{service}:{where}:{resource}"
 
     def ref(self, logical_id: str) -> Any | None:
@@ -73,12 +87,13 @@ class ResourceTable:
         props = resource.get("Properties") or {}
         if prop and prop in props and self.resolver is not None:
             value = self.resolver.resolve(props[prop], f"{logical_id}.{prop}")
-            return as_text(value)
+            if not is_unresolved(value):  # else the logical id, as SAM CLI names it
+                return as_text(value)
         if kind == "AWS::S3::Bucket":
-            return logical_id.lower()
+            return f"{self.prefix}{logical_id}".lower()
         if kind == "AWS::SQS::Queue" and as_text(props.get("FifoQueue")).lower() == "true":
-            return f"{logical_id}.fifo"
-        return logical_id
+            return f"{self.prefix}{logical_id}.fifo"
+        return f"{self.prefix}{logical_id}"
 
     def version_number(self, logical_id: str) -> str:
         return self._version_numbers.get(logical_id, "1")
@@ -192,6 +207,22 @@ def _role(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return name, {"Arn": table.arn("iam", f"role/{name}", region=False), "RoleId": lid}
 
 
+def _parameter(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    value = table.resolver.resolve(props.get("Value"), lid) if table.resolver else None
+    arn = table.arn("ssm", f"parameter/{table.name(lid).lstrip('/')}")
+    return table.name(lid), {"Type": props.get("Type", "String"), "Value": value, "Arn": arn}
+
+
+def _secret(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    arn = table.arn("secretsmanager", f"secret:{table.name(lid)}-{SECRET_SUFFIX}")
+    return arn, {"Id": arn}
+
+
+def _key(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"samrun:{table.account}:{lid}"))
+    return key_id, {"Arn": table.arn("kms", f"key/{key_id}"), "KeyId": key_id}
+
+
 def _rest_api(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {"RootResourceId": f"{lid}-root", "RestApiId": lid}
 
@@ -220,6 +251,16 @@ def _elb(kind: str) -> Callable[..., Values]:
     return build
 
 
+def _authorizer(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    return lid, {"AuthorizerId": lid}
+
+
+def _stack(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    stack_id = table.arn("cloudformation", f"stack/{table.prefix}{lid}/samrun")
+    outputs = table.stack_outputs.get(lid) or {}
+    return stack_id, {f"Outputs.{name}": value for name, value in outputs.items()}
+
+
 def _default(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {}
 
@@ -241,8 +282,14 @@ _BUILDERS: dict[str, Callable[[ResourceTable, str, Mapping[str, Any]], Values]] 
     "AWS::Logs::LogGroup": _named_arn("logs", "log-group:"),
     "AWS::StepFunctions::StateMachine": _named_arn("states", "stateMachine:", ref_is_arn=True),
     "AWS::IAM::Role": _role,
+    "AWS::SSM::Parameter": _parameter,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::KMS::Key": _key,
     "AWS::ApiGateway::RestApi": _rest_api,
     "AWS::ApiGatewayV2::Api": _http_api,
+    "AWS::ApiGateway::Authorizer": _authorizer,
+    "AWS::CloudFormation::Stack": _stack,
+    "AWS::ApiGatewayV2::Authorizer": _authorizer,
     "AWS::ElasticLoadBalancingV2::TargetGroup": _elb("targetgroup"),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _elb("loadbalancer/app"),
     "AWS::ElasticLoadBalancingV2::Listener": _elb("listener/app"),

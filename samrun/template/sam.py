@@ -3,7 +3,8 @@
 samtranslator gives SAM's exact semantics (Globals, every event type, AutoPublishAlias, ...), but
 it expects deployable S3 URIs and a boto session. So: local `CodeUri`/`ContentUri`/`Location`
 paths are swapped for `s3://samrun-local/<n>` placeholders before and mapped back after
-(`Placeholders`); local `DefinitionUri` files are inlined as `DefinitionBody`, as SAM CLI does;
+(`Placeholders`); local `DefinitionUri` files are inlined as `DefinitionBody` (APIs) or
+`Definition` (state machines), as SAM CLI does;
 the region comes from a stand-in session; managed policy ARNs come from the translator's own
 bundled map. samtranslator is imported only here, only when a template uses the transform
 (it costs about a second to import).
@@ -23,6 +24,7 @@ from samrun.errors import Location, TemplateError
 from samrun.template import transform_cache
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+SERVERLESS = "AWS::Serverless::"
 PLACEHOLDER_BUCKET = "samrun-local"
 
 _LOCAL_URI_PROPERTIES = {
@@ -30,7 +32,11 @@ _LOCAL_URI_PROPERTIES = {
     "AWS::Serverless::LayerVersion": "ContentUri",
     "AWS::Serverless::Application": "Location",
 }
-_DEFINITION_TYPES = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+_INLINED_AS = {  # a local DefinitionUri becomes this property
+    "AWS::Serverless::Api": "DefinitionBody",
+    "AWS::Serverless::HttpApi": "DefinitionBody",
+    "AWS::Serverless::StateMachine": "Definition",
+}
 _QUIET = logging.NullHandler()
 _ID_IN_MESSAGE = re.compile(r"\[([A-Za-z0-9]+)\]")
 
@@ -72,14 +78,17 @@ def _is_local(uri: Any) -> bool:
 
 
 def _swap_local_paths(
-    template: dict[str, Any], placeholders: Placeholders, load_definition: Callable[[Path], Any]
+    template: dict[str, Any],
+    placeholders: Placeholders,
+    load_definition: Callable[[Path], Any],
+    locate: Callable[[tuple[str | int, ...]], Location],
 ) -> None:
     """Replace local code paths by placeholders and inline local API definitions, in place."""
     globals_function = template.get("Globals", {}).get("Function", {})
     if isinstance(globals_function, dict) and _is_local(globals_function.get("CodeUri")):
         globals_function["CodeUri"] = placeholders.add(globals_function["CodeUri"])
     has_global_code = isinstance(globals_function, dict) and "CodeUri" in globals_function
-    for resource in template.get("Resources", {}).values():
+    for lid, resource in template.get("Resources", {}).items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Properties"), dict):
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Serverless::Function":
                 resource["Properties"] = (
@@ -87,6 +96,13 @@ def _swap_local_paths(
                 )
             continue
         kind, props = resource.get("Type"), resource["Properties"]
+        if kind == "AWS::Serverless::Function":
+            _tag_image_to_build(lid, resource)
+        location = props.get("Location")
+        if kind == "AWS::Serverless::Application" and isinstance(location, dict):
+            # a SAR application: the translator would call the SAR API; samrun names it instead
+            app, version = location.get("ApplicationId"), location.get("SemanticVersion")
+            props["Location"] = f"sar://{app}@{version}"
         prop = _LOCAL_URI_PROPERTIES.get(str(kind))
         if prop and _is_local(props.get(prop)):
             props[prop] = placeholders.add(props[prop])
@@ -99,9 +115,29 @@ def _swap_local_paths(
             and "ImageUri" not in props
         ):
             props["CodeUri"] = placeholders.add(".")  # SAM CLI's default: the template folder
-        if kind in _DEFINITION_TYPES and _is_local(props.get("DefinitionUri")):
-            local = placeholders.base_dir / props.pop("DefinitionUri")
-            props["DefinitionBody"] = load_definition(local)
+        if _is_local(props.get("DefinitionUri")) and kind in _INLINED_AS:
+            local = placeholders.base_dir / props["DefinitionUri"]
+            if not local.is_file():
+                where = locate(("Resources", lid, "Properties", "DefinitionUri"))
+                raise TemplateError(f"DefinitionUri {local} does not exist", where, "sam")
+            del props["DefinitionUri"]
+            props[_INLINED_AS[str(kind)]] = load_definition(local)  # as SAM CLI inlines it
+
+
+def image_tag(logical_id: str, metadata: Any) -> str | None:
+    """The tag `sam build` gives an image built from `Metadata.Dockerfile`: `<id>:<DockerTag>`."""
+    if not isinstance(metadata, dict) or not metadata.get("Dockerfile"):
+        return None
+    return f"{logical_id.lower()}:{metadata.get('DockerTag') or 'latest'}"
+
+
+def _tag_image_to_build(logical_id: str, resource: dict[str, Any]) -> None:
+    """An image function built from a Dockerfile has no ImageUri yet; the transform needs one,
+    so it gets the tag the build will give it (as `sam build` writes into its output template)."""
+    props = resource["Properties"]
+    tag = image_tag(logical_id, resource.get("Metadata"))
+    if tag and props.get("PackageType") == "Image" and "ImageUri" not in props:
+        props["ImageUri"] = tag
 
 
 def run_transform(
@@ -121,7 +157,7 @@ def run_transform(
     """
     sam = copy.deepcopy(template)
     placeholders = Placeholders(base_dir)
-    _swap_local_paths(sam, placeholders, load_definition)
+    _swap_local_paths(sam, placeholders, load_definition, locate)
     key = None
     if cache_dir is not None:
         key = transform_cache.cache_key(sam, parameters, region, placeholders.paths)

@@ -66,6 +66,8 @@ class _Checks:
             yield from self.limits(function)
             yield from self.handler(function)
         for warning in self.graph.warnings:
+            if warning.startswith(f"{self.loaded.path}:"):
+                continue  # a located notice: validate_template reports it as it is
             logical_id = warning.split(".", 1)[0].split(":", 1)[0]
             yield Problem(
                 self.loaded.locate(("Resources", logical_id)),
@@ -124,6 +126,9 @@ class _Checks:
         path = config.code.path
         if path is None or config.runtime is None:
             return
+        method = function.build.method if function.build is not None else "python"
+        if not method.startswith(("python", "nodejs")):
+            return  # esbuild, makefile, go1.x…: the handler is in what the build writes
         code = Path(path)
         if not code.exists():
             yield Problem(
@@ -195,6 +200,7 @@ def validate_template(
     parameter_overrides: Mapping[str, str] = {},
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    layer_map: Mapping[str, str] = {},
 ) -> list[Problem]:
     """Every problem found, errors and warnings, sorted by position; never raises for a template."""
     path = Path(path)
@@ -211,11 +217,16 @@ def validate_template(
             region=region,
             account_id=account_id,
             stack_name="samrun",
+            layer_map=layer_map,
         )
         graph = build_graph(compiled)
     except TemplateError as exc:
         problems.append(_from_error(exc, path))
     else:
+        problems.extend(
+            Problem(n.location, n.rule, n.message, n.error_in_validate)
+            for n in compiled.context.notices
+        )
         problems.extend(_Checks(loaded, graph).run())
     unique = dict.fromkeys(problems)
     return sorted(unique, key=lambda p: (p.location.line, p.location.column, p.rule))

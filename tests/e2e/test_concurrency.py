@@ -15,21 +15,34 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
+from tests.conftest import (
+    BACKENDS,
+    FIXTURES,
+    SamrunProcess,
+    backend_args,
+    invoke_http,
+    start_up,
+    wait_until,
+)
 
 TIME_SCALE = "150"  # Canary10Percent5Minutes: 2 s of canary
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("concurrency")
+def app_dir(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    folder = tmp_path_factory.mktemp(f"concurrency-{backend}")
     shutil.copytree(FIXTURES / "functions" / "versioned", folder / "code")
     shutil.copy(FIXTURES / "templates" / "concurrency.yaml", folder / "template.yaml")
     return folder
 
 
 @pytest.fixture(scope="module")
-def server(app_dir: Path):
+def server(app_dir: Path, backend: str):
     process = start_up(
         app_dir / "template.yaml",
         app_dir / ".samrun",
@@ -37,6 +50,7 @@ def server(app_dir: Path):
         "40",
         "--time-scale",
         TIME_SCALE,
+        *backend_args(backend),
     )
     yield process
     assert process.stop() == 0

@@ -17,14 +17,23 @@ import pytest
 from botocore.exceptions import ClientError
 
 from samrun.runtime.runtimes import as_tuple, find_python, python_homes, sdk_minimum_python
-from tests.conftest import FIXTURES, SamrunProcess, alive, invoke_http, start_up, wait_until
+from tests.conftest import (
+    BACKENDS,
+    FIXTURES,
+    SamrunProcess,
+    alive,
+    backend_args,
+    invoke_http,
+    start_up,
+    wait_until,
+)
 
 TEMPLATE = FIXTURES / "templates" / "core.yaml"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("core")
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp(f"core-{request.param}")
     env_vars = state / "env.json"
     env_vars.write_text(
         json.dumps(
@@ -35,7 +44,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         )
     )
     process = start_up(
-        TEMPLATE, state / ".samrun", "--env-vars", str(env_vars), "--max-sandboxes", "12"
+        TEMPLATE,
+        state / ".samrun",
+        "--env-vars",
+        str(env_vars),
+        "--max-sandboxes",
+        "12",
+        *backend_args(request.param),
     )
     yield process
     assert process.stop() == 0
@@ -152,14 +167,14 @@ def test_memory_over_the_limit_is_killed(client) -> None:
 def test_warm_instances_are_reused(client) -> None:
     first = invoke(client, "Counter")[1]
     second = invoke(client, "Counter")[1]
-    assert second["pid"] == first["pid"]
+    assert second["instance"] == first["instance"]
     assert second["calls"] == first["calls"] + 1
 
 
 def test_concurrent_invocations_start_more_instances(client) -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: invoke(client, "Counter", {"sleep": 2.0})[1], range(4)))
-    assert len({result["pid"] for result in results}) == 4
+    assert len({result["instance"] for result in results}) == 4
 
 
 def test_environment_is_lambdas_then_the_templates_then_overrides(client) -> None:
@@ -199,6 +214,7 @@ CGROUPS_WRITABLE = os.access("/sys/fs/cgroup/cpu", os.W_OK) or os.access(
 )
 
 
+@pytest.mark.process_only
 @pytest.mark.skipif(not CGROUPS_WRITABLE, reason="this machine's cgroups are read-only")
 def test_cpu_share_and_task_limit_come_from_cgroups(client) -> None:
     _, body = invoke(client, "CgroupLimits", {"threads": 1100})
@@ -216,6 +232,7 @@ def test_tmp_is_private_and_full_at_ephemeral_storage(client) -> None:
     assert not Path(body["path"]).exists()  # the tmpfs is the instance's: samrun sees none of it
 
 
+@pytest.mark.process_only
 @pytest.mark.parametrize("version", ["3.9", "3.12", "3.13"])
 def test_each_python_runtime_runs_on_its_interpreter(client, version: str) -> None:
     homes = python_homes({"HOME": os.environ.get("HOME", "/root")})

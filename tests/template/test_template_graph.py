@@ -246,10 +246,15 @@ BROKEN = {
         "circular reference: A -> B -> A",
         ":5:7",
     ),
-    "missing-parameter": (
-        "Parameters:\n  Needed:\n    Type: String\nResources:\n  Q:\n    Type: AWS::SQS::Queue\n",
-        "parameter Needed has no Default",
-        ":2:3",
+    "sam-cycle": (
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  A:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n"
+        "      Handler: a.b\n      InlineCode: x\n      Environment:\n        Variables:\n"
+        "          PEER: !GetAtt B.Arn\n  B:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Runtime: python3.12\n      Handler: a.b\n      InlineCode: x\n"
+        "      Environment:\n        Variables:\n          PEER: !GetAtt A.Arn\n",
+        "circular reference: A -> B -> A",
+        ":11:11",
     ),
     "unknown-ref": (
         "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"

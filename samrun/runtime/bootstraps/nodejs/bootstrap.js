@@ -31,6 +31,16 @@ const UnhandledPromiseRejection = runtimeError('UnhandledPromiseRejection');
 const CallbackHandlerDeprecated = runtimeError('CallbackHandlerDeprecated');
 const NodeJsExit = runtimeError('NodeJsExit');
 
+// Stack traces show the function's files and node's, never samrun's runtime (its frames say
+// nothing to the function's author; Lambda's show /var/runtime, which samrun does not mimic).
+const OWN_FILES = [__filename, path.join(__dirname, 'resolve.mjs'),
+  pathToFileURL(path.join(__dirname, 'resolve.mjs')).href];
+const cleanStack = (stack) => stack.split('\n')
+  .filter((line) => !OWN_FILES.some((own) => line.includes(own))).join('\n');
+// In a message (a require stack), the runtime is named by the path Lambda's has.
+const asLambdaPaths = (text) => OWN_FILES.reduce(
+  (out, own) => out.split(own).join('/var/runtime/index.mjs'), text);
+
 const isNativeError = typeof Error.isError === 'function' ? Error.isError : util.types.isNativeError;
 const isErrorLike = (e) => isNativeError(e) || (e && typeof e.name === 'string' &&
   typeof e.message === 'string' && typeof e.stack === 'string' && e.name && e.message);
@@ -40,7 +50,7 @@ function toRapid(error) {
   try {
     if (isErrorLike(error)) {
       return { errorType: error.name, errorMessage: error.message,
-        trace: typeof error.stack === 'string' ? error.stack.split('\n') : [] };
+        trace: typeof error.stack === 'string' ? cleanStack(error.stack).split('\n') : [] };
     }
     return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
   } catch (_) {
@@ -53,7 +63,7 @@ function toRapid(error) {
 function toFormatted(error) {
   const expand = (_k, v) => (v instanceof Error
     ? Object.assign({ errorType: v.name, errorMessage: v.message, code: v.code }, v,
-      typeof v.stack === 'string' ? { stack: v.stack.split('\n') } : {})
+      typeof v.stack === 'string' ? { stack: cleanStack(v.stack).split('\n') } : {})
     : v);
   try {
     return '\t' + JSON.stringify(error, expand);
@@ -82,7 +92,7 @@ function patchConsole() {
       if (params.length === 1 && !error) entry.message = params[0]; // one value stays structured
       if (error) {
         Object.assign(entry, { errorType: error.name, errorMessage: error.message,
-          stackTrace: String(error.stack).split('\n') });
+          stackTrace: cleanStack(String(error.stack)).split('\n') });
       }
       try {
         line = JSON.stringify(entry);
@@ -159,11 +169,25 @@ function typeModule(folder) {
   return false;
 }
 
+// ES modules find packages on NODE_PATH (built dependencies, layers, the AWS SDK) through a
+// resolution hook, registered only when the handler is an ES module (it costs a worker thread).
+let hooked = false;
+function resolveFromNodePath() {
+  const mod = require('module');
+  const paths = (process.env.NODE_PATH || '').split(':').filter((p) => p.endsWith('node_modules'));
+  if (hooked || typeof mod.register !== 'function' || !paths.length) return;
+  hooked = true;
+  mod.register(pathToFileURL(path.join(__dirname, 'resolve.mjs')).href, { data: { paths } });
+}
+
 async function loadModule(appRoot, moduleRoot, name) {
   const base = path.resolve(appRoot, moduleRoot, name);
   const tryRequire = (ext) => (fs.existsSync(base + ext) ? require(base + ext) : undefined);
-  const tryImport = async (ext) => (fs.existsSync(base + ext)
-    ? import(pathToFileURL(base + ext).href) : undefined);
+  const tryImport = async (ext) => {
+    if (!fs.existsSync(base + ext)) return undefined;
+    resolveFromNodePath();
+    return import(pathToFileURL(base + ext).href);
+  };
   const esm = typeModule(path.dirname(base));
   const loaded = tryRequire('') || (!esm && tryRequire('.js')) || (esm && await tryImport('.js')) ||
     await tryImport('.mjs') || tryRequire('.cjs');
@@ -187,7 +211,7 @@ async function loadHandler(appRoot, fullHandler) {
   } catch (e) {
     if (e instanceof SyntaxError) throw new UserCodeSyntaxError(String(e));
     if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
-      throw new ImportModuleError(String(e));
+      throw new ImportModuleError(asLambdaPaths(String(e)));
     }
     throw e;
   }

@@ -229,9 +229,23 @@ def _default(value):
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+def _keeps_unicode():
+    """Lambda's Python 3.12 and later runtimes write non-ASCII characters as they are; earlier
+    ones escape them (\\uXXXX), as awslambdaric does by AWS_EXECUTION_ENV."""
+    version = os.environ.get("AWS_EXECUTION_ENV", "").removeprefix("AWS_Lambda_python")
+    major, _, minor = version.partition(".")
+    return major.isdigit() and minor.isdigit() and (int(major), int(minor)) >= (3, 12)
+
+
+ENSURE_ASCII = not _keeps_unicode()
+
+
 def to_json(result):
+    """The response payload: bytes as they are (awslambdaric sends them unchanged), else JSON."""
+    if isinstance(result, bytes):
+        return result
     try:
-        return json.dumps(result, default=_default).encode()
+        return json.dumps(result, default=_default, ensure_ascii=ENSURE_ASCII).encode()
     except (TypeError, ValueError) as exc:
         raise Fault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
 

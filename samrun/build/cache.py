@@ -1,0 +1,81 @@
+"""The build cache: one folder per build key under `<state>/build`, published atomically.
+
+A key hashes what decides a build's result: the builder, the manifest and lock file (pip, npm),
+the runtime and architecture, and for builds that copy or compile the sources (esbuild, makefile,
+layers) the sources themselves. An unchanged app finds every key built and builds nothing; a
+changed manifest gets a new key, and the old folder stays until the state folder is cleaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from samrun.build.items import LOCK_FILES, MANIFESTS, BuildItem
+
+BUILDER_VERSION = "1"  # bump when a builder's output layout changes
+SKIPPED_DIRS = frozenset({".git", "node_modules", "__pycache__", ".aws-sam", ".samrun", ".venv"})
+
+
+def source_files(folder: Path, skip: Path | None = None) -> Iterator[Path]:
+    """The files a build reads, in a stable order, without caches and samrun's state."""
+    for root, dirs, names in os.walk(folder):
+        base = Path(root)
+        dirs[:] = sorted(
+            d for d in dirs if d not in SKIPPED_DIRS and (skip is None or base / d != skip)
+        )
+        yield from (base / name for name in sorted(names))
+
+
+def build_key(item: BuildItem, state_dir: Path, variant: str = "") -> str:
+    """`variant`: what else decides the result (pip: the interpreter the packages are for)."""
+    digest = hashlib.sha256()
+    head = [BUILDER_VERSION, item.builder, item.kind, item.runtime, item.architecture, variant]
+    if item.builder in ("esbuild", "makefile"):
+        head += [item.logical_id, item.handler or "", json.dumps(item.properties, sort_keys=True)]
+    digest.update("\0".join(head).encode())
+    whole_tree = item.kind == "layer" or item.builder in ("esbuild", "makefile")
+    if whole_tree:
+        files = list(source_files(item.source, skip=state_dir.resolve()))
+    else:
+        names = [MANIFESTS.get(item.builder, ""), *(LOCK_FILES if item.builder == "npm" else ())]
+        files = [item.source / name for name in names if (item.source / name).is_file()]
+    for file in files:
+        digest.update(b"\0" + str(file.relative_to(item.source)).encode() + b"\0")
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def artifact_dir(item: BuildItem, state_dir: Path, variant: str = "") -> Path:
+    """Where the build of `item` lives (it may not exist yet)."""
+    return state_dir / "build" / f"{item.builder}-{build_key(item, state_dir, variant)}"
+
+
+@contextlib.contextmanager
+def staging(final: Path) -> Iterator[Path]:
+    """A fresh folder to build into; renamed to `final` when the block ends without error.
+    Another samrun that published the same key first wins; ours is dropped."""
+    partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        try:
+            partial.rename(final)
+        except OSError:
+            if not final.is_dir():
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def log_file(state_dir: Path, name: str) -> Path:
+    folder = state_dir / "build" / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return folder / f"{safe}.log"

@@ -1,0 +1,121 @@
+"""A relay: a samrun-side SQS queue on the app's endpoint that a service delivers to.
+
+moto's server (and LocalStack, and AWS) deliver S3 notifications, SNS messages and EventBridge
+rule matches to SQS, but cannot call samrun's functions. So each push source gets its own queue
+`samrun-relay-<hash>`; the service is wired to it, and samrun long-polls it and turns each
+message into the event AWS would have sent the function. A message is deleted only after its
+invocations are on the durable async queue: a crash in between delivers it again (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from samrun.aws.endpoint import AwsEndpoint
+
+logger = logging.getLogger(__name__)
+
+WAIT_S = 1  # long-poll wait: short, so that stopping is quick
+Handle = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def relay_name(*parts: str) -> str:
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    return f"samrun-relay-{digest}"
+
+
+def _policy(arn: str) -> str:
+    """Lets S3, SNS and EventBridge send to the queue (needed on AWS, harmless elsewhere)."""
+    principals = ["s3.amazonaws.com", "sns.amazonaws.com", "events.amazonaws.com"]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": principals},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                }
+            ],
+        }
+    )
+
+
+class Relay:
+    def __init__(self, aws: AwsEndpoint, name: str, executor: ThreadPoolExecutor) -> None:
+        self.aws = aws
+        self.name = name
+        self.executor = executor
+        self.url = ""
+        self.arn = ""
+        self.received = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(**kwargs))
+
+    async def create(self) -> None:
+        sqs = self.aws.client("sqs")
+        self.url = (await self._call(sqs.create_queue, QueueName=self.name))["QueueUrl"]
+        attrs = await self._call(
+            sqs.get_queue_attributes, QueueUrl=self.url, AttributeNames=["QueueArn"]
+        )
+        self.arn = attrs["Attributes"]["QueueArn"]
+        await self._call(
+            sqs.set_queue_attributes, QueueUrl=self.url, Attributes={"Policy": _policy(self.arn)}
+        )
+
+    def start(self, handle: Handle) -> None:
+        self._task = asyncio.create_task(self._drain(handle))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def delete(self) -> None:
+        await self.stop()
+        if self.url:
+            sqs = self.aws.client("sqs")
+            try:
+                await self._call(sqs.delete_queue, QueueUrl=self.url)
+            except Exception as exc:  # botocore's errors: the queue may be gone already
+                logger.debug("relay %s: %s", self.name, exc)
+
+    async def _drain(self, handle: Handle) -> None:
+        sqs = self.aws.client("sqs")
+        while True:
+            try:
+                reply = await self._call(
+                    sqs.receive_message,
+                    QueueUrl=self.url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=WAIT_S,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the endpoint went away or hiccupped: try again soon
+                logger.debug("relay %s: %s", self.name, exc)
+                await asyncio.sleep(1.0)
+                continue
+            for message in reply.get("Messages", []):
+                self.received += 1
+                try:
+                    await handle(message)
+                except Exception as exc:  # left on the queue: delivered again later
+                    logger.warning("relay %s: %s (the message stays queued)", self.name, exc)
+                    continue
+                await self._call(
+                    sqs.delete_message, QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
+                )

@@ -1,0 +1,374 @@
+"""Triggers: the app's push sources (S3, SNS, EventBridge rules) and schedules, realised.
+
+Owned by the orchestrator (start, stop, reconcile on reload, state). Each push source gets a relay
+queue on the endpoint (`sources.relay`) wired by its kind's module; each schedule a runner on the
+scaled clock (`sources.schedules`). Every event becomes an asynchronous invocation, accepted
+durably by the async queue before the relayed message is deleted. What samrun does not run
+(IoT rules, Cognito triggers, log subscriptions, an invalid expression) is named, not dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from samrun.aws.endpoint import AwsEndpoint
+from samrun.errors import SamrunError
+from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
+from samrun.model import AppGraph, PushSource, Schedule
+from samrun.sources import eventbridge, s3, samples, sns
+from samrun.sources.patterns import check_pattern
+from samrun.sources.relay import Relay, relay_name
+from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
+from samrun.sources.schedules import payload as schedule_payload
+
+logger = logging.getLogger(__name__)
+
+Invoke = Callable[[InvokeRequest], Awaitable[InvokeResult]]
+RELAYED = ("s3", "sns", "eventbridge")
+
+
+def push_key(push: PushSource) -> str:
+    key = f"{push.logical_id or push.source}->{push.function}"
+    if push.type == "s3":  # a bucket has one configuration per event type and filter
+        key += f"#{s3.config_hash(push)}"
+    return key
+
+
+def schedule_key(schedule: Schedule) -> str:
+    return f"{schedule.logical_id or schedule.name}->{schedule.function}"
+
+
+@dataclass
+class PushTrigger:
+    push: PushSource
+    relay: Relay | None = None
+    subscription: str = ""  # SNS: the relay's subscription ARN
+    error: str | None = None
+    invoked: int = 0
+    filtered: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return f"error: {self.error}"
+        if self.push.type not in RELAYED:
+            return "not run (samrun does not emulate this source)"
+        if not self.push.details.get("enabled", True):
+            return "disabled"
+        return "running"
+
+
+class Triggers:
+    def __init__(
+        self,
+        aws: AwsEndpoint,
+        invoke: Invoke,
+        *,
+        region: str,
+        account_id: str,
+        time_scale: float = 1.0,
+    ) -> None:
+        self.aws = aws
+        self.invoke = invoke
+        self.region = region
+        self.account_id = account_id
+        self.clock = ScaledClock(time_scale)
+        self.pushes: dict[str, PushTrigger] = {}
+        self.schedules: dict[str, ScheduleRunner] = {}
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="samrun-relay")
+        self._started = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, graph: AppGraph) -> None:
+        self._started = True
+        await self.reconcile(graph)
+
+    async def stop(self) -> None:
+        for runner in self.schedules.values():
+            await runner.stop()
+        for trigger in self.pushes.values():
+            if trigger.relay:
+                await trigger.relay.stop()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def reconcile(self, graph: AppGraph) -> list[str]:
+        """Bring the running triggers in line with `graph`; one line per change."""
+        lines: list[str] = []
+        if not self._started:
+            return lines
+        wanted_s = {schedule_key(s): s for s in graph.schedules}
+        for key in [k for k in self.schedules if wanted_s.get(k) != self.schedules[k].schedule]:
+            await self.schedules.pop(key).stop()
+            lines.append(f"schedule {key}: stopped")
+        for key, schedule in wanted_s.items():
+            if key not in self.schedules:
+                runner = ScheduleRunner(
+                    schedule,
+                    self.clock,
+                    self._fire_schedule,
+                    region=self.region,
+                    account_id=self.account_id,
+                )
+                self.schedules[key] = runner
+                runner.start()
+                if runner.error:
+                    logger.warning("schedule %s: %s (not run)", key, runner.error)
+                lines.append(f"schedule {key}: {runner.describe()}")
+        wanted_p = {push_key(p): p for p in graph.push_sources}
+        for key in [k for k in self.pushes if wanted_p.get(k) != self.pushes[k].push]:
+            await self._remove(self.pushes.pop(key))
+            lines.append(f"trigger {key}: removed")
+        for key, push in wanted_p.items():
+            if key not in self.pushes:
+                trigger = PushTrigger(push)
+                self.pushes[key] = trigger
+                await self._add(trigger)
+                if trigger.status != "running":
+                    logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
+                lines.append(f"trigger {key}: {trigger.status}")
+        return lines
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def _add(self, trigger: PushTrigger) -> None:
+        push = trigger.push
+        if push.type not in RELAYED or not push.details.get("enabled", True):
+            return
+        problem = _invalid_filter(push)
+        if problem or self.aws.profile:
+            # Real AWS (--aws-profile): samrun does not rewire real buckets, topics or buses.
+            trigger.error = problem or "not wired on real AWS (--aws-profile)"
+            return
+        settings = json.dumps(push.details, sort_keys=True, default=str)
+        name = relay_name(push.type, push.source, push_key(push), settings)  # new when changed
+        relay = Relay(self.aws, name, self._executor)
+        try:
+            await relay.create()
+            if push.type == "eventbridge":
+                await self._call(eventbridge.wire, self.aws, push, name, relay.arn)
+            elif push.type == "sns":
+                trigger.subscription = await self._call(sns.wire, self.aws, push, relay.arn)
+            else:
+                await self._call(s3.wire, self.aws, push, relay.arn)
+        except Exception as exc:  # botocore's errors: name it, keep the app running
+            trigger.error = str(exc)
+            return
+        trigger.relay = relay
+        relay.start(lambda message: self._relayed(trigger, message))
+
+    async def _remove(self, trigger: PushTrigger) -> None:
+        push, relay = trigger.push, trigger.relay
+        if relay is None:
+            return
+        await relay.stop()
+        try:
+            if push.type == "eventbridge":
+                await self._call(eventbridge.unwire, self.aws, push, relay.name)
+            elif push.type == "sns" and trigger.subscription:
+                await self._call(sns.unwire, self.aws, trigger.subscription)
+            elif push.type == "s3":
+                await self._call(s3.unwire, self.aws, push)
+        except Exception as exc:  # the resource went away with the edit: nothing to unwire
+            logger.debug("trigger %s: %s", push_key(push), exc)
+        await relay.delete()
+
+    # --- events ------------------------------------------------------------------------
+
+    async def _relayed(self, trigger: PushTrigger, message: dict[str, Any]) -> None:
+        push, body = trigger.push, message.get("Body", "")
+        trace = (message.get("Attributes") or {}).get("AWSTraceHeader")
+        try:
+            payloads = self._payloads(trigger, body)
+        except (ValueError, TypeError, AttributeError) as exc:  # not what the service sends
+            logger.warning("trigger %s: dropped a message it cannot read: %s", push_key(push), exc)
+            payloads = []
+        if not payloads:
+            trigger.filtered += 1
+        for payload in payloads:
+            await self._invoke(push.function, push.qualifier, payload, trace)
+            trigger.invoked += 1
+
+    def _payloads(self, trigger: PushTrigger, body: str) -> list[bytes]:
+        """What the function gets for one relayed message: none when filtered out."""
+        push = trigger.push
+        if push.type == "eventbridge":
+            event = eventbridge.event_of(body, self.account_id)
+            rule = eventbridge.rule_arn(push, self.region, self.account_id)
+            found = eventbridge.target_input(push, event, rule)
+            return [found] if found is not None else []
+        if push.type == "sns":
+            envelope = json.loads(body)
+            if envelope.get("Type", "Notification") != "Notification" or not sns.passes(
+                push, envelope
+            ):
+                return []
+            return [json.dumps(sns.lambda_event(envelope, trigger.subscription)).encode()]
+        return [json.dumps({"Records": [r]}).encode() for r in s3.records(push, body)]
+
+    async def _invoke(
+        self, function: str, qualifier: str | None, payload: bytes, trace: str | None = None
+    ) -> None:
+        await self.invoke(
+            InvokeRequest(
+                function=function,
+                qualifier=qualifier,
+                payload=payload,
+                invocation_type=InvocationType.EVENT,
+                trace_id=trace,
+            )
+        )
+
+    async def _fire_schedule(self, schedule: Schedule, payload: bytes) -> None:
+        await self._invoke(schedule.function, schedule.qualifier, payload)
+
+    # --- `samrun trigger`, startup table, /_samrun/state ---------------------------------
+
+    def _items(self, graph: AppGraph | None) -> list[tuple[str, ScheduleRunner | PushTrigger]]:
+        if graph is None:
+            return [*self.schedules.items(), *self.pushes.items()]
+        return [
+            *(
+                (
+                    schedule_key(s),
+                    ScheduleRunner(
+                        s,
+                        self.clock,
+                        self._fire_schedule,
+                        region=self.region,
+                        account_id=self.account_id,
+                    ),
+                )
+                for s in graph.schedules
+            ),
+            *((push_key(p), PushTrigger(p)) for p in graph.push_sources),
+        ]
+
+    def find(self, name: str, graph: AppGraph | None = None) -> ScheduleRunner | PushTrigger:
+        """A schedule or trigger by logical id, rule/schedule name, or SAM event name (from
+        the running ones, or from `graph` without starting anything)."""
+        items = self._items(graph)
+        exact = [(k, i) for k, i in items if name in (k, k.split("->")[0], _name_of(i))]
+        found = exact or [(k, i) for k, i in items if k.split("->")[0].endswith(name)]
+        if len(found) == 1 or (found and len({_function_of(i) for _, i in found}) == 1):
+            return found[0][1]  # one, or one function's configurations (a bucket's events)
+        known = ", ".join(sorted({k.split("->")[0] for k, _ in items})) or "none"
+        if not found:
+            raise SamrunError(f"no schedule or trigger named {name!r} (known: {known})")
+        raise SamrunError(f"{name!r} names several triggers: {', '.join(k for k, _ in found)}")
+
+    def event_for(self, name: str, graph: AppGraph | None = None) -> tuple[str, str | None, bytes]:
+        """What firing `name` now sends: (function, qualifier, payload) — a schedule's event,
+        or a sample event of a trigger's service."""
+        item = self.find(name, graph)
+        if isinstance(item, ScheduleRunner):
+            body = schedule_payload(item.schedule, self.clock.now(), self.region, self.account_id)
+            return item.schedule.function, item.schedule.qualifier, body
+        push = item.push
+        return push.function, push.qualifier, samples.for_push(push, self.region, self.account_id)
+
+    async def fire(self, name: str) -> str:
+        """Fire a running schedule or trigger now, asynchronously; the function's name."""
+        item = self.find(name)
+        function, qualifier, body = self.event_for(name)
+        await self._invoke(function, qualifier, body)
+        if isinstance(item, ScheduleRunner):
+            item.fired += 1
+        else:
+            item.invoked += 1
+        return function
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(FUNCTION, TRIGGER, SOURCE, STATUS) for the startup table."""
+        rows = [
+            (t.push.function, _trigger(t.push), _source(t.push), t.status)
+            for t in self.pushes.values()
+        ]
+        rows += [
+            (
+                r.schedule.function,
+                f"schedule {r.schedule.logical_id}",
+                _expression(r.schedule),
+                r.describe(),
+            )
+            for r in self.schedules.values()
+        ]
+        return rows
+
+    def state(self) -> dict[str, object]:
+        return {
+            "triggers": [
+                {
+                    "name": t.push.logical_id,
+                    "type": t.push.type,
+                    "function": t.push.function,
+                    "source": t.push.source,
+                    "status": t.status,
+                    "received": t.relay.received if t.relay else 0,
+                    "invoked": t.invoked,
+                    "filtered": t.filtered,
+                }
+                for t in self.pushes.values()
+            ],
+            "schedules": [
+                {
+                    "name": r.schedule.logical_id,
+                    "function": r.schedule.function,
+                    "expression": r.schedule.expression,
+                    "timezone": r.schedule.timezone,
+                    "enabled": r.schedule.enabled,
+                    "status": r.describe(),
+                    "fired": r.fired,
+                    "next_firing": iso(r.next_firing) if r.next_firing and r.active else None,
+                }
+                for r in self.schedules.values()
+            ],
+        }
+
+
+def _invalid_filter(push: PushSource) -> str | None:
+    """What is wrong with the rule's EventPattern or the subscription's FilterPolicy, if any."""
+    key = {"eventbridge": "pattern", "sns": "FilterPolicy"}.get(push.type)
+    value = push.details.get(key) if key else None
+    if value is None:
+        return None
+    try:
+        check_pattern(json.loads(value) if isinstance(value, str) else value)
+    except ValueError as exc:
+        return f"invalid {'EventPattern' if key == 'pattern' else 'FilterPolicy'}: {exc}"
+    return None
+
+
+def _function_of(item: ScheduleRunner | PushTrigger) -> str:
+    return item.schedule.function if isinstance(item, ScheduleRunner) else item.push.function
+
+
+def _name_of(item: ScheduleRunner | PushTrigger) -> str | None:
+    if isinstance(item, ScheduleRunner):
+        return item.schedule.name
+    return str(item.push.details.get("rule") or "") or None
+
+
+def _trigger(push: PushSource) -> str:
+    if push.type == "s3":
+        return f"s3 {push.logical_id} {','.join(s3.events_of(push))}"
+    return f"{push.type} {push.logical_id}"
+
+
+def _source(push: PushSource) -> str:
+    if push.type == "eventbridge":
+        return f"bus {push.source}"
+    return push.source
+
+
+def _expression(schedule: Schedule) -> str:
+    tz = f" {schedule.timezone}" if schedule.timezone else ""
+    return f"{schedule.expression}{tz}"

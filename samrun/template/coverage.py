@@ -1,0 +1,174 @@
+"""What samrun realises of a template, and the "not run locally" list for everything else.
+
+Nothing a template declares is dropped silently: each CloudFormation resource type (after the
+SAM transform), each SAM event type and each function property samrun does not run is named
+once in `AppGraph.not_run`, which startup, `plan` and /_samrun/state show. The tables here are
+the one place that says what samrun runs; tests walk them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from samrun.model import Function
+from samrun.template.context import BuildContext
+
+REALISED: Mapping[str, str] = {
+    "AWS::Lambda::Function": "functions",
+    "AWS::Lambda::LayerVersion": "layers",
+    "AWS::Lambda::Version": "versions",
+    "AWS::Lambda::Alias": "aliases",
+    "AWS::Lambda::EventInvokeConfig": "async invocation settings",
+    "AWS::Lambda::Url": "function URLs",
+    "AWS::Lambda::EventSourceMapping": "event source mappings",
+    "AWS::SQS::Queue": "created on the AWS endpoint",
+    "AWS::SNS::Topic": "created on the AWS endpoint",
+    "AWS::SNS::Subscription": "push sources",
+    "AWS::S3::Bucket": "created on the AWS endpoint",
+    "AWS::Kinesis::Stream": "created on the AWS endpoint",
+    "AWS::DynamoDB::Table": "created on the AWS endpoint",
+    "AWS::DynamoDB::GlobalTable": "created on the AWS endpoint",
+    "AWS::Events::EventBus": "created on the AWS endpoint",
+    "AWS::Events::Rule": "schedules and push sources",
+    "AWS::Scheduler::Schedule": "schedules",
+    "AWS::Logs::SubscriptionFilter": "push sources",
+    "AWS::IoT::TopicRule": "push sources",
+    "AWS::Cognito::UserPool": "push sources (its Lambda triggers)",
+    "AWS::ApiGateway::RestApi": "API routes",
+    "AWS::ApiGateway::Resource": "API routes",
+    "AWS::ApiGateway::Method": "API routes",
+    "AWS::ApiGateway::Stage": "API stages and stage variables",
+    "AWS::ApiGateway::Deployment": "API stages",
+    "AWS::ApiGateway::Authorizer": "Lambda authorizers",
+    "AWS::ApiGatewayV2::Api": "API routes",
+    "AWS::ApiGatewayV2::Route": "API routes",
+    "AWS::ApiGatewayV2::Integration": "API routes",
+    "AWS::ApiGatewayV2::Stage": "API stages and stage variables",
+    "AWS::ApiGatewayV2::Authorizer": "Lambda authorizers",
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": "ALB listeners",
+    "AWS::ElasticLoadBalancingV2::Listener": "ALB listeners",
+    "AWS::ElasticLoadBalancingV2::ListenerRule": "ALB listener rules",
+    "AWS::ElasticLoadBalancingV2::TargetGroup": "ALB target groups",
+    "AWS::SSM::Parameter": "created on the AWS endpoint",
+    "AWS::SecretsManager::Secret": "created on the AWS endpoint",
+    "AWS::KMS::Key": "created on the AWS endpoint",
+    "AWS::Logs::LogGroup": "created on the AWS endpoint",
+    "AWS::IAM::Role": "created on the AWS endpoint (accepted, not enforced)",
+    "AWS::CloudFormation::Stack": "nested applications, from local templates",
+    "AWS::StepFunctions::StateMachine": "created on the AWS endpoint, its Lambda tasks run here",
+}
+"""CloudFormation resource types samrun runs, with what it makes of them."""
+
+SUBSUMED: Mapping[str, str] = {
+    "AWS::ApiGatewayV2::Deployment": "HTTP API stages serve as declared",
+    "AWS::CodeDeploy::Application": "the SAM function's DeploymentPreference is run",
+    "AWS::CodeDeploy::DeploymentGroup": "the SAM function's DeploymentPreference is run",
+}
+"""Types whose whole local effect samrun realises through another resource."""
+
+NOT_ENFORCED: Mapping[str, str] = {
+    "AWS::Lambda::Permission": "resource-based permissions are not checked locally",
+    "AWS::Lambda::LayerVersionPermission": "resource-based permissions are not checked locally",
+    "AWS::IAM::Policy": "IAM is not enforced locally",
+    "AWS::IAM::ManagedPolicy": "IAM is not enforced locally",
+    "AWS::SQS::QueuePolicy": "resource policies are not enforced locally",
+    "AWS::SNS::TopicPolicy": "resource policies are not enforced locally",
+    "AWS::S3::BucketPolicy": "resource policies are not enforced locally",
+}
+"""Access-control types: accepted and named once per type, never enforced."""
+
+REASONS: Mapping[str, str] = {
+    "AWS::CloudWatch::Alarm": "alarms are not evaluated (a DeploymentPreference never rolls back)",
+}
+
+SAM_EVENTS: Mapping[str, str | None] = {
+    "Api": "routes",
+    "HttpApi": "routes",
+    "SQS": "event source mappings",
+    "Kinesis": "event source mappings",
+    "DynamoDB": "event source mappings",
+    "MSK": "event source mappings",
+    "MQ": "event source mappings",
+    "SelfManagedKafka": "event source mappings",
+    "DocumentDB": "event source mappings",
+    "S3": "push sources",
+    "SNS": "push sources",
+    "EventBridgeRule": "push sources",
+    "CloudWatchEvent": "push sources or schedules",
+    "Schedule": "schedules",
+    "ScheduleV2": "schedules",
+    "CloudWatchLogs": "push sources",
+    "IoTRule": "push sources",
+    "Cognito": "push sources",
+    "AlexaSkill": None,
+}
+"""SAM event types of a function: what samrun makes of them (None: not run)."""
+
+FUNCTION_PROPERTIES: Mapping[str, str] = {
+    "VpcConfig": "functions run on the host network",
+    "FileSystemConfigs": "EFS file systems are not mounted",
+    "SnapStart": "every cold start runs the init phase",
+    "CodeSigningConfigArn": "code signatures are not checked",
+}
+"""Properties of AWS::Lambda::Function samrun accepts and does not realise."""
+
+
+def name_unrealised(ctx: BuildContext, functions: tuple[Function, ...]) -> None:
+    """Add to `ctx.not_run` every resource type, SAM event and function property of the
+    (transformed) template that samrun does not realise."""
+    for function in functions:
+        if function.config.code.remote:
+            ctx.skip(
+                "property",
+                f"{function.logical_id}.Code",
+                "Code",
+                f"code at {function.config.code.remote} is not downloaded",
+            )
+    not_enforced: dict[str, list[str]] = {}
+    for lid, resource in ctx.resources.items():
+        kind = str(resource.get("Type", ""))
+        source = ctx.source_id(lid) or lid
+        if kind in REALISED or kind in SUBSUMED:
+            pass
+        elif kind in NOT_ENFORCED:
+            ids = not_enforced.setdefault(kind, [])
+            if source not in ids:
+                ids.append(source)
+        elif any(n.name == source and n.type == kind for n in ctx.not_run):
+            pass  # a converter named it already, with a better reason
+        else:
+            reason = REASONS.get(kind, "samrun does not run this resource type locally")
+            ctx.skip("resource", source, kind, reason)
+        if kind == "AWS::Lambda::Function":
+            _function_properties(ctx, source, resource.get("Properties") or {})
+    for kind, ids in not_enforced.items():
+        ctx.skip("resource", ",".join(ids), kind, f"accepted, not enforced: {NOT_ENFORCED[kind]}")
+    _sam_events(ctx)
+
+
+def _sam_events(ctx: BuildContext) -> None:
+    """SAM events samrun does not run: a function's of a kind it lacks, a state machine's."""
+    for lid, resource in ctx.sam_resources.items():
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if kind not in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            continue
+        events = (resource.get("Properties") or {}).get("Events") or {}
+        for name, event in events.items() if isinstance(events, dict) else ():
+            event_type = str(event.get("Type")) if isinstance(event, dict) else "?"
+            if kind == "AWS::Serverless::StateMachine":
+                reason = "a state machine's triggers are not run: start it with StartExecution"
+            elif SAM_EVENTS.get(event_type) is None:
+                reason = "this trigger is not run"
+            else:
+                continue
+            ctx.skip("event", f"{lid}.Events.{name}", event_type, reason)
+
+
+def _function_properties(ctx: BuildContext, source: str, props: Mapping[str, Any]) -> None:
+    for prop, reason in FUNCTION_PROPERTIES.items():
+        value = props.get(prop)
+        if prop == "SnapStart" and isinstance(value, dict):
+            value = value.get("ApplyOn") not in (None, "None")
+        if value:
+            ctx.skip("property", f"{source}.{prop}", prop, reason)
