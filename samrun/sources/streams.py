@@ -121,8 +121,9 @@ class StreamPoller:
         kwargs: dict[str, Any] = {"ShardId": shard_id}
         done = self.checkpoints.done.get(shard_id)
         position = (self.mapping.esm.starting_position or "LATEST").upper()
-        if done:
-            kwargs |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": done}
+        if done:  # the two APIs name the same thing differently
+            key = "StartingSequenceNumber" if self.kind == "kinesis" else "SequenceNumber"
+            kwargs |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", key: done}
         elif position == "AT_TIMESTAMP":
             stamp = self.mapping.setting("StartingPositionTimestamp", time.time())
             kwargs |= {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": _timestamp(stamp)}

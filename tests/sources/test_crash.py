@@ -84,3 +84,109 @@ def test_kill_9_mid_batch_leaves_the_message_on_the_queue(
     wait_until(lambda: bodies(log, "Slow") == ["survives"], timeout=30)
     wait_until(lambda: queue_counts(sqs, url) == (0, 0), timeout=10)
     assert poller(second, "Slow")["deleted"] == 1
+
+
+STREAM_TEMPLATE = f"""\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Events:
+    Type: AWS::Kinesis::Stream
+    Properties:
+      ShardCount: 1
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {CODE}
+      Handler: app.handler
+      Environment:
+        Variables:
+          LOG_FILE: {{log}}
+      Events:
+        Events:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Events.Arn
+            StartingPosition: TRIM_HORIZON
+"""
+
+
+def test_a_stream_resumes_at_its_checkpoint_after_a_restart(
+    tmp_path: Path, endpoint: str, samrun_up
+) -> None:
+    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template.write_text(STREAM_TEMPLATE.format(log=log))
+    first = samrun_up(template, "--aws-endpoint", endpoint)
+    kinesis = boto3.client(
+        "kinesis",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for n in range(3):
+        kinesis.put_record(StreamName="Events", Data=f"first-{n}".encode(), PartitionKey="k")
+    wait_until(lambda: len(bodies(log, "Reader")) == 3, timeout=30)
+    assert first.stop() == 0
+    for n in range(2):
+        kinesis.put_record(StreamName="Events", Data=f"second-{n}".encode(), PartitionKey="k")
+    samrun_up(template, "--aws-endpoint", endpoint)  # same state folder: same checkpoint
+    wait_until(lambda: len(bodies(log, "Reader")) >= 5, timeout=30)
+    assert bodies(log, "Reader") == ["first-0", "first-1", "first-2", "second-0", "second-1"]
+
+
+TABLE_TEMPLATE = f"""\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Items:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions:
+        - AttributeName: id
+          AttributeType: S
+      KeySchema:
+        - AttributeName: id
+          KeyType: HASH
+      BillingMode: PAY_PER_REQUEST
+      StreamSpecification:
+        StreamViewType: NEW_IMAGE
+  Reader:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: {CODE}
+      Handler: app.handler
+      Environment:
+        Variables:
+          LOG_FILE: {{log}}
+      Events:
+        Items:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Items.StreamArn
+            StartingPosition: TRIM_HORIZON
+"""
+
+
+def test_a_table_stream_resumes_at_its_checkpoint_after_a_restart(
+    tmp_path: Path, endpoint: str, samrun_up
+) -> None:
+    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template.write_text(TABLE_TEMPLATE.format(log=log))
+    first = samrun_up(template, "--aws-endpoint", endpoint)
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    dynamodb.put_item(TableName="Items", Item={"id": {"S": "a"}})
+    wait_until(lambda: bodies(log, "Reader") == ["INSERT"], timeout=30)
+    assert first.stop() == 0
+    dynamodb.put_item(TableName="Items", Item={"id": {"S": "a"}, "v": {"S": "2"}})
+    samrun_up(template, "--aws-endpoint", endpoint)
+    wait_until(lambda: len(bodies(log, "Reader")) >= 2, timeout=30)
+    assert bodies(log, "Reader") == ["INSERT", "MODIFY"]
