@@ -135,12 +135,7 @@ class MappingService:
                 raise InvalidParameterValue(f"Invalid filter pattern definition. {exc}") from None
             changes["filters"] = filters
         esm = replace(esm, **changes)
-        size = esm.batch_size or DEFAULT_BATCH.get(esm.source_type, 10)
-        if esm.source_type == "sqs" and size > 10 and not esm.maximum_batching_window_s:
-            raise InvalidParameterValue(
-                "Maximum batch window in seconds must be greater than 0 if maximum batch size "
-                "is greater than 10"
-            )
+        _check(esm, body)
         return esm
 
     def shape(self, mapping: LiveMapping) -> dict[str, Any]:
@@ -172,6 +167,23 @@ class MappingService:
             if key not in shape and key[:1].isupper():
                 shape[key] = value
         return shape
+
+
+def _check(esm: EventSourceMapping, body: dict[str, Any]) -> None:
+    """Lambda's checks that involve more than one setting."""
+    maximum = (body.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    if maximum is not None and (not isinstance(maximum, int) or not 2 <= maximum <= 1000):
+        raise InvalidParameterValue("MaximumConcurrency must be between 2 and 1000")
+    size = esm.batch_size or DEFAULT_BATCH.get(esm.source_type, 10)
+    if esm.source.endswith(".fifo") and size > 10:
+        raise InvalidParameterValue("BatchSize must be at most 10 for a FIFO queue")
+    if esm.source_type == "dynamodb" and esm.starting_position == "AT_TIMESTAMP":
+        raise InvalidParameterValue("Unsupported starting position for a DynamoDB stream")
+    if esm.source_type == "sqs" and size > 10 and not esm.maximum_batching_window_s:
+        raise InvalidParameterValue(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size "
+            "is greater than 10"
+        )
 
 
 def _whole(body: dict[str, Any], key: str, low: int, high: int | None) -> int:

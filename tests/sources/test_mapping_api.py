@@ -84,6 +84,25 @@ def test_create_checks_what_lambda_checks(server: SamrunProcess) -> None:
             "InvalidParameterValueException",
         ),
     ]
+    fifo = "arn:aws:sqs:us-east-1:123456789012:ordered.fifo"
+    cases += [
+        (
+            {
+                "FunctionName": "ApiTarget",
+                "EventSourceArn": fifo,
+                "BatchSize": 20,
+                "MaximumBatchingWindowInSeconds": 1,
+            },
+            "InvalidParameterValueException",
+        ),
+        (
+            {
+                "FunctionName": "ApiTarget",
+                "EventSourceArn": "arn:aws:kinesis:us-east-1:123456789012:stream/Clicks",
+            },
+            "InvalidParameterValueException",
+        ),  # no StartingPosition
+    ]
     for kwargs, code in cases:
         with pytest.raises(ClientError) as error:
             client.create_event_source_mapping(**kwargs)
