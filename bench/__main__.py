@@ -8,6 +8,7 @@ import sys
 
 from bench import (
     async_bench,
+    burst_bench,
     docker_bench,
     gate_bench,
     invoke_bench,
@@ -23,6 +24,7 @@ BENCHMARKS = {
     "reload": reload_bench.run,
     "async": async_bench.run,
     "docker": docker_bench.run,
+    "burst": burst_bench.run,
     "sqs": sqs_bench.run,
 }
 

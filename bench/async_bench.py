@@ -78,6 +78,7 @@ async def measure(endpoint: str, db: Path) -> dict[str, Any]:
 
 async def queue_overhead(folder: Path) -> dict[str, Any]:
     from samrun.invoke.async_queue import AsyncQueue
+    from samrun.invoke.gate import ConcurrencyGate
     from samrun.invoke.models import InvokeRequest, InvokeResult
     from samrun.invoke.resolve import FunctionDirectory
     from samrun.model import AppGraph, Code, Function, FunctionConfig
@@ -91,6 +92,7 @@ async def queue_overhead(folder: Path) -> dict[str, Any]:
 
     class NullInvoker:
         directory = FunctionDirectory(AppGraph(template_path="t", functions=(function,)))
+        gate = ConcurrencyGate()
 
         async def run(self, target: Any, request: Any, request_id: str) -> InvokeResult:
             return InvokeResult(request_id=request_id, payload=b"null", executed_version="$LATEST")

@@ -35,20 +35,23 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvokeRequest
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.lifecycle import drain, warn_if_exposed
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import function_output, setup_logging
 from samrun.observe.not_run import not_run_document, not_run_lines
+from samrun.runtime.host_limits import raise_fd_limit
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
-from samrun.runtime.server import RuntimeApiServer
+from samrun.runtime.server import LOOPBACK, RuntimeApiServer
 from samrun.sources.base import Context as SourceContext
 from samrun.sources.mapping_api import MappingService
 from samrun.sources.pollers import Pollers
 from samrun.sources.triggers import Triggers
+from samrun.state_lock import lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
     from samrun.reload.diff import GraphDiff
@@ -112,7 +115,7 @@ class App:
             if config.backend == "docker" and self.containers
             else make_backend(config.backend)
         )
-        self.runtime_server = RuntimeApiServer(config.host)
+        self.runtime_server = RuntimeApiServer(config.container_host or LOOPBACK)  # never --host
         self.build_options = build_options(config)  # watch mode rebuilds with these
         self.locator = RuntimeLocator(
             config.host_env,
@@ -197,6 +200,7 @@ class App:
             self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
             self.directory.update_graph(self.graph)
         self.aws_substitutions = await provision(self.aws, self.graph)
+        self.aws.on_restart = lambda: provision(self.aws, self.graph)  # moto died: again
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
             self.directory.update_graph(self.graph)
@@ -216,6 +220,16 @@ class App:
         await web.SockSite(self._api_runner, self._api_socket).start()
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def stop_accepting(self) -> None:
+        """A graceful stop's first step: no new connection, no new async event; what is in
+        flight goes on (`Invoker.drain` waits for it)."""
+        await self.front_doors.stop_accepting()
+        if self._api_runner:
+            for site in list(self._api_runner.sites):
+                await site.stop()
+        self.events.stop_taking()
+        self.pollers.stop_taking()  # no new batch; the batches in flight finish and are deleted
 
     async def stop(self) -> None:
         await self.triggers.stop()
@@ -378,8 +392,13 @@ def run_build(config: Config) -> int:
 
 def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
-    graph = build(config, load(config))
-    return run_loop(serve(config, graph))
+    raise_fd_limit()  # one descriptor per caller, listener and pipe: a burst needs thousands
+    lock = lock_state_dir(config.state_dir)  # one samrun per state folder, or exit 2
+    try:
+        graph = build(config, load(config))
+        return run_loop(serve(config, graph))
+    finally:
+        unlock_state_dir(lock)
 
 
 async def serve(config: Config, graph: AppGraph) -> int:
@@ -413,12 +432,14 @@ async def serve(config: Config, graph: AppGraph) -> int:
                 table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
             )
         logger.info("%s", app.aws.describe())
+        warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
         await stop.wait()
-        logger.info("stopping")
+        stop.clear()
         if watch is not None:
             await watch.stop()
+        await drain(app, stop)
     return 0
 
 
@@ -433,8 +454,13 @@ async def start_watch(app: App) -> WatchSession:
 
 def run_invoke(config: Config, target: str, event: bytes) -> int:
     setup_logging(sys.stderr)
-    graph = build(config, load(config))
-    return run_loop(invoke_once(config, graph, target, event))
+    raise_fd_limit()
+    lock = lock_state_dir(config.state_dir)
+    try:
+        graph = build(config, load(config))
+        return run_loop(invoke_once(config, graph, target, event))
+    finally:
+        unlock_state_dir(lock)
 
 
 def nested_name(graph: AppGraph, target: str) -> str:

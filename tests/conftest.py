@@ -271,3 +271,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for note in _docker_note:
         terminalreporter.write_line(note, yellow=True)
+
+
+def shared_file(path: Path) -> Path:
+    """A file a function may write (as root, functions run as an unprivileged user)."""
+    path.touch()
+    path.chmod(0o666)
+    return path

@@ -5,7 +5,10 @@ Three modes, chosen once by flags:
 - `--aws-profile NAME`: real AWS with that profile's credentials (the only way samrun ever
   reaches real AWS); functions get those credentials and no AWS_ENDPOINT_URL;
 - neither: an embedded moto server, a child process on a loopback ephemeral port, started and
-  stopped here, and killed by the kernel if samrun dies (see `moto_child`).
+  stopped here, and killed by the kernel if samrun dies (see `moto_child`). If it dies while
+  samrun runs, that is logged and it is started again on the same port (functions and the graph
+  know that URL), `on_restart` creates the template's resources again, and the log says what
+  was lost: moto keeps everything in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,11 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 3.0
+MAX_RESTARTS, RESTART_WINDOW_S = 3, 60.0  # more deaths than this in the window: stay down
+LOST = (
+    "every message, object, item, record and subscription written since it started, and "
+    "every resource created at run time rather than by the template"
+)
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -43,6 +52,11 @@ class AwsEndpoint:
         self._host = host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1"
         self._state_dir = state_dir
         self._process: asyncio.subprocess.Process | None = None
+        self._port = 0  # kept across restarts
+        self._watcher: asyncio.Task[None] | None = None
+        self._deaths: list[float] = []
+        self.on_restart: Callable[[], Awaitable[object]] | None = None  # re-provision
+        self.restarts = 0
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
@@ -65,6 +79,48 @@ class AwsEndpoint:
             self.credentials = await asyncio.to_thread(self._profile_credentials)
         elif self.embedded:
             self.url = await self._start_moto()
+            self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Notice the moto server's death; start it again on its port; re-provision."""
+        while self._process is not None:
+            process = self._process
+            code = await process.wait()
+            if self._process is not process:  # stopped on purpose
+                return
+            loop = asyncio.get_running_loop()
+            self._deaths = [t for t in self._deaths if loop.time() - t < RESTART_WINDOW_S]
+            self._deaths.append(loop.time())
+            why = f"exit status {code}" if code >= 0 else f"signal {-code}"
+            if len(self._deaths) > MAX_RESTARTS:
+                logger.error(
+                    "the embedded moto server died again (%s): %d times in %.0f s, not "
+                    "restarting it; AWS calls fail until samrun restarts",
+                    why,
+                    len(self._deaths),
+                    RESTART_WINDOW_S,
+                )
+                self._process = None
+                return
+            logger.error(
+                "the embedded moto server (pid %d) died (%s); restarting it", process.pid, why
+            )
+            try:
+                await self._start_moto()
+            except SamrunError as exc:
+                logger.error("%s; AWS calls fail until samrun restarts", exc)
+                self._process = None
+                return
+            if self.on_restart is not None:
+                await self.on_restart()
+            self.restarts += 1
+            logger.warning(
+                "embedded moto restarted on %s (pid %s), the template's resources created "
+                "again; lost: %s",
+                self.url,
+                self.pid,
+                LOST,
+            )
 
     async def _start_moto(self) -> str:
         self._state_dir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +133,7 @@ class AwsEndpoint:
                 "samrun.aws.moto_child",
                 self._host,
                 str(os.getpid()),
+                str(self._port),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
@@ -94,10 +151,11 @@ class AwsEndpoint:
                 line = await self._process.stdout.readline()
             port = int(line)
         except (TimeoutError, ValueError):
-            await self.stop()
+            await self._stop_process()
             raise SamrunError(
                 f"the embedded moto server did not start; see {self._state_dir / 'moto.log'}"
             ) from None
+        self._port = port
         return f"http://{self._host}:{port}"
 
     def _profile_credentials(self) -> dict[str, str]:
@@ -142,6 +200,14 @@ class AwsEndpoint:
         return session.client(service, endpoint_url=self.url, config=config)
 
     async def stop(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        await self._stop_process()
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _stop_process(self) -> None:
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return

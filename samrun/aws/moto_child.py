@@ -1,10 +1,10 @@
 """The embedded moto server, run as samrun's child process (never in samrun's own interpreter:
 moto's handlers would share samrun's GIL and event loop).
 
-`python -m samrun.aws.moto_child HOST PARENT_PID` binds HOST on an ephemeral port, prints the
-port on one line, and serves until samrun goes: SIGKILL from the kernel when the parent dies
-(prctl PR_SET_PDEATHSIG, Linux), and a watchdog on the parent pid where prctl is missing or the
-parent died before it took effect.
+`python -m samrun.aws.moto_child HOST PARENT_PID [PORT]` binds HOST on PORT (a restart: the
+port the app already knows) or an ephemeral one, prints the port on one line, and serves until
+samrun goes: SIGKILL from the kernel when the parent dies (prctl PR_SET_PDEATHSIG, Linux), and a
+watchdog on the parent pid where prctl is missing or the parent died before it took effect.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def propagate_trace_header(app: Any) -> Any:
     return traced
 
 
-def main(host: str, parent: int) -> None:
+def main(host: str, parent: int, port: int = 0) -> None:
     die_with(parent)
     from samrun.aws import moto_patches
 
@@ -123,11 +123,11 @@ def main(host: str, parent: int) -> None:
             pass
 
     app = propagate_trace_header(DomainDispatcherApplication(create_backend_app))
-    server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     run_state_machines(server.server_port, os.environ.get(LAMBDA_ENDPOINT_VARIABLE))
     print(server.server_port, flush=True)
     server.serve_forever()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)

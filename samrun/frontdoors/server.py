@@ -139,6 +139,12 @@ class _Door:
         await self.runner.setup()
         await web.SockSite(self.runner, self.sock).start()
 
+    async def stop_accepting(self) -> None:
+        """Close the listening socket; connections already open are answered."""
+        if self.runner is not None:
+            for site in list(self.runner.sites):
+                await site.stop()
+
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
@@ -291,6 +297,12 @@ class FrontDoors:
             await door.stop()
         self._start_health()
         return [f"{door.name} on {self.url(door)}" for door in new]
+
+    async def stop_accepting(self) -> None:
+        """The first step of a graceful stop: no new connection, no health check."""
+        await self._stop_health()
+        for door in self.doors:
+            await door.stop_accepting()
 
     async def stop(self) -> None:
         await self._stop_health()

@@ -4,8 +4,12 @@
 that survives `kill -9`; on start, every event left in the file is queued again (at least once).
 Events due now are run by `Invoker.run`, at most `max_inflight` at a time. As Lambda does:
 - a function error is retried `MaximumRetryAttempts` times (0-2, default 2), after 1 then 2
-  minutes; a throttle (TooManyRequests) is retried with exponential backoff from 1 s to 5 min
-  and does not use up attempts;
+  minutes;
+- an event of a function at its concurrency limit waits, off the workers, for a slot of that
+  function (the gate tells of each released one), as Lambda's internal pollers scale to the
+  reserved concurrency: a backlog drains at the limit. Only a throttle waiting cannot cure (a
+  reservation of 0, a limit from outside samrun's gate) is retried with exponential backoff from
+  1 s to 5 min; neither uses up attempts;
 - an event older than `MaximumEventAgeInSeconds` (default 6 h) is not run again;
 - the end of the line: on success the OnSuccess destination gets the invocation record; on
   failure the dead-letter queue gets the event and the OnFailure destination the record.
@@ -24,11 +28,12 @@ import heapq
 import logging
 import random
 import re
+import sqlite3
 import time
 import zlib
 from pathlib import Path
 
-from samrun.errors import ResourceNotFound, TooManyRequests
+from samrun.errors import ResourceNotFound, ServiceError, TooManyRequests
 from samrun.invoke.destinations import (
     EVENT_AGE_EXCEEDED,
     RECURSIVE_LOOP,
@@ -41,6 +46,7 @@ from samrun.invoke.event_store import EventStore, Op, QueuedEvent
 from samrun.invoke.invoker import Invoker, new_trace_id
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import Target
+from samrun.invoke.slot_wait import SlotWaiters
 from samrun.model import LATEST
 
 logger = logging.getLogger(__name__)
@@ -92,7 +98,9 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._ids = random.Random()
+        self._waiting = SlotWaiters(invoker.gate, self._push)  # events awaiting a slot
         self.accepted = self.delivered = self.throttled = 0
+        self._store_failing = False
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -116,7 +124,16 @@ class AsyncQueue:
             enqueued_at=now,
             due_at=now,
         )
-        await self._write(("insert", event))
+        try:
+            await self._write(("insert", event))
+        except sqlite3.Error as exc:  # a full disk: the caller hears of it, the log once
+            if not self._store_failing:
+                logger.error("async queue: cannot store events in %s: %s", self.store.path, exc)
+            self._store_failing = True
+            raise ServiceError(f"The event could not be stored: {exc}") from None
+        if self._store_failing:
+            logger.info("async queue: storing events again")
+            self._store_failing = False
         self.accepted += 1
         self._push(event)
 
@@ -129,6 +146,11 @@ class AsyncQueue:
             trace_id=trace_id,
         )
         await self.invoker.invoke(request)
+
+    def stop_taking(self) -> None:
+        """Run no more events (a graceful stop): those running finish, the rest stay on disk."""
+        if self._dispatcher:
+            self._dispatcher.cancel()
 
     async def stop(self, drain_s: float = 5.0) -> None:
         """Stop taking events off the queue; what is not finished stays queued on disk."""
@@ -145,7 +167,7 @@ class AsyncQueue:
         self.store.executor.shutdown(wait=False)
 
     def pending(self) -> int:
-        return len(self._due) + len(self._inflight)
+        return len(self._due) + len(self._inflight) + len(self._waiting)
 
     # -- durability: every change is one op, many ops share one transaction --
 
@@ -185,8 +207,13 @@ class AsyncQueue:
         while True:
             self._wake.clear()
             now = time.time()
+            starting: dict[str, int] = {}  # started in this pass, not leased yet
             while self._due and self._due[0][0] <= now and len(self._inflight) < self.max_inflight:
                 event = heapq.heappop(self._due)[2]
+                if self._waiting.must_wait(event.function, starting.get(event.function, 0)):
+                    self._waiting.park(event)
+                    continue
+                starting[event.function] = starting.get(event.function, 0) + 1
                 task = asyncio.create_task(self._run_guarded(event))
                 self._inflight.add(task)
                 task.add_done_callback(self._finished)
@@ -208,6 +235,10 @@ class AsyncQueue:
             await self._run(event)
         except asyncio.CancelledError:
             raise
+        except sqlite3.Error as exc:  # a full disk: the event stays as it was on disk
+            logger.error("async event %s: cannot update the queue: %s", event.request_id, exc)
+            event.due_at = time.time() + THROTTLE_MAX_S / self.time_scale
+            self._push(event)
         except Exception:  # a bug must not lose the event: it stays on disk, retried later
             logger.exception("async event %s: failed to process; retrying", event.request_id)
             event.due_at = time.time() + THROTTLE_MAX_S / self.time_scale
@@ -254,6 +285,9 @@ class AsyncQueue:
         try:
             result = await self.invoker.run(target, request, event.request_id)
         except TooManyRequests:
+            if self._waiting.must_wait(event.function):  # another caller took the slot
+                self._waiting.park(event)
+                return
             self.throttled += 1
             event.throttles += 1
             delay = min(THROTTLE_MAX_S, THROTTLE_FIRST_S * 2 ** (event.throttles - 1))

@@ -4,14 +4,25 @@ One connection, used from one dedicated thread; every change goes through `apply
 transaction per batch, so many accepts share one commit (group commit). WAL with
 `synchronous=NORMAL`: a committed event survives the death of samrun (kill -9), which is the
 promise; a power cut may lose the last few commits, which is SQLite's documented trade-off.
+
+A file that is not samrun's queue (corrupt, not SQLite, another schema) is moved aside to a
+dated name with its WAL, never deleted, and the queue starts empty; a file samrun cannot open
+at all (a full disk, no permission) is a SamrunError, said in one line.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from samrun.errors import SamrunError
+
+logger = logging.getLogger(__name__)
 
 FILE_NAME = "async-events.sqlite3"
 
@@ -29,6 +40,24 @@ CREATE TABLE IF NOT EXISTS events (
     due_at REAL NOT NULL
 );
 """
+COLUMNS = {
+    "id",
+    "request_id",
+    "function",
+    "qualifier",
+    "payload",
+    "trace_id",
+    "client_context",
+    "enqueued_at",
+    "attempts",
+    "due_at",
+}
+OUR_TABLES = {"events", "sqlite_sequence"}
+NOT_OURS = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # other errors: the disk, rights
+
+
+class ForeignQueue(Exception):
+    """The file is a database, but not samrun's queue."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -62,11 +91,54 @@ class EventStore:
     def open(self) -> list[QueuedEvent]:
         """Open (or create) the queue file; every event still in it, oldest first."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._open()
+        except (sqlite3.DatabaseError, ForeignQueue) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and exc.sqlite_errorcode not in NOT_OURS:
+                self.close()
+                raise SamrunError(f"cannot open the async queue {self.path}: {exc}") from None
+            self.close()
+            aside = self._move_aside()
+            logger.warning(
+                "async queue: %s is not samrun's queue (%s): moved aside to %s; "
+                "starting with an empty queue",
+                self.path,
+                exc,
+                aside.name,
+            )
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise SamrunError(f"cannot open the async queue {self.path}: {exc}") from None
+
+    def _move_aside(self) -> Path:
+        """Rename the file (and its WAL and shared memory) to a dated name; delete nothing."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}-{n}")
+        for suffix in ("-wal", "-shm", ""):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                os.replace(source, f"{aside}{suffix}")
+        return aside
+
+    def _open(self) -> list[QueuedEvent]:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
+        self._db = db
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables - OUR_TABLES:
+            raise ForeignQueue(f"tables {', '.join(sorted(tables - OUR_TABLES))}")
+        if "events" in tables:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
+            if COLUMNS - columns:
+                raise ForeignQueue(f"no column {', '.join(sorted(COLUMNS - columns))}")
+        db.execute("PRAGMA journal_mode=WAL")  # only now: a foreign file is left as it was
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
-        self._db = db
         rows = db.execute(
             "SELECT id, request_id, function, qualifier, payload, trace_id, client_context,"
             " enqueued_at, attempts, due_at FROM events ORDER BY id"

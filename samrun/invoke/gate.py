@@ -7,7 +7,8 @@
   minute (divided by the time scale) while demand stays at its ceiling.
 
 Over a limit, `lease` raises TooManyRequests with Lambda's Reason at once: it never queues. One
-event loop means plain counters, no locks.
+event loop means plain counters, no locks. The async queue, which must wait for a slot as Lambda's
+internal pollers do, asks `free_slots` and hears of every released slot through `listeners`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,23 @@ class ConcurrencyGate:
         self.in_flight: dict[str, int] = {}
         self.unreserved_in_flight = 0
         self._scaling_since: dict[str, float] = {}
+        self.listeners: list[Callable[[str], None]] = []  # told of each released slot
+
+    def free_slots(self, function: str) -> int:
+        """How many more executions of `function` `lease` would admit now."""
+        running = self.in_flight.get(function, 0)
+        reserved = self.reserved.get(function)
+        if reserved is not None:
+            free = reserved - running
+        else:
+            free = self.unreserved_limit - self.unreserved_in_flight
+        return max(0, min(free, self._ceiling(function, running) - running))
+
+    def can_ever_run(self, function: str) -> bool:
+        """False for a reservation of 0 (or an account with nothing left unreserved): waiting
+        for a slot would wait forever, so such a throttle is retried with backoff."""
+        reserved = self.reserved.get(function)
+        return (reserved if reserved is not None else self.unreserved_limit) > 0
 
     @property
     def unreserved_limit(self) -> int:
@@ -49,6 +67,7 @@ class ConcurrencyGate:
         """PutFunctionConcurrency (None: DeleteFunctionConcurrency), with Lambda's checks."""
         if reserved is None:
             self.reserved.pop(function, None)
+            self._released(function)
             return
         others = sum(v for name, v in self.reserved.items() if name != function)
         if reserved < 0 or self.account_limit - others - reserved < MIN_UNRESERVED:
@@ -57,6 +76,11 @@ class ConcurrencyGate:
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED}]."
             )
         self.reserved[function] = reserved
+        self._released(function)  # a larger reservation frees slots
+
+    def _released(self, function: str) -> None:
+        for listener in self.listeners:
+            listener(function)
 
     def seed(self, reservations: Mapping[str, int | None]) -> None:
         """The template's ReservedConcurrentExecutions, checked as the API checks them."""
@@ -88,6 +112,7 @@ class ConcurrencyGate:
                 self.unreserved_in_flight -= 1
             if self.in_flight[function] == 0:
                 self._scaling_since.pop(function, None)
+            self._released(function)
 
     def _admit(self, function: str) -> None:
         running = self.in_flight.get(function, 0)

@@ -43,6 +43,16 @@ class Invoker:
         # InvocationType Event: the durable queue's accept (samrun.invoke.async_queue), set by App
         self.accept_event: Callable[[Target, InvokeRequest, str], Awaitable[None]] | None = None
         self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
+        self._running: set[asyncio.Future[None]] = set()  # one per invocation in flight
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def drain(self) -> None:
+        """Until every invocation in flight now has finished (each is bounded by its timeout)."""
+        if self._running:
+            await asyncio.wait(set(self._running))
 
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         target = self.directory.resolve(request.function, request.qualifier)
@@ -62,6 +72,15 @@ class Invoker:
 
     async def run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
         """Steps 4-8: the concurrency gate, then the pool of the target's version runs it."""
+        running = asyncio.get_running_loop().create_future()
+        self._running.add(running)
+        try:
+            return await self._run(target, request, request_id)
+        finally:
+            self._running.discard(running)
+            running.set_result(None)
+
+    async def _run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
         event = InvokeEvent(
             request_id=request_id,
             payload=request.payload or b"{}",  # Lambda hands an empty invocation `{}`

@@ -3,6 +3,12 @@ checks, handlers exist, changed Python files compile, the --env-vars file parses
 
 Every problem is one line in `samrun validate`'s form, `file:line:col: [rule] message`; a refused
 edit raises `EditRefused` with those lines, and the last good app keeps serving.
+
+An edit is judged by what it changes: `up` starts with whatever these checks find (a missing
+handler file is Runtime.ImportModuleError at invoke), so only a problem the edit brings blocks
+it. A template edit is refused for problems the running template does not have already; a code
+edit for syntax errors in the files it changed, the handlers whose files it changed, and the
+size of the code it changed, never for another function's own problems.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from samrun.errors import Location, TemplateError
 from samrun.model import AppGraph, Function
 from samrun.template.build import build_graph, compile_template
 from samrun.template.loader import LoadedTemplate, load_template
-from samrun.template.validate import Problem, check_graph
+from samrun.template.validate import Problem, _handler_files, check_graph
 
 
 class EditRefused(Exception):
@@ -35,10 +41,29 @@ class Loaded:
     template: LoadedTemplate
 
 
+ProblemKey = tuple[str, str]  # (rule, message): a problem wherever the edit moved its line
+CODE_RULES = frozenset({"samrun-code", "samrun-handler"})  # what a code edit can break
+SIZE_RULE = "samrun-code-size"
+
+
+def known_problems(loaded: LoadedTemplate | None, graph: AppGraph) -> frozenset[ProblemKey]:
+    """The errors the running app has already: an edit that keeps them is not refused."""
+    if loaded is None:
+        return frozenset()
+    problems = [*check_graph(loaded, graph), *handler_names(loaded, graph, None)]
+    return frozenset((p.rule, p.message) for p in problems if p.is_error)
+
+
 def load_checked(
-    path: Path, *, parameter_overrides: Mapping[str, str], region: str, account_id: str
+    path: Path,
+    *,
+    parameter_overrides: Mapping[str, str],
+    region: str,
+    account_id: str,
+    known: frozenset[ProblemKey] = frozenset(),
 ) -> Loaded:
-    """The template's graph, if it loads and samrun's own checks find no error in it."""
+    """The template's graph, if it loads and samrun's own checks find no error in it but the
+    `known` ones (`known_problems` of the running app)."""
     try:
         template = load_template(path)
         graph = build_graph(
@@ -55,7 +80,7 @@ def load_checked(
         raise EditRefused([Problem(where, exc.rule, exc.message).render()]) from None
     problems = check_graph(template, graph)
     problems += handler_names(template, graph, None)
-    errors = [p.render() for p in problems if p.is_error]
+    errors = [p.render() for p in problems if p.is_error and (p.rule, p.message) not in known]
     if errors:
         raise EditRefused(errors)
     return Loaded(graph, template)
@@ -64,14 +89,36 @@ def load_checked(
 def check_code(
     loaded: LoadedTemplate, graph: AppGraph, functions: Collection[str], files: Iterable[Path]
 ) -> None:
-    """After a code edit: the handlers of `functions` still exist, changed .py files compile."""
-    problems = [p.render() for p in check_graph(loaded, graph, functions) if p.is_error]
-    problems += [p.render() for p in handler_names(loaded, graph, functions)]
+    """After a code edit of `files`: the .py files changed compile, the handlers whose files
+    changed still exist, the code changed is not over Lambda's size limit."""
+    changed = {path.resolve() for path in files}
+    touched = [f.name for f in graph.functions if f.name in functions and _touches(f, changed)]
+    problems = [
+        p.render()
+        for p in check_graph(loaded, graph, functions)
+        if p.is_error and p.rule == SIZE_RULE
+    ]
+    problems += [
+        p.render()
+        for p in check_graph(loaded, graph, touched)
+        if p.is_error and p.rule in CODE_RULES
+    ]
+    problems += [p.render() for p in handler_names(loaded, graph, touched)]
     newest = _newest_python(graph, functions)
     if newest is not None:
         problems += syntax_errors((f for f in files if f.suffix == ".py"), newest)
     if problems:
         raise EditRefused(problems)
+
+
+def _touches(function: Function, changed: set[Path]) -> bool:
+    """The edit changed (or removed) a file the function's handler is loaded from."""
+    config = function.config
+    if not config.code.path or not config.runtime:
+        return False
+    root = Path(config.code.path).resolve()
+    wanted = _handler_files(config.runtime, config.handler or "")
+    return not wanted or any((root / name).resolve() in changed for name in wanted)
 
 
 def _newest_python(graph: AppGraph, functions: Collection[str]) -> tuple[int, int] | None:

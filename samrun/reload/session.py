@@ -24,7 +24,14 @@ from samrun.build import Progress, build_app, source_graph
 from samrun.errors import BuildFailed
 from samrun.model import AppGraph
 from samrun.reload.apply import replace_env_vars
-from samrun.reload.check import EditRefused, Loaded, check_code, load_checked, read_env_vars
+from samrun.reload.check import (
+    EditRefused,
+    Loaded,
+    check_code,
+    known_problems,
+    load_checked,
+    read_env_vars,
+)
 from samrun.reload.diff import functions_using_layers
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.watch import Change, Watcher, WatchTargets, included_files
@@ -137,6 +144,7 @@ class WatchSession:
         problems: list[str] = []
         loaded = None
         if change.template:
+            known = await asyncio.to_thread(known_problems, self.template, self.app.graph)
             try:
                 loaded = await asyncio.to_thread(
                     load_checked,
@@ -144,6 +152,7 @@ class WatchSession:
                     parameter_overrides=config.parameter_overrides,
                     region=config.region,
                     account_id=config.account_id,
+                    known=known,
                 )
             except EditRefused as refused:
                 problems += refused.problems

@@ -17,7 +17,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path("/sys/fs/cgroup")
+ROOT = Path(os.environ.get("SAMRUN_CGROUP_ROOT", "/sys/fs/cgroup"))  # a missing one: no cgroups
 PERIOD_US = 100_000
 MB_PER_VCPU = 1769
 MAX_TASKS = 1024
@@ -28,6 +28,25 @@ def kill_members(folders: list[Path]) -> None:
     for folder in folders:
         with contextlib.suppress(OSError, ValueError):
             for pid in (folder / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def kill_all(folders: list[Path]) -> None:
+    """Every process of an instance's cgroups, daemons included: `cgroup.kill` on v2; on v1
+    its members, again until none is left (one may have forked meanwhile)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            (folder / "cgroup.kill").write_text("1")
+            return
+    for _ in range(50):
+        members = set()
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                members.update((folder / "cgroup.procs").read_text().split())
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
 
 

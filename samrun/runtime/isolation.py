@@ -1,11 +1,13 @@
 """What a function's process does to itself between fork and exec, on Linux.
 
 - it dies with samrun, even when samrun is killed with `kill -9` (PR_SET_PDEATHSIG);
+- without cgroups, it is a child subreaper, so a daemon it starts stays in its tree;
 - Lambda's rlimits: 1024 file descriptors, 1024 processes;
 - its cgroups (CPU share, task limit), where samrun could make them;
 - its TMPDIR, a folder of the instance's: as root, a tmpfs of EphemeralStorage size in a private
   mount namespace, so it is full at Lambda's limit (ENOSPC), as Lambda's /tmp is; elsewhere a
-  plain folder where no one file may exceed EphemeralStorage.
+  plain folder where no one file may exceed EphemeralStorage;
+- as root, last of all, it becomes an unprivileged user of its own (runtime/unprivileged.py).
 
 Only syscalls run in the child (no allocation-heavy Python): it is forked from a threaded process.
 """
@@ -22,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.descendants import PR_SET_CHILD_SUBREAPER
 from samrun.runtime.sandbox import LaunchSpec
+from samrun.runtime.unprivileged import switcher
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
@@ -32,19 +36,29 @@ MS_PRIVATE = 1 << 18
 MAX_FILES = MAX_PROCESSES = 1024
 
 
-def child_setup(spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool) -> Callable[[], None]:
-    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs."""
+def child_setup(
+    spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool, uid: int | None = None
+) -> Callable[[], None]:
+    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs;
+    with `uid`, it runs as that user."""
+    become = switcher(uid) if uid is not None else None
     fsize = spec.ephemeral_storage_mb * 1024 * 1024
     tmp_dir = os.fsencode(spec.tmp_dir)
     tmpfs_options = f"size={spec.ephemeral_storage_mb}m,mode=1777".encode()
 
     def apply() -> None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
-        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
         Cgroups.join(cgroup_folders)
+        if not cgroup_folders:  # orphans of its descendants stay in its tree (descendants.py)
+            LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
         if not (tmpfs and private_tmp(tmp_dir, tmpfs_options)):
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))  # at least no file over it
+        # Last: until exec closes them, the child still holds samrun's descriptors (thousands
+        # under load), so under Lambda's 1024 it could open nothing more (cgroup.procs: EMFILE).
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+        if become is not None:
+            become()
 
     return apply
 

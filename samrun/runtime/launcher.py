@@ -104,6 +104,10 @@ class Launcher:
                 overrides=self._env_overrides,
                 host_env=self.host.host_env,
             )
+        # Lambda's code folder is read-only, so Python writes no bytecode there; here the code
+        # is the user's own folder: Python (and any Python a function starts) writes none, and
+        # still reads what is there (the AWS SDK's, compiled when it was installed).
+        env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
             argv=prepared.command.argv,

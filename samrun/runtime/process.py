@@ -18,9 +18,11 @@ from functools import partial
 from pathlib import Path
 
 from samrun.errors import BackendError
-from samrun.runtime.cgroups import Cgroups
+from samrun.runtime.cgroups import Cgroups, kill_all
+from samrun.runtime.descendants import kill_marked, kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
+from samrun.runtime.unprivileged import SandboxUsers
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class ProcessSandbox:
     ) -> None:
         self._process = process
         self._cgroup_folders = cgroup_folders
+        api = spec.env.get("AWS_LAMBDA_RUNTIME_API", "")
+        self._marker = f"AWS_LAMBDA_RUNTIME_API={api}".encode()
         self._limit_cpu = limit_cpu
         self._pipe = pipe
         self._partial = b""
@@ -106,10 +110,20 @@ class ProcessSandbox:
         await asyncio.shield(self._waiter)
 
     async def stop(self) -> None:
+        """Kill the runtime and everything it started, daemons that left its group included."""
         if self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+            self._kill_everything()
         await self.wait()
+
+    def _kill_everything(self) -> None:
+        if self._cgroup_folders:
+            kill_all(self._cgroup_folders)
+        elif self._process.returncode is None:
+            kill_tree(self._process.pid)
+        else:  # the runtime is gone: its orphans went to init
+            kill_marked(self._marker)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
 
     def _emit(self, chunk: bytes) -> None:
         lines = (self._partial + chunk).split(b"\n")
@@ -143,15 +157,13 @@ class ProcessSandbox:
             self._peak_pages = max(self._peak_pages, pages)
             if pages > self._memory_limit_pages:
                 self._oom = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._kill_everything()
                 return
             await asyncio.sleep(MEMORY_POLL_S)
 
     async def _wait(self) -> None:
         code = await self._process.wait()
-        with contextlib.suppress(ProcessLookupError):  # leave no grandchild behind
-            os.killpg(self._process.pid, signal.SIGKILL)
+        self._kill_everything()  # leave no grandchild behind, nor a daemon in its cgroups
         self._watchdog.cancel()
         self.drain_output()
         self._close_pipe()
@@ -181,9 +193,13 @@ class ProcessBackend:
     def __init__(self) -> None:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
+        self.users = SandboxUsers()  # as root: each instance its own unprivileged uid
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
         folders = self.cgroups.create(spec.name.replace(":", "-"))
+        uid = self.users.next_uid()
+        if uid is not None:  # its TMPDIR is its own (a tmpfs over it is mode 1777 anyway)
+            os.chown(spec.tmp_dir, uid, uid)
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         try:
@@ -195,7 +211,9 @@ class ProcessBackend:
                 stdout=write_end,
                 stderr=write_end,
                 start_new_session=True,
-                preexec_fn=child_setup(spec, folders, self.tmpfs),
+                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio:
+                pass_fds=(),  # the Runtime API is reached by address (AWS_LAMBDA_RUNTIME_API)
+                preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
             )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(read_end)

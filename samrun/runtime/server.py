@@ -2,6 +2,9 @@
 
 Runtimes read `AWS_LAMBDA_RUNTIME_API` as a bare `host:port` and add fixed paths, so each instance
 gets a port of its own; the port a request arrived on says which session it speaks to.
+
+The listeners bind loopback whatever `--host` says: whoever reaches one can post the response
+the real caller receives. Only a container backend may need another address, and passes it.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from samrun.runtime import protocol, render
 from samrun.runtime.session import InvokeEvent, RuntimeSession
 
 ERROR_TYPE_FALLBACK = "Runtime.Unknown"
+LOOPBACK = "127.0.0.1"
 
 
 class RuntimeApiServer:
     """Opens and closes per-instance listeners; routes each request to its session."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = LOOPBACK) -> None:
         self.host = host
         self._sessions: dict[int, RuntimeSession] = {}
         self._sites: dict[int, web.SockSite] = {}

@@ -47,6 +47,11 @@ class Pollers:
             self._template[key] = esm
             await self.add(esm, key, from_template=True)
 
+    def stop_taking(self) -> None:
+        """A graceful stop's first step: no poller starts a new batch; those in flight go on."""
+        for poller in self._pollers.values():
+            poller.stop_taking()
+
     async def stop(self, drain_s: float) -> None:
         """Stop every poller; batches in flight finish within `drain_s`."""
         pollers, self._pollers = list(self._pollers.values()), {}

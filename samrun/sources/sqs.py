@@ -55,6 +55,11 @@ class SqsPoller:
     async def start(self) -> None:
         self._supervisor = asyncio.create_task(self._supervise())
 
+    def stop_taking(self) -> None:
+        """Read no more: long polls are abandoned, batches in flight finish."""
+        self._stopping = True
+        self.wake()
+
     def wake(self) -> None:
         """Enabled, limits or configuration changed: interrupt long polls and re-plan."""
         for future in list(self._receiving):

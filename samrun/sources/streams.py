@@ -77,6 +77,11 @@ class StreamPoller:
             logger.warning("%s: stream %s is not reachable: %s", self.mapping.uuid, self.arn, exc)
         self._discovery = asyncio.create_task(self._rediscover())
 
+    def stop_taking(self) -> None:
+        """Read no more: long polls are abandoned, batches in flight finish."""
+        self._stopping = True
+        self.wake()
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, shared_file, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
@@ -61,7 +61,7 @@ def test_failing_function_ends_in_its_dlq_after_three_attempts(client, sqs) -> N
 
 
 def test_failure_destination_gets_the_invocation_record(client, sqs, tmp_path: Path) -> None:
-    log = tmp_path / "attempts.log"
+    log = shared_file(tmp_path / "attempts.log")
     event = {"log": str(log), "k": [1, 2]}
     request_id = invoke_event(client, "RetriedOnce", event)
     (message,) = receive(sqs, queue_url(sqs, "FailureQueue"), 1, settle=0.5)
@@ -88,7 +88,7 @@ def test_failure_destination_gets_the_invocation_record(client, sqs, tmp_path: P
 
 
 def test_success_destination_gets_the_invocation_record(client, sqs, tmp_path: Path) -> None:
-    log = tmp_path / "runs.log"
+    log = shared_file(tmp_path / "runs.log")
     event = {"log": str(log), "hello": "world"}
     request_id = invoke_event(client, "Succeeds", event)
     (message,) = receive(sqs, queue_url(sqs, "SuccessQueue"), 1, settle=0.3)
@@ -108,7 +108,7 @@ def test_success_destination_gets_the_invocation_record(client, sqs, tmp_path: P
 def test_expired_event_is_not_run_again(client, sqs, tmp_path: Path) -> None:
     """MaximumEventAgeInSeconds 60 (0.1 s here): the retry, due a (scaled) minute after the
     first attempt, is older than that, so it is not run; OnFailure says EventAgeExceeded."""
-    log = tmp_path / "runs.log"
+    log = shared_file(tmp_path / "runs.log")
     request_id = invoke_event(client, "Expiring", {"log": str(log)})
     (message,) = receive(sqs, queue_url(sqs, "FailureQueue"), 1, settle=0.5)
     context = message["Json"]["requestContext"]
@@ -141,7 +141,7 @@ def test_event_invoke_config_over_the_lambda_api(client, sqs, tmp_path: Path) ->
         f"{ARN}:Configurable:$LATEST"
     ]
 
-    log = tmp_path / "runs.log"
+    log = shared_file(tmp_path / "runs.log")
     request_id = invoke_event(client, "Configurable", {"log": str(log)})
     (message,) = receive(sqs, queue_url(sqs, "FailureQueue"), 1, settle=0.5)
     assert message["Json"]["requestContext"]["requestId"] == request_id
@@ -173,7 +173,7 @@ def test_async_payload_over_256_kb_is_refused(client) -> None:
 
 
 def test_recursive_loop_is_stopped_after_16_invocations(server, client, tmp_path: Path) -> None:
-    log = tmp_path / "loop.log"
+    log = shared_file(tmp_path / "loop.log")
     mark = len(server.lines)
     invoke_event(client, "Loop", {"log": str(log)})
     server.wait_for("recursive loop detected", timeout=30, start=mark)

@@ -11,7 +11,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import FIXTURES, SamrunProcess, alive, start_up, wait_until
+from tests.conftest import FIXTURES, SamrunProcess, alive, shared_file, start_up, wait_until
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 EVENTS = 60
@@ -26,7 +26,7 @@ def delivered(log: Path) -> set[int]:
 
 
 def test_kill_9_loses_no_accepted_event(tmp_path: Path) -> None:
-    state, log = tmp_path / ".samrun", tmp_path / "delivered.log"
+    state, log = tmp_path / ".samrun", shared_file(tmp_path / "delivered.log")
     first = start(state)
     moto = int(first.wait_for(r"embedded moto, pid (\d+)", timeout=1).group(1))
     client = first.lambda_client()

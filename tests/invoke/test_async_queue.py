@@ -10,6 +10,7 @@ import pytest
 
 from samrun.errors import TooManyRequests
 from samrun.invoke.async_queue import AsyncQueue, lineage, with_lineage
+from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import AppGraph, Code, Destination, Function, FunctionConfig, InvokeConfig
@@ -35,6 +36,7 @@ class ScriptedInvoker:
         self.directory = FunctionDirectory(graph)
         self.outcomes = outcomes
         self.runs: list[InvokeRequest] = []
+        self.gate = ConcurrencyGate()
 
     async def run(self, target: Any, request: InvokeRequest, request_id: str) -> InvokeResult:
         self.runs.append(request)
