@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, SamrunProcess, start_up
+from tests.conftest import FIXTURES, SamrunProcess, shared_file, start_up
 
 TEMPLATE = FIXTURES / "templates" / "sources.yaml"
 
 
 @pytest.fixture(scope="package")
 def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sources-log") / "invocations.jsonl"
+    return shared_file(tmp_path_factory.mktemp("sources-log") / "invocations.jsonl")
 
 
 @pytest.fixture(scope="package")

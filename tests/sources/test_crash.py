@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import shared_file, wait_until
 from tests.sources.helpers import bodies, poller, queue_counts
 
 CODE = Path(__file__).resolve().parent.parent / "fixtures" / "functions" / "sources_app"
@@ -61,7 +61,7 @@ def endpoint() -> Iterator[str]:
 def test_kill_9_mid_batch_leaves_the_message_on_the_queue(
     tmp_path: Path, endpoint: str, samrun_up
 ) -> None:
-    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(TEMPLATE.format(log=log, sleep=30))
     first = samrun_up(template, "--aws-endpoint", endpoint)
     sqs = boto3.client(
@@ -115,7 +115,7 @@ Resources:
 def test_a_stream_resumes_at_its_checkpoint_after_a_restart(
     tmp_path: Path, endpoint: str, samrun_up
 ) -> None:
-    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(STREAM_TEMPLATE.format(log=log))
     first = samrun_up(template, "--aws-endpoint", endpoint)
     kinesis = boto3.client(
@@ -173,7 +173,7 @@ Resources:
 def test_a_table_stream_resumes_at_its_checkpoint_after_a_restart(
     tmp_path: Path, endpoint: str, samrun_up
 ) -> None:
-    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(TABLE_TEMPLATE.format(log=log))
     first = samrun_up(template, "--aws-endpoint", endpoint)
     dynamodb = boto3.client(
@@ -190,3 +190,28 @@ def test_a_table_stream_resumes_at_its_checkpoint_after_a_restart(
     samrun_up(template, "--aws-endpoint", endpoint)
     wait_until(lambda: len(bodies(log, "Reader")) >= 2, timeout=30)
     assert bodies(log, "Reader") == ["INSERT", "MODIFY"]
+
+
+def test_sigterm_lets_the_batch_in_flight_finish_and_takes_no_new_one(
+    tmp_path: Path, endpoint: str, samrun_up
+) -> None:
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
+    template.write_text(TEMPLATE.format(log=log, sleep=2))
+    server = samrun_up(template, "--aws-endpoint", endpoint)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    url = sqs.get_queue_url(QueueName="Durable")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="finishing")
+    wait_until(lambda: poller(server, "Slow")["in_flight"] == 1, timeout=20)
+    server.process.send_signal(signal.SIGTERM)
+    sqs.send_message(QueueUrl=url, MessageBody="left for later")
+    assert server.process.wait(30) == 0
+    assert bodies(log, "Slow") == ["finishing"]  # finished, and not followed by another
+    wait_until(lambda: queue_counts(sqs, url) == (1, 0), timeout=10)  # deleted; the other stays
+    [message] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert message["Body"] == "left for later"

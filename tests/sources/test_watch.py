@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from tests.aws.helpers import aws_client, queue_url
-from tests.conftest import FIXTURES, wait_until
+from tests.conftest import FIXTURES, shared_file, wait_until
 from tests.sources.helpers import bodies, poller, queue_counts, state
 
 CODE = FIXTURES / "functions" / "sources_app"
@@ -48,7 +48,7 @@ def write(template: Path, log: Path, batch: int | None) -> None:
 def test_template_edits_reconcile_pollers_without_losing_messages(
     tmp_path: Path, samrun_up
 ) -> None:
-    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     write(template, log, None)
     server = samrun_up(template, "--watch")
     server.wait_for("watching")
@@ -89,7 +89,7 @@ BAD_FILTER = """\
 
 
 def test_an_invalid_filter_is_reported_and_a_fixed_one_polls(tmp_path: Path, samrun_up) -> None:
-    template, log = tmp_path / "template.yaml", tmp_path / "log.jsonl"
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(
         BASE.format(code=CODE, log=log, events=EVENTS.format(batch=10) + BAD_FILTER)
     )
