@@ -16,6 +16,7 @@ from bench import (
     plan_bench,
     reload_bench,
     smoke_bench,
+    sqs_bench,
 )
 
 BENCHMARKS = {
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "smoke": smoke_bench.run,
     "burst": burst_bench.run,
     "idle_flood": idle_flood_bench.run,
+    "sqs": sqs_bench.run,
 }
 
 

@@ -52,6 +52,9 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import LOOPBACK, RuntimeApiServer
+from samrun.sources.base import Context as SourceContext
+from samrun.sources.mapping_api import MappingService
+from samrun.sources.pollers import Pollers
 from samrun.sources.triggers import Triggers
 from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
@@ -180,6 +183,17 @@ class App:
         self.control.deployer.alarms = self.observe.alarms
         # every listener's connections, below the descriptor limit (8 per sandbox: its pipes)
         self.connections = ConnectionBudget(reserve_fds=FD_RESERVE + 8 * config.max_sandboxes)
+        self.pollers = Pollers(
+            SourceContext(
+                invoker=self.invoker,
+                aws=self.aws,
+                destinations=self.events.destinations,
+                state_dir=config.state_dir,
+                region=graph.region,
+                max_concurrency=config.max_sandboxes,
+                time_scale=config.time_scale,
+            )
+        )
         self.front_doors = FrontDoors(
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
@@ -214,7 +228,7 @@ class App:
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
         await self.observe.start()
-        api = LambdaApi(self.invoker, self.control, self.state).app()
+        api = LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app()
         api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
         triggers_api.add_routes(api, self.triggers.fire)
         port = self._api_socket.getsockname()[1]
@@ -236,10 +250,12 @@ class App:
             for site in list(self._api_runner.sites):
                 await site.stop()
         self.events.stop_taking()
+        self.pollers.stop_taking()  # no new batch; the batches in flight finish and are deleted
 
     async def stop(self) -> None:
         await self.triggers.stop()
         await self.front_doors.stop()
+        await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
         if self._reaper:
             self._reaper.cancel()
         if self._api_runner:
@@ -297,6 +313,7 @@ class App:
             },
             "target_health": self.front_doors.target_health(),
             "connections": self.connections.state(),
+            "pollers": self.pollers.state(),
             "not_run": not_run_document(self.graph),
             "async": {
                 "accepted": self.events.accepted,
@@ -436,6 +453,12 @@ async def serve(config: Config, graph: AppGraph) -> int:
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
+        await app.pollers.start(app.graph)  # `up` polls; a one-shot `invoke` does not
+        if app.pollers.rows():
+            rows = app.pollers.rows()
+            print(table(("FUNCTION", "SOURCE", "TYPE", "BATCH", "STATE"), rows), flush=True)
+        for warning in app.pollers.warnings():
+            logger.warning("%s", warning)
         for line in app.front_doors.ready_lines():
             logger.info("%s", line)
         await app.triggers.start(app.graph)

@@ -16,7 +16,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from samrun.api import concurrency, event_invoke_config, versions
+from samrun.api import concurrency, event_invoke_config, event_source_mappings, versions
+from samrun.api.event_source_mappings import MappingRegistry
 from samrun.api.request import list_window
 from samrun.api.shapes import function_configuration, get_function_shape
 from samrun.errors import (
@@ -94,11 +95,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 class LambdaApi:
     def __init__(
-        self, invoker: Invoker, control: Control, state: Callable[[], object] | None = None
+        self,
+        invoker: Invoker,
+        control: Control,
+        state: Callable[[], object] | None = None,
+        mappings: MappingRegistry | None = None,
     ) -> None:
         self.invoker = invoker
         self.control = control
         self.state = state
+        self.mappings = mappings
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
@@ -111,6 +117,8 @@ class LambdaApi:
         versions.add_routes(app, self.control)
         concurrency.add_routes(app, self.control)
         event_invoke_config.add_routes(app, self.invoker.directory)
+        if self.mappings is not None:
+            event_source_mappings.add_routes(app, self.mappings)
         return app
 
     async def invoke(self, request: web.Request) -> web.Response:

@@ -188,7 +188,12 @@ class AwsEndpoint:
         import boto3
         from botocore.config import Config as BotoConfig
 
-        config = BotoConfig(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=30)
+        config = BotoConfig(
+            retries={"max_attempts": 2},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=64,  # pollers call from many threads at once
+        )
         if self.profile:
             return self._session.client(service, config=config)
         session = boto3.session.Session(region_name=self.region, **FAKE_CREDENTIALS)

@@ -111,6 +111,9 @@ def propagate_trace_header(app: Any) -> Any:
 
 def main(host: str, parent: int, port: int = 0) -> None:
     die_with(parent)
+    from samrun.aws import moto_patches
+
+    moto_patches.apply()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server

@@ -88,6 +88,14 @@ class ConcurrencyGate:
             if reserved is not None:
                 self.set_reserved(function, reserved)
 
+    def admits(self, function: str) -> bool:
+        """Whether `lease(function)` would be granted now: pollers wait for this, not for 429s."""
+        try:
+            self._admit(function)
+        except TooManyRequests:
+            return False
+        return True
+
     @contextmanager
     def lease(self, function: str) -> Iterator[None]:
         """Hold one concurrent execution of `function` for the duration of the block."""

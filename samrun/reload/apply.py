@@ -51,6 +51,10 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
     observe = getattr(app, "observe", None)
     if observe is not None:
         observe.alarms.update(graph.alarms)
+    pollers = getattr(app, "pollers", None)
+    if pollers is not None and diff.event_sources:
+        for line in await pollers.reconcile(graph):  # event source mappings
+            logger.info("%s", line)
     control = getattr(app, "control", None)
     if control is not None and diff.versions:
         await control.versions.freeze_graph_versions()  # versions the edit declared
