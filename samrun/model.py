@@ -17,6 +17,11 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
 LATEST = "$LATEST"
 
+POLLED_SOURCE_TYPES = ("sqs", "kinesis", "dynamodb")
+"""Event source mappings samrun polls; the others (kafka, mq, docdb) are named as not run."""
+RELAYED_PUSH_TYPES = ("s3", "sns", "eventbridge")
+"""Push sources samrun wires on the AWS endpoint; the others are named as not run."""
+
 UNRESOLVED_PREFIX = "${unresolved:"
 """A value that could not be resolved locally is kept as `${unresolved:<intrinsic>}`."""
 

@@ -16,14 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from samrun.errors import ResourceConflict, ResourceNotFound
-from samrun.model import AppGraph, EventSourceMapping
+from samrun.model import POLLED_SOURCE_TYPES, AppGraph, EventSourceMapping
 from samrun.sources.base import Context, LiveMapping, Poller
 from samrun.sources.filters import compile_filters
 from samrun.sources.sqs import SqsPoller
 
 logger = logging.getLogger(__name__)
 
-POLLED = ("sqs", "kinesis", "dynamodb")
+POLLED = POLLED_SOURCE_TYPES
 NAMESPACE = uuid.UUID("6f1c5d1e-3b1a-4c55-9a43-5a7d2f0b9e10")
 DEFAULT_BATCH = {"sqs": 10, "kinesis": 100, "dynamodb": 100}
 

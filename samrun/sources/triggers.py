@@ -20,7 +20,7 @@ from typing import Any
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.errors import SamrunError
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
-from samrun.model import AppGraph, PushSource, Schedule
+from samrun.model import RELAYED_PUSH_TYPES, AppGraph, PushSource, Schedule
 from samrun.sources import eventbridge, s3, samples, sns
 from samrun.sources.patterns import check_pattern
 from samrun.sources.relay import Relay, relay_name
@@ -30,7 +30,7 @@ from samrun.sources.schedules import payload as schedule_payload
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[InvokeRequest], Awaitable[InvokeResult]]
-RELAYED = ("s3", "sns", "eventbridge")
+RELAYED = RELAYED_PUSH_TYPES
 
 
 def push_key(push: PushSource) -> str:

@@ -291,7 +291,7 @@ def build_graph(compiled: Compiled) -> AppGraph:
         secrets=_secrets(compiled),
         alarms=build_alarms(ctx),
     )
-    name_unrealised(ctx, functions)
+    name_unrealised(ctx, functions, graph.event_source_mappings, graph.push_sources)
     graph = replace(graph, not_run=tuple(ctx.not_run))
     return merge(graph, ctx.children, ctx)
 

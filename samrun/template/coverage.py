@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from samrun.model import Function
+from samrun.model import (
+    POLLED_SOURCE_TYPES,
+    RELAYED_PUSH_TYPES,
+    EventSourceMapping,
+    Function,
+    PushSource,
+)
 from samrun.template.context import BuildContext
 
 REALISED: Mapping[str, str] = {
@@ -113,9 +119,23 @@ FUNCTION_PROPERTIES: Mapping[str, str] = {
 """Properties of AWS::Lambda::Function samrun accepts and does not realise."""
 
 
-def name_unrealised(ctx: BuildContext, functions: tuple[Function, ...]) -> None:
-    """Add to `ctx.not_run` every resource type, SAM event and function property of the
-    (transformed) template that samrun does not realise."""
+def name_unrealised(
+    ctx: BuildContext,
+    functions: tuple[Function, ...],
+    mappings: tuple[EventSourceMapping, ...] = (),
+    pushes: tuple[PushSource, ...] = (),
+) -> None:
+    """Add to `ctx.not_run` every resource type, SAM event, function property and trigger of
+    the (transformed) template that samrun does not realise."""
+    for mapping in mappings:
+        if mapping.source_type not in POLLED_SOURCE_TYPES:
+            name = mapping.logical_id or f"{mapping.function} <- {mapping.source}"
+            reason = f"{mapping.source_type} event source mappings are not polled locally"
+            ctx.skip("event", name, mapping.source_type, reason)
+    for push in pushes:
+        if push.type not in RELAYED_PUSH_TYPES:
+            name = push.logical_id or f"{push.function} <- {push.source}"
+            ctx.skip("event", name, push.type, "samrun does not emulate this trigger's source")
     for function in functions:
         if function.config.code.remote:
             ctx.skip(

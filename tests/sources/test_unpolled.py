@@ -20,8 +20,11 @@ def test_plan_lists_broker_and_database_mappings() -> None:
         text=True,
         check=True,
     ).stdout
-    kinds = sorted(m["source_type"] for m in json.loads(out)["event_source_mappings"])
+    plan = json.loads(out)
+    kinds = sorted(m["source_type"] for m in plan["event_source_mappings"])
     assert kinds == ["docdb", "kafka", "kafka", "mq"]
+    not_run = sorted(n["type"] for n in plan["not_run"] if n["what"] == "event")
+    assert not_run == ["cognito", "docdb", "kafka", "kafka", "mq"]  # and the Cognito trigger
 
 
 def test_up_warns_once_for_each_mapping_it_does_not_poll(samrun_up) -> None:
