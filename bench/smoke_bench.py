@@ -77,9 +77,10 @@ def smoke_wall() -> dict[str, Any]:
 
 
 async def overhead(folder: Path) -> dict[str, Any]:
+    from samrun.app import App
     from samrun.config import Config
     from samrun.invoke.models import InvokeRequest
-    from samrun.orchestrator import App, load
+    from samrun.orchestrator import load
 
     config = Config(
         template=folder / "template.yaml",

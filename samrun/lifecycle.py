@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from samrun.orchestrator import App
+    from samrun.app import App
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from samrun.model import LATEST, AppGraph
 from samrun.reload.diff import GraphDiff, diff_graphs
 
 if TYPE_CHECKING:
-    from samrun.orchestrator import App
+    from samrun.app import App
 
 logger = logging.getLogger(__name__)
 

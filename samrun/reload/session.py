@@ -37,7 +37,7 @@ from samrun.template.loader import LoadedTemplate, load_template
 from samrun.watch import Change, Watcher, WatchTargets, included_files
 
 if TYPE_CHECKING:
-    from samrun.orchestrator import App
+    from samrun.app import App
 
 logger = logging.getLogger(__name__)
 

@@ -20,12 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from samrun.app import App
 from samrun.config import Config
 from samrun.errors import BuildFailed, SamrunError
 from samrun.model import AppGraph, Function, Resource
 from samrun.observe.logs import FUNCTION_LOGGER, ConsoleFormatter, ConsoleHandler
 from samrun.observe.not_run import not_run_lines
-from samrun.orchestrator import App, build, load, one_shot_state, run_loop
+from samrun.orchestrator import build, load, one_shot_state, run_loop
 from samrun.runtime.host_limits import raise_fd_limit
 from samrun.smoke.checks import Check, load_checks
 from samrun.smoke.report import Report, Result

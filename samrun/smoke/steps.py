@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 from jsonpath_ng.ext import parse as jsonpath  # type: ignore[attr-defined]
 
+from samrun.app import App
 from samrun.errors import SamrunError
 from samrun.invoke.models import InvocationType, InvokeRequest
 from samrun.invoke.telemetry import Event, Invoked
-from samrun.orchestrator import App
 from samrun.smoke.checks import Check
 
 POLL_S = 0.05

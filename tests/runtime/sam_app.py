@@ -16,9 +16,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from samrun.app import App
 from samrun.config import Config
 from samrun.invoke.models import InvokeRequest, InvokeResult
-from samrun.orchestrator import App
 from samrun.template import load_graph
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "fixtures" / "functions"

@@ -1,0 +1,379 @@
+"""The composition root: `App` builds one running application from a graph and a Config.
+
+Everything is wired together here and nowhere else, so two Apps can run in one process.
+Shutdown order: stop accepting on front doors, drain in-flight invocations (bounded), stop
+instances, close Runtime API listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from samrun.api import lambda_api
+from samrun.api import triggers as triggers_api
+from samrun.api.guard import RequestGuard
+from samrun.api.lambda_api import LambdaApi
+from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.layers import fetch_remote_layers
+from samrun.aws.provision import localise, provision
+from samrun.build import BuildOptions, node_sdk_folder
+from samrun.config import Config
+from samrun.errors import BackendError, SamrunError
+from samrun.frontdoors.server import FrontDoors
+from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
+from samrun.invoke.control import Control
+from samrun.invoke.destinations import Destinations
+from samrun.invoke.gate import ConcurrencyGate
+from samrun.invoke.invoker import Invoker
+from samrun.invoke.resolve import FunctionDirectory
+from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
+from samrun.model import AppGraph, Function, FunctionConfig, PackageType
+from samrun.observe.cost import load_prices
+from samrun.observe.logs import function_output
+from samrun.observe.not_run import not_run_document
+from samrun.observe.publish import Observability
+from samrun.runtime.launcher import HostContext, Launcher
+from samrun.runtime.pool import PoolSet, SandboxCapacity
+from samrun.runtime.process import ProcessBackend
+from samrun.runtime.runtimes import RuntimeLocator
+from samrun.runtime.sandbox import Backend
+from samrun.runtime.server import LOOPBACK, RuntimeApiServer
+from samrun.sources.base import Context as SourceContext
+from samrun.sources.mapping_api import MappingService
+from samrun.sources.pollers import Pollers
+from samrun.sources.triggers import Triggers
+
+if TYPE_CHECKING:
+    from samrun.reload.diff import GraphDiff
+    from samrun.runtime.docker import DockerBackend
+
+logger = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT_S = 5.0
+
+
+def make_backend(name: str) -> Backend:
+    if name == "process":
+        return ProcessBackend()
+    raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
+
+
+def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
+    """The docker backend: for every function with --backend docker, else for image functions."""
+    if config.backend != "docker" and not image_functions(graph):
+        return None
+    from samrun.runtime.docker import DockerBackend
+    from samrun.runtime.docker_engine import app_label
+
+    return DockerBackend(
+        config.engine_env,
+        app=app_label(config.state_dir),
+        image_map=config.image_map,
+        skip_pull=config.skip_pull,
+        container_host=config.container_host,
+    )
+
+
+def image_functions(graph: AppGraph) -> list[str]:
+    return [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind now, so port 0 gives a real port to announce, and a busy port fails early."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SamrunError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(512)
+    return sock
+
+
+class App:
+    """One running application: its pools, its invoker, and its listeners."""
+
+    def __init__(self, config: Config, graph: AppGraph) -> None:
+        self.config = config
+        self.graph = graph
+        self.containers = make_containers(config, graph)
+        self.not_running: dict[str, str] = {}  # function -> why it cannot run here
+        self.backend: Backend = (
+            self.containers
+            if config.backend == "docker" and self.containers
+            else make_backend(config.backend)
+        )
+        self.runtime_server = RuntimeApiServer(config.container_host or LOOPBACK)  # never --host
+        self.build_options = build_options(config)  # watch mode rebuilds with these
+        self.locator = RuntimeLocator(
+            config.host_env,
+            config.state_dir / "python-sdk",
+            node_sdk_folder(config.state_dir, config.node_sdk_dir),
+        )
+        self._api_socket = listen(config.host, config.invoke_port)
+        self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
+        self.capacity = SandboxCapacity(config.max_sandboxes)
+        self.aws = AwsEndpoint(
+            url=config.aws_endpoint,
+            profile=config.aws_profile,
+            region=graph.region,
+            host=config.host,
+            state_dir=config.state_dir,
+        )
+        self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
+        self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)
+        self._host = HostContext(
+            backend=self.backend,
+            server=self.runtime_server,
+            locator=self.locator,
+            state_dir=config.state_dir,
+            region=graph.region,
+            lambda_endpoint=self.lambda_endpoint,
+            host_env=config.host_env,
+        )
+        self.pools = PoolSet(
+            self.capacity,
+            lambda f, v, c: self._launcher(self._host, f, v, c),
+            idle_ttl_s=config.idle_ttl_s,
+            init_timeout_s=config.init_timeout_s,
+        )
+        self.directory = FunctionDirectory(graph)
+        self.gate = ConcurrencyGate(
+            config.account_concurrency, config.burst_concurrency, config.time_scale
+        )
+        self.gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
+        self.invoker = Invoker(self.directory, self.pools, self.gate)
+        self.control = Control.create(self.invoker, config.state_dir, config.time_scale)
+        self.events = AsyncQueue(
+            self.invoker,
+            None,
+            config.queue_dir or config.state_dir,
+            time_scale=config.time_scale,
+            max_inflight=min(config.max_sandboxes, ASYNC_WORKERS),
+        )
+        self.events.destinations = Destinations(self.aws, self.events.accept_named)
+        self.invoker.accept_event = self.events.accept
+        self.observe = Observability(
+            graph,
+            self.aws,
+            load_prices(config.price_file),
+            time_scale=config.time_scale,
+            publish=config.cloudwatch,
+            in_flight=lambda: dict(self.gate.in_flight),
+            provisioned=self._provisioned_now,
+        )
+        self.observe.attach(self.invoker.telemetry)
+        self.control.deployer.alarms = self.observe.alarms
+        # every listener's connections, below the descriptor limit (8 per sandbox: its pipes)
+        self.connections = ConnectionBudget(reserve_fds=FD_RESERVE + 8 * config.max_sandboxes)
+        self.pollers = Pollers(
+            SourceContext(
+                invoker=self.invoker,
+                aws=self.aws,
+                destinations=self.events.destinations,
+                state_dir=config.state_dir,
+                region=graph.region,
+                max_concurrency=config.max_sandboxes,
+                time_scale=config.time_scale,
+            )
+        )
+        self.front_doors = FrontDoors(
+            graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
+        )
+        self.front_doors.connections = self.connections
+        self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
+            self.aws,
+            self.invoker.invoke,
+            region=graph.region,
+            account_id=graph.account_id,
+            time_scale=config.time_scale,
+        )
+        self._api_runner: Listener | None = None  # the Lambda API's
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        await self.connect_containers()
+        await self.aws.start()
+        self._host = replace(
+            self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
+        )
+        if self.config.aws_profile:  # layers named only by ARN, from AWS itself
+            self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
+            self.directory.update_graph(self.graph)
+        self.aws_substitutions = await provision(self.aws, self.graph)
+        self.aws.on_restart = lambda: provision(self.aws, self.graph)  # moto died: again
+        if self.aws_substitutions:
+            self.graph = localise(self.graph, self.aws_substitutions)
+            self.directory.update_graph(self.graph)
+        await self.runtime_server.start()
+        await self.control.versions.freeze_graph_versions()
+        await self.control.provisioned.seed_from_graph()
+        await self.events.start()  # events left by a crash may run now: instances can start
+        await self.observe.start()
+        api = LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app()
+        api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
+        triggers_api.add_routes(api, self.triggers.fire)
+        port = self._api_socket.getsockname()[1]
+        containers = [self.config.container_host] if self.config.container_host else []
+        guard = RequestGuard.of(self.config.host, port, self.config.allow_origins, containers)
+        api.middlewares.append(guard.middleware())
+        self._api_runner = Listener(
+            api, self._api_socket, budget=self.connections, reject=lambda_api.reject
+        )
+        await self._api_runner.start()
+        await self.front_doors.start()
+        self._reaper = asyncio.create_task(self._reap_idle())
+
+    async def stop_accepting(self) -> None:
+        """A graceful stop's first step: no new connection, no new async event; what is in
+        flight goes on (`Invoker.drain` waits for it)."""
+        await self.front_doors.stop_accepting()
+        if self._api_runner:
+            for site in list(self._api_runner.sites):
+                await site.stop()
+        self.events.stop_taking()
+        self.pollers.stop_taking()  # no new batch; the batches in flight finish and are deleted
+
+    async def stop(self) -> None:
+        await self.triggers.stop()
+        await self.front_doors.stop()
+        await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
+        if self._reaper:
+            self._reaper.cancel()
+        if self._api_runner:
+            await self._api_runner.stop()
+        await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_TIMEOUT_S):
+                await self.invoker.close()
+        await self.observe.stop()  # the last period, and the last log lines, are sent
+        await self.pools.close()
+        await self.runtime_server.stop()
+        await self.backend.close()
+        if self.containers is not None and self.containers is not self.backend:
+            await self.containers.close()
+        await self.aws.stop()
+
+    async def connect_containers(self) -> None:
+        """Reach the Docker engine; without one, image functions are named and answer an error,
+        and the rest of the app runs (unless --backend docker asked for it all)."""
+        if self.containers is None:
+            return
+        try:
+            await self.containers.connect()
+        except BackendError as exc:
+            if self.config.backend == "docker":
+                raise SamrunError(f"--backend docker: {exc}") from None
+            self.containers = None
+            problem = f"it needs a Docker engine: {exc}"
+            self._host = replace(self._host, containers_problem=problem)
+            for name in image_functions(self.graph):
+                self.not_running[name] = problem
+                logger.warning("%s (PackageType Image) will not run: %s", name, problem)
+            return
+        self._host = replace(self._host, containers=self.containers)
+
+    def state(self) -> dict[str, object]:
+        """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
+        pools = [
+            {
+                "function": name,
+                "version": version,
+                "idle": len(pool.idle),
+                "busy": len(pool.busy),
+                "provisioned": len(pool.provisioned),
+                "cold_starts": pool.cold_starts,
+            }
+            for (name, version), pool in self.pools.pools.items()
+        ]
+        return {
+            "not_running": dict(self.not_running),
+            "pools": pools,
+            "concurrency": {
+                "in_flight": dict(self.gate.in_flight),
+                "reserved": dict(self.gate.reserved),
+            },
+            "target_health": self.front_doors.target_health(),
+            "connections": self.connections.state(),
+            "pollers": self.pollers.state(),
+            "not_run": not_run_document(self.graph),
+            "async": {
+                "accepted": self.events.accepted,
+                "delivered": self.events.delivered,
+                "throttled": self.events.throttled,
+                "pending": self.events.pending(),
+            },
+            **self.observe.state(),
+            **self.triggers.state(),
+        }
+
+    def _provisioned_now(self) -> list[tuple[str, str, int, int, str]]:
+        """Provisioned concurrency allocated now: (function, qualifier, instances, MB, arch)."""
+        found = []
+        for (function, qualifier), config in self.control.provisioned.configs.items():
+            if config.allocated:
+                target = self.directory.resolve(function, qualifier)
+                arch = (target.config.architectures or ("x86_64",))[0]
+                found.append((function, qualifier, config.allocated, target.config.memory_mb, arch))
+        return found
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def replace_graph(self, graph: AppGraph) -> GraphDiff:
+        """Hot reload: serve `graph`, reconciling only what changed (samrun.reload.apply)."""
+        from samrun.reload import apply
+
+        return await apply.replace_graph(self, graph)
+
+    def reload_code(self, function_names: Iterable[str]) -> list[str]:
+        """Hot reload: new instances, with the code on disk, for these functions' $LATEST."""
+        from samrun.reload import apply
+
+        return apply.reload_code(self, function_names)
+
+    def _launcher(
+        self, host: HostContext, function: Function, version: str, config: FunctionConfig
+    ) -> Launcher:
+        overrides = {
+            **self.config.env_vars.get("Parameters", {}),
+            **self.config.env_vars.get(function.logical_id, {}),
+            **self.config.env_vars.get(function.name, {}),
+        }
+        declared = {k: v for k, v in overrides.items() if k in config.environment}
+        return Launcher(
+            host,
+            function_name=function.name,
+            version=version,
+            config=config,
+            env_overrides=declared,
+            emit=function_output(function.name),
+            log_sink=self.observe.logs.sink if self.config.cloudwatch else None,
+        )
+
+    async def _reap_idle(self) -> None:
+        interval = max(0.5, min(30.0, self.config.idle_ttl_s / 2))
+        while True:
+            await asyncio.sleep(interval)
+            await self.pools.reap()
+
+
+def build_options(config: Config) -> BuildOptions:
+    return BuildOptions(
+        state_dir=config.state_dir,
+        host_env=config.host_env,
+        node_sdk_dir=config.node_sdk_dir,
+        for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
+    )
