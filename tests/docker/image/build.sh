@@ -10,7 +10,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 tag=${SAMRUN_TEST_IMAGE:-samrun-test/python:3.11}
 cache=${SAMRUN_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/samrun/test-image}
 suite=${DEBIAN_SUITE:-bookworm}  # its python3 is 3.11, the tag's version
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror apt is set up with on this machine (deb822 or one-line sources)
+apt_mirror() {
+  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
+    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
+  } | grep -v -- '-security' | head -n 1
+}
+mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
+[ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR" >&2; exit 1; }
 python=${PYTHON:-python3}
 
 if docker image inspect "$tag" >/dev/null 2>&1 && [ -z "${REBUILD:-}" ]; then
