@@ -105,3 +105,40 @@ def test_watch_follows_nested_templates_down(tmp_path: Path) -> None:
         tmp_path / "child" / "grand" / "template.yaml",
         tmp_path / "child" / "machine.asl.json",
     }
+
+
+def test_validate_checks_each_child_template_at_its_own_lines(tmp_path: Path) -> None:
+    (tmp_path / "child" / "src").mkdir(parents=True)
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Child:\n"
+        "    Type: AWS::Serverless::Application\n"
+        "    Properties:\n"
+        "      Location: child/template.yaml\n"
+        "      Parameters: {Greeting: hi}\n"
+    )
+    child = tmp_path / "child" / "template.yaml"
+    child.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Parameters:\n"
+        "  Greeting: {Type: String}\n"
+        "Resources:\n"
+        "  Hello:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      Runtime: python3.11\n"
+        "      Handler: app.handler\n"
+        "      CodeUri: src/\n"
+        "      Timeout: 9999\n"
+        "      Environment: {Variables: {GREETING: !Ref Greeting}}\n"
+    )
+    result = run_samrun("validate", str(tmp_path / "template.yaml"), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert f"{child}:11:7: [samrun-timeout] Hello: Timeout 9999" in output
+    assert f"{child}:11:7: [E3034]" in output  # cfn-lint runs on the child too
+    assert "template.yaml:2:1" not in output  # not once more at the parent's first line
+    assert "Greeting" not in output  # the parent's Parameters reach the child
+    good = run_samrun("validate", str(TEMPLATE), cwd=TEMPLATE.parent)
+    assert good.returncode == 0, good.stdout + good.stderr
