@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.aws.helpers import aws_client
 from tests.conftest import wait_until
-from tests.template.conftest import TEMPLATES
+from tests.template.conftest import TEMPLATES, run_samrun
 
 TEMPLATE = TEMPLATES / "compat" / "stepfunctions" / "template.yaml"
 
@@ -48,6 +48,42 @@ def test_start_execution_runs_the_workflow_through_samruns_functions(samrun_up: 
     schedule = [line for line in server.lines if "HourlyTradingSchedule" in line]
     assert schedule and "state machine StockTradingStateMachine" in schedule[0]
     assert all("not run" not in line for line in schedule)  # wired, disabled as the template says
+    # `samrun trigger --url` fires the disabled schedule once: an execution of the scheduled event
+    fired = run_samrun("trigger", "HourlyTradingSchedule", "--url", server.lambda_endpoint)
+    assert fired.returncode == 0, fired.stderr
+    assert "queued for StockTradingStateMachine" in fired.stderr
+    arn = machine["stateMachineArn"]
+    wait_until(lambda: [d for d in _finished(sfn, arn) if "Scheduled Event" in d["input"]])
+    once = run_samrun("trigger", str(TEMPLATE), "HourlyTradingSchedule")  # no running app
+    assert once.returncode != 0 and "starts state machine StockTradingStateMachine" in once.stderr
+    assert "Traceback" not in once.stderr
+
+
+def test_plan_shows_state_machine_targets_and_names_its_api_event(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Machine:\n"
+        "    Type: AWS::Serverless::StateMachine\n"
+        "    Properties:\n"
+        "      Definition: {StartAt: A, States: {A: {Type: Pass, End: true}}}\n"
+        "      Events:\n"
+        "        Nightly:\n"
+        "          Type: ScheduleV2\n"
+        "          Properties: {ScheduleExpression: cron(0 2 * * ? *)}\n"
+        "        Start:\n"
+        "          Type: Api\n"
+        "          Properties: {Path: /start, Method: post}\n"
+    )
+    result = run_samrun("plan", str(template), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    (schedule,) = plan["schedules"]
+    assert schedule["state_machine"].endswith(":stateMachine:Machine")
+    assert schedule["expression"] == "cron(0 2 * * ? *)"
+    named = [n for n in plan["not_run"] if "Machine.Events" in n["name"]]
+    assert [n["name"] for n in named] == ["Machine.Events.Start"]
 
 
 def _events_app(tmp_path: Path) -> Path:
