@@ -232,7 +232,10 @@ class Triggers:
 
     async def _start(self, state_machine: str, payload: bytes) -> None:
         """StartExecution with the event as input (an error raises: the event is not lost)."""
-        execution = await self._call(executions.start, self.aws, state_machine, payload)
+        try:
+            execution = await self._call(executions.start, self.aws, state_machine, payload)
+        except Exception as exc:  # botocore's errors (the machine is gone, the endpoint is down)
+            raise SamrunError(f"StartExecution of {state_machine}: {exc}") from None
         logger.info("started %s", execution)
 
     async def _fire_schedule(self, schedule: Schedule, payload: bytes) -> None:
