@@ -255,6 +255,7 @@ class PushSource:
     details: Mapping[str, Any] = field(default_factory=dict)
     qualifier: str | None = None
     logical_id: str | None = None
+    state_machine: str | None = None  # a state machine target's ARN: events start executions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,6 +271,7 @@ class Schedule:
     kind: str = "events"  # events (an EventBridge rule) | scheduler (EventBridge Scheduler)
     start_date: str | None = None  # Scheduler's StartDate / EndDate (ISO 8601), when set
     end_date: str | None = None
+    state_machine: str | None = None  # a state machine target's ARN: firings start executions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -214,6 +214,13 @@ def run_trigger_remote(url: str, name: str) -> int:
 async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
         function, qualifier, event = app.triggers.event_for(name, app.graph)
+        from samrun.sources.triggers import state_machine_of
+
+        if state_machine_of(app.triggers.find(name, app.graph)):
+            raise SamrunError(
+                f"{name} starts state machine {function}: fire it on a running `samrun up` "
+                "(samrun trigger NAME --url URL), where its executions run"
+            )
         logger.info("%s: invoking %s with %d bytes", name, function, len(event))
         request = InvokeRequest(function=function, qualifier=qualifier, payload=event)
         result = await app.invoker.invoke(request)

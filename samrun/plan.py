@@ -204,6 +204,7 @@ def _document(graph: AppGraph) -> dict[str, Any]:
                 "type": p.type,
                 "source": p.source,
                 "details": dict(p.details),
+                "state_machine": p.state_machine,
             }
             for p in graph.push_sources
         ],
@@ -215,6 +216,7 @@ def _document(graph: AppGraph) -> dict[str, Any]:
                 "expression": s.expression,
                 "enabled": s.enabled,
                 "input": s.input,
+                "state_machine": s.state_machine,
             }
             for s in graph.schedules
         ],

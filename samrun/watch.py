@@ -23,7 +23,9 @@ from typing import Any
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from samrun.errors import SamrunError
 from samrun.model import AppGraph, Code
+from samrun.template.loader import load_template
 
 logger = logging.getLogger(__name__)
 
@@ -70,23 +72,42 @@ def _local(code: Code | None) -> Path | None:
     return Path(code.source or code.path or "").resolve()
 
 
-def included_files(data: Mapping[str, Any], base: Path) -> set[Path]:
-    """Local files a template pulls in: DefinitionUri (OpenAPI) and AWS::Include locations."""
+def included_files(
+    data: Mapping[str, Any], base: Path, _seen: frozenset[Path] = frozenset()
+) -> set[Path]:
+    """Local files a template pulls in: DefinitionUri (OpenAPI, state machines), AWS::Include
+    locations, and nested applications' templates with what they pull in in turn."""
     found: set[Path] = set()
+    children: set[Path] = set()
 
     def visit(node: object) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
                 local = isinstance(value, str) and "://" not in value
-                if key in ("DefinitionUri", "Location") and local:
+                if key in ("DefinitionUri", "Location", "TemplateURL") and local:
                     found.add((base / value).resolve())
+                    if key != "DefinitionUri":
+                        children.add((base / value).resolve())
                 visit(value)
         elif isinstance(node, list):
             for item in node:
                 visit(item)
 
     visit(data)
+    for child in children - _seen:
+        found |= _child_includes(child, _seen | {child})
     return found
+
+
+def _child_includes(path: Path, seen: frozenset[Path]) -> set[Path]:
+    """What a nested application's template includes (nothing when it is not a template)."""
+    if path.suffix not in (".yaml", ".yml", ".json", ".template") or not path.is_file():
+        return set()
+    try:
+        data = load_template(path).data
+    except SamrunError:  # the reload reports it, located; the file itself stays watched
+        return set()
+    return included_files(data, path.parent, seen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ class LambdaApi:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
-        app.router.add_post(PREFIX + "/{name}/invocations", self.invoke)
+        app.router.add_post(PREFIX + "/{name:.+}/invocations", self.invoke)  # Child/Function too
         app.router.add_get(PREFIX + "/", self.list_functions)
         app.router.add_get(PREFIX, self.list_functions)
         app.router.add_get(PREFIX + "/{name}", self.get_function)

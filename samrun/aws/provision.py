@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -220,4 +220,11 @@ def localise(graph: AppGraph, found: Substitutions) -> AppGraph:
         event_source_mappings=tuple(
             replace(m, source=swap(m.source)) for m in graph.event_source_mappings
         ),
+        schedules=tuple(_machine(s, swap) for s in graph.schedules),
+        push_sources=tuple(_machine(p, swap) for p in graph.push_sources),
     )
+
+
+def _machine(item: Any, swap: Callable[[str], str]) -> Any:
+    """A schedule or push source whose state machine target names the endpoint's ARN."""
+    return replace(item, state_machine=swap(item.state_machine)) if item.state_machine else item

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from samrun.build.items import LOCK_FILES, MANIFESTS, BuildItem
+from samrun.build.references import npm_files, requirement_files
 
 BUILDER_VERSION = "1"  # bump when a builder's output layout changes
 SKIPPED_DIRS = frozenset({".git", "node_modules", "__pycache__", ".aws-sam", ".samrun", ".venv"})
@@ -45,10 +46,26 @@ def build_key(item: BuildItem, state_dir: Path, variant: str = "") -> str:
     else:
         names = [MANIFESTS.get(item.builder, ""), *(LOCK_FILES if item.builder == "npm" else ())]
         files = [item.source / name for name in names if (item.source / name).is_file()]
+    files += _referenced(item, files, state_dir)
     for file in files:
-        digest.update(b"\0" + str(file.relative_to(item.source)).encode() + b"\0")
+        digest.update(b"\0" + os.path.relpath(file, item.source).encode() + b"\0")
         digest.update(file.read_bytes())
     return digest.hexdigest()[:20]
+
+
+def _referenced(item: BuildItem, manifest: list[Path], state_dir: Path) -> list[Path]:
+    """The files the manifest refers to (`build.references`), folders walked, not yet hashed."""
+    if item.builder == "pip":
+        found = requirement_files(item.source / "requirements.txt", item.source)[1:]
+    elif item.builder == "npm":
+        found = npm_files(item.source)
+    else:
+        return []
+    files: list[Path] = []
+    for path in found:
+        walked = source_files(path, skip=state_dir.resolve()) if path.is_dir() else [path]
+        files += [f for f in walked if f not in manifest and f not in files and f.is_file()]
+    return files
 
 
 def artifact_dir(item: BuildItem, state_dir: Path, variant: str = "") -> Path:

@@ -8,13 +8,16 @@ the AWS SDK for JavaScript v3 that Lambda's Node.js runtimes include, and esbuil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from samrun.build import steps
 from samrun.build.cache import staging
 from samrun.build.items import LOCK_FILES, BuildItem
+from samrun.build.references import NPM_SECTIONS, file_dependencies
 
 NPM_ENV = {
     "npm_config_update_notifier": "false",
@@ -43,6 +46,57 @@ def copy_manifest(source: Path, target: Path) -> None:
     for name in ("package.json", *LOCK_FILES, ".npmrc"):
         if (source / name).is_file():
             shutil.copy2(source / name, target / name)
+    moved = {
+        os.path.relpath(path, source): os.path.relpath(path, target)
+        for path in file_dependencies(source).values()
+    }
+    if moved:  # `file:` dependencies: the copy names the same folders from where it is
+        _repoint(target / "package.json", moved, lock=False)
+        for name in LOCK_FILES:
+            if (target / name).is_file():
+                _repoint(target / name, moved, lock=True)
+
+
+def _repoint(file: Path, moved: dict[str, str], *, lock: bool) -> None:
+    """Rewrite the relative paths of `file:` dependencies (package.json's specs; a lock file's
+    package keys, `resolved` links and v1 `version`s) from the sources' folder to the copy's."""
+
+    def path(text: str) -> str:
+        for old, new in moved.items():
+            if text == old or text.startswith(old + "/"):
+                return new + text[len(old) :]
+        return text
+
+    def spec(text: Any) -> Any:
+        if isinstance(text, str) and text.startswith("file:"):
+            return "file:" + path(os.path.normpath(text.removeprefix("file:")))
+        return text
+
+    data = json.loads(file.read_text())
+    if not lock:
+        for section in NPM_SECTIONS:
+            deps = data.get(section)
+            if isinstance(deps, dict):
+                data[section] = {name: spec(value) for name, value in deps.items()}
+    else:
+        _repoint_lock(data, path, spec)
+    file.write_text(json.dumps(data, indent=2))
+
+
+def _repoint_lock(data: dict[str, Any], path: Any, spec: Any) -> None:
+    packages = data.get("packages")
+    if isinstance(packages, dict):
+        data["packages"] = {path(key): entry for key, entry in packages.items()}
+        for entry in data["packages"].values():
+            if not isinstance(entry, dict):
+                continue
+            if isinstance(entry.get("resolved"), str):
+                entry["resolved"] = path(entry["resolved"])
+            if isinstance(entry.get("dependencies"), dict):
+                entry["dependencies"] = {k: spec(v) for k, v in entry["dependencies"].items()}
+    for entry in (data.get("dependencies") or {}).values():  # lock file v1
+        if isinstance(entry, dict):
+            entry["version"] = spec(entry.get("version"))
 
 
 def build_function(item: BuildItem, out: Path, ws: steps.Workspace) -> None:

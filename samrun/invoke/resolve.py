@@ -81,10 +81,17 @@ class FunctionDirectory:
 
     def named(self, name: str) -> Function:
         """The function a Lambda API path names (name, partial ARN or ARN)."""
-        return self.function(parse_function_ref(name))
+        return self.function(parse_function_ref(self.nested(name)))
+
+    def nested(self, name: str) -> str:
+        """SAM CLI's `Child/Function` (a nested application's function by its logical ids, as
+        `sam local start-lambda` takes it) as the function's name; any other name as it is."""
+        base, sep, qualifier = name.partition(":")
+        function = self.graph.function(base) if "/" in base else None
+        return function.name + sep + qualifier if function else name
 
     def resolve(self, name: str, qualifier: str | None = None) -> Target:
-        ref = parse_function_ref(name, qualifier)
+        ref = parse_function_ref(self.nested(name), qualifier)
         function = self.function(ref)
         wanted = ref.qualifier or LATEST
         invoked_arn = self.arn(function.name, ref.qualifier)

@@ -21,7 +21,7 @@ from samrun.aws.endpoint import AwsEndpoint
 from samrun.errors import SamrunError
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.model import RELAYED_PUSH_TYPES, AppGraph, PushSource, Schedule
-from samrun.sources import eventbridge, s3, samples, sns
+from samrun.sources import eventbridge, executions, s3, samples, sns
 from samrun.sources.patterns import check_pattern
 from samrun.sources.relay import Relay, relay_name
 from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
@@ -194,7 +194,10 @@ class Triggers:
         if not payloads:
             trigger.filtered += 1
         for payload in payloads:
-            await self._invoke(push.function, push.qualifier, payload, trace)
+            if push.state_machine:
+                await self._start(push.state_machine, payload)
+            else:
+                await self._invoke(push.function, push.qualifier, payload, trace)
             trigger.invoked += 1
 
     def _payloads(self, trigger: PushTrigger, body: str) -> list[bytes]:
@@ -227,8 +230,19 @@ class Triggers:
             )
         )
 
+    async def _start(self, state_machine: str, payload: bytes) -> None:
+        """StartExecution with the event as input (an error raises: the event is not lost)."""
+        try:
+            execution = await self._call(executions.start, self.aws, state_machine, payload)
+        except Exception as exc:  # botocore's errors (the machine is gone, the endpoint is down)
+            raise SamrunError(f"StartExecution of {state_machine}: {exc}") from None
+        logger.info("started %s", execution)
+
     async def _fire_schedule(self, schedule: Schedule, payload: bytes) -> None:
-        await self._invoke(schedule.function, schedule.qualifier, payload)
+        if schedule.state_machine:
+            await self._start(schedule.state_machine, payload)
+        else:
+            await self._invoke(schedule.function, schedule.qualifier, payload)
 
     # --- `samrun trigger`, startup table, /_samrun/state ---------------------------------
 
@@ -279,7 +293,11 @@ class Triggers:
         """Fire a running schedule or trigger now, asynchronously; the function's name."""
         item = self.find(name)
         function, qualifier, body = self.event_for(name)
-        await self._invoke(function, qualifier, body)
+        machine = state_machine_of(item)
+        if machine:
+            await self._start(machine, body)
+        else:
+            await self._invoke(function, qualifier, body)
         if isinstance(item, ScheduleRunner):
             item.fired += 1
         else:
@@ -289,12 +307,11 @@ class Triggers:
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(FUNCTION, TRIGGER, SOURCE, STATUS) for the startup table."""
         rows = [
-            (t.push.function, _trigger(t.push), _source(t.push), t.status)
-            for t in self.pushes.values()
+            (_target(t), _trigger(t.push), _source(t.push), t.status) for t in self.pushes.values()
         ]
         rows += [
             (
-                r.schedule.function,
+                _target(r),
                 f"schedule {r.schedule.logical_id}",
                 _expression(r.schedule),
                 r.describe(),
@@ -310,6 +327,7 @@ class Triggers:
                     "name": t.push.logical_id,
                     "type": t.push.type,
                     "function": t.push.function,
+                    "state_machine": t.push.state_machine,
                     "source": t.push.source,
                     "status": t.status,
                     "received": t.relay.received if t.relay else 0,
@@ -322,6 +340,7 @@ class Triggers:
                 {
                     "name": r.schedule.logical_id,
                     "function": r.schedule.function,
+                    "state_machine": r.schedule.state_machine,
                     "expression": r.schedule.expression,
                     "timezone": r.schedule.timezone,
                     "enabled": r.schedule.enabled,
@@ -345,6 +364,18 @@ def _invalid_filter(push: PushSource) -> str | None:
     except ValueError as exc:
         return f"invalid {'EventPattern' if key == 'pattern' else 'FilterPolicy'}: {exc}"
     return None
+
+
+def state_machine_of(item: ScheduleRunner | PushTrigger) -> str | None:
+    return (
+        item.schedule.state_machine if isinstance(item, ScheduleRunner) else item.push.state_machine
+    )
+
+
+def _target(item: ScheduleRunner | PushTrigger) -> str:
+    """The FUNCTION column: a function, or the state machine whose executions it starts."""
+    name = _function_of(item)
+    return f"state machine {name}" if state_machine_of(item) else name
 
 
 def _function_of(item: ScheduleRunner | PushTrigger) -> str:

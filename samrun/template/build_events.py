@@ -81,13 +81,29 @@ def build_event_source_mappings(ctx: BuildContext) -> tuple[EventSourceMapping, 
     return tuple(mappings)
 
 
-def _targets(ctx: BuildContext, items: Any) -> Iterator[tuple[dict[str, Any], str, str | None]]:
-    """(target, function name, qualifier) for each entry of a Targets list that is a function."""
+Target = tuple[dict[str, Any], str, str | None, str | None]
+
+
+def _state_machines(ctx: BuildContext) -> dict[str, str]:
+    """ARN -> name of each state machine of this template (targets of its rules)."""
+    return {
+        as_text(ctx.table.ref(lid)): ctx.table.name(lid)
+        for lid, _ in ctx.of_type("AWS::StepFunctions::StateMachine")
+    }
+
+
+def _targets(ctx: BuildContext, items: Any) -> Iterator[Target]:
+    """(target, function name, qualifier, None) for each entry of a Targets list that is a
+    function; (target, state machine name, None, its ARN) for one that is a state machine."""
+    machines = _state_machines(ctx)
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict):
             target = ctx.function_target(item.get("Arn"))
+            arn = item.get("Arn")
             if target:
-                yield item, target[0], target[1]
+                yield item, target[0], target[1], None
+            elif isinstance(arn, str) and arn in machines:
+                yield item, machines[arn], None, arn
 
 
 def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
@@ -96,7 +112,7 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
         if "ScheduleExpression" not in props:
             continue
         rule = ctx.resolve(props, lid)
-        for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+        for target, name, qualifier, machine in _targets(ctx, rule.get("Targets")):
             for key in ("InputPath", "InputTransformer"):
                 if key in target:
                     ctx.resolver.warnings.append(
@@ -112,11 +128,12 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     input=text_or_none(target.get("Input")),
                     name=ctx.table.name(lid),
                     logical_id=lid,
+                    state_machine=machine,
                 )
             )
     for lid, props in ctx.of_type("AWS::Scheduler::Schedule"):
         schedule = ctx.resolve(props, lid)
-        for target, name, qualifier in _targets(ctx, [schedule.get("Target")]):
+        for target, name, qualifier, machine in _targets(ctx, [schedule.get("Target")]):
             schedules.append(
                 Schedule(
                     function=name,
@@ -130,6 +147,7 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     kind="scheduler",
                     start_date=text_or_none(schedule.get("StartDate")),
                     end_date=text_or_none(schedule.get("EndDate")),
+                    state_machine=machine,
                 )
             )
     return tuple(schedules)
@@ -142,7 +160,7 @@ def _rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[Pu
     bus = as_text(rule.get("EventBusName", "default"))
     if bus.startswith("arn:"):
         bus = bus.rsplit("/", 1)[-1]
-    for target, name, qualifier in _targets(ctx, rule.get("Targets")):
+    for target, name, qualifier, machine in _targets(ctx, rule.get("Targets")):
         details = {
             "pattern": rule["EventPattern"],
             "rule": ctx.table.name(lid),
@@ -158,6 +176,7 @@ def _rules(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[Pu
             source=bus,
             details=details,
             logical_id=lid,
+            state_machine=machine,
         )
 
 

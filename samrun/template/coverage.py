@@ -110,6 +110,9 @@ SAM_EVENTS: Mapping[str, str | None] = {
 }
 """SAM event types of a function: what samrun makes of them (None: not run)."""
 
+STATE_MACHINE_EVENTS = ("Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent")
+"""SAM event types of a state machine samrun runs: each event starts an execution."""
+
 FUNCTION_PROPERTIES: Mapping[str, str] = {
     "VpcConfig": "functions run on the host network",
     "FileSystemConfigs": "EFS file systems are not mounted",
@@ -176,7 +179,9 @@ def _sam_events(ctx: BuildContext) -> None:
         for name, event in events.items() if isinstance(events, dict) else ():
             event_type = str(event.get("Type")) if isinstance(event, dict) else "?"
             if kind == "AWS::Serverless::StateMachine":
-                reason = "a state machine's triggers are not run: start it with StartExecution"
+                if event_type in STATE_MACHINE_EVENTS:
+                    continue
+                reason = "this trigger of a state machine is not run: start it with StartExecution"
             elif SAM_EVENTS.get(event_type) is None:
                 reason = "this trigger is not run"
             else:

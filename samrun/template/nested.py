@@ -10,7 +10,7 @@ A remote location (SAR, S3, HTTPS) is named once in the "not run locally" list.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ ChildLoader = Callable[[Path, dict[str, str], str], tuple[AppGraph, dict[str, An
 class Child:
     logical_id: str
     graph: AppGraph
+    path: Path | None = None  # its template (what `validate` checks in turn)
+    parameters: Mapping[str, str] = field(default_factory=dict)  # what the parent passes it
 
 
 def _local_template(ctx: BuildContext, url: Any) -> Path | None:
@@ -75,7 +77,7 @@ def load_children(ctx: BuildContext, load: ChildLoader, chain: tuple[Path, ...])
         }
         graph, outputs = load(path, overrides, source)
         ctx.table.stack_outputs[lid] = outputs
-        children.append(Child(logical_id=source, graph=graph))
+        children.append(Child(logical_id=source, graph=graph, path=path, parameters=overrides))
     return children
 
 

@@ -287,9 +287,30 @@ def validate_template(
             Problem(n.location, n.rule, n.message, n.error_in_validate)
             for n in compiled.context.notices
         )
-        problems.extend(_Checks(loaded, graph).run())
+        children = [c for c in compiled.context.children if c.path is not None]
+        prefixes = tuple(f"{c.logical_id}/" for c in children)  # checked in their own files
+        problems.extend(
+            p for p in _Checks(loaded, graph).run() if not p.message.startswith(prefixes)
+        )
+        for child in children:  # each local nested template, at its own lines
+            if child.path is not None:
+                problems.extend(
+                    validate_template(
+                        child.path,
+                        parameter_overrides=child.parameters,
+                        region=region,
+                        account_id=account_id,
+                        layer_map=layer_map,
+                    )
+                )
     unique = dict.fromkeys(problems)
-    return sorted(unique, key=lambda p: (p.location.line, p.location.column, p.rule))
+    return sorted(unique, key=lambda p: _position(p, str(path)))
+
+
+def _position(problem: Problem, parent: str) -> tuple[bool, str, int, int, str]:
+    """The template's own problems first, then each child template's, by position."""
+    where = problem.location
+    return (where.file != parent, where.file, where.line, where.column, problem.rule)
 
 
 def _from_error(exc: TemplateError, path: Path) -> Problem:

@@ -5,10 +5,12 @@ named once (tests/fixtures/templates/compat/nested/)."""
 from __future__ import annotations
 
 import json
+import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from samrun.watch import included_files
 from tests.conftest import invoke_http
 from tests.template.conftest import TEMPLATES, run_samrun
 
@@ -49,3 +51,94 @@ def test_invoke_names_a_child_function_as_sam_cli_does(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(json.loads(result.stdout)["body"])["function"] == "Child-Hello"
+
+
+def test_the_lambda_api_takes_child_function_names_as_sam_cli_start_lambda(
+    samrun_up: Any,
+) -> None:
+    server = samrun_up(TEMPLATE)
+    lambda_client: Any = server.lambda_client()
+    reply = lambda_client.invoke(FunctionName="Child/Hello", Payload=b"{}")  # sent as Child%2FHello
+    body = json.loads(json.loads(reply["Payload"].read())["body"])
+    assert body["function"] == "Child-Hello"
+    status, _, raw = invoke_http(server.lambda_endpoint, "Child/Named", {})  # a bare slash
+    assert status == 200 and json.loads(raw["body"])["greeting"] == "named"
+    status, _, missing = invoke_http(server.lambda_endpoint, "Child/Nobody", {})
+    assert status in (400, 404), missing  # an error in Lambda's shape, not a route miss
+    assert isinstance(missing, dict) and (missing.get("Type") or missing.get("message"))
+
+
+def test_watch_reloads_when_a_child_template_changes(samrun_up: Any, tmp_path: Path) -> None:
+    copy = tmp_path / "compat"
+    shutil.copytree(TEMPLATE.parent, copy / "nested")
+    shutil.copytree(TEMPLATE.parent.parent / "src", copy / "src")
+    parent = copy / "nested" / "template.yaml"  # the child as a CloudFormation nested stack
+    parent.write_text(
+        parent.read_text().replace(
+            "    Type: AWS::Serverless::Application\n    Properties:\n      Location: child/",
+            "    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: child/",
+        )
+    )
+    assert "TemplateURL: child/" in parent.read_text()
+    server = samrun_up(parent, "--watch")
+    child = copy / "nested" / "child" / "template.yaml"
+    mark = len(server.lines)
+    child.write_text(child.read_text().replace("GREETING: named", "GREETING: renamed"))
+    server.wait_for(r"samrun: reloaded \(", start=mark, timeout=60)
+    status, _, named = invoke_http(server.lambda_endpoint, "child-named", {})
+    assert status == 200 and json.loads(named["body"])["greeting"] == "renamed"
+
+
+def test_watch_follows_nested_templates_down(tmp_path: Path) -> None:
+    """A grandchild template and a child's definition files are watched (the pure walk)."""
+    (tmp_path / "child" / "grand").mkdir(parents=True)
+    (tmp_path / "child" / "template.yaml").write_text(
+        "Resources:\n  Grand:\n    Type: AWS::Serverless::Application\n"
+        "    Properties: {Location: grand/template.yaml}\n"
+        "  Machine:\n    Type: AWS::Serverless::StateMachine\n"
+        "    Properties: {DefinitionUri: machine.asl.json}\n"
+    )
+    (tmp_path / "child" / "grand" / "template.yaml").write_text("Resources: {}\n")
+    parent = {"Resources": {"C": {"Properties": {"TemplateURL": "child/template.yaml"}}}}
+    assert included_files(parent, tmp_path) == {
+        tmp_path / "child" / "template.yaml",
+        tmp_path / "child" / "grand" / "template.yaml",
+        tmp_path / "child" / "machine.asl.json",
+    }
+
+
+def test_validate_checks_each_child_template_at_its_own_lines(tmp_path: Path) -> None:
+    (tmp_path / "child" / "src").mkdir(parents=True)
+    (tmp_path / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Child:\n"
+        "    Type: AWS::Serverless::Application\n"
+        "    Properties:\n"
+        "      Location: child/template.yaml\n"
+        "      Parameters: {Greeting: hi}\n"
+    )
+    child = tmp_path / "child" / "template.yaml"
+    child.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Parameters:\n"
+        "  Greeting: {Type: String}\n"
+        "Resources:\n"
+        "  Hello:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      Runtime: python3.11\n"
+        "      Handler: app.handler\n"
+        "      CodeUri: src/\n"
+        "      Timeout: 9999\n"
+        "      Environment: {Variables: {GREETING: !Ref Greeting}}\n"
+    )
+    result = run_samrun("validate", str(tmp_path / "template.yaml"), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    output = result.stdout + result.stderr
+    assert f"{child}:11:7: [samrun-timeout] Hello: Timeout 9999" in output
+    assert f"{child}:11:7: [E3034]" in output  # cfn-lint runs on the child too
+    assert "template.yaml:2:1" not in output  # not once more at the parent's first line
+    assert "Greeting" not in output  # the parent's Parameters reach the child
+    good = run_samrun("validate", str(TEMPLATE), cwd=TEMPLATE.parent)
+    assert good.returncode == 0, good.stdout + good.stderr
