@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from samrun.model import EventSourceMapping
+from samrun.sources.mapping_store import MappingStore
 from tests.aws.helpers import aws_client, queue_url
 from tests.conftest import FIXTURES, shared_file, wait_until
 from tests.sources.helpers import bodies
@@ -41,3 +43,14 @@ def test_api_mappings_are_kept_across_a_restart(tmp_path: Path, samrun_up: Any) 
 
     third = samrun_up(TEMPLATE, *args)
     assert not third.lambda_client().list_event_source_mappings()["EventSourceMappings"]
+
+
+def test_an_unreadable_store_is_set_aside(tmp_path: Path) -> None:
+    """A damaged file does not stop `up`: the API's mappings start empty, the file is kept."""
+    path = tmp_path / "api-mappings.json"
+    path.write_text("{not json")
+    assert MappingStore(path).load() == {}
+    assert not path.exists() and path.with_suffix(".unreadable").read_text() == "{not json"
+    esm = EventSourceMapping(function="Target", source_type="sqs", source=ARN, batch_size=4)
+    MappingStore(path).save({"u-1": esm})
+    assert MappingStore(path).load() == {"u-1": esm}
