@@ -22,6 +22,7 @@ from samrun.aws.endpoint import AwsEndpoint
 logger = logging.getLogger(__name__)
 
 WAIT_S = 1  # long-poll wait: short, so that stopping is quick
+RETIRE_TRIES = 5  # a retiring relay's message that cannot be handed over: tries before giving up
 Handle = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -90,7 +91,7 @@ class Relay:
         if not self.url:
             return True
         sqs = self.aws.client("sqs")
-        empty = 0
+        empty = failures = 0
         while empty < 2:  # twice empty: a delivery in progress when unwired has landed too
             reply = await self._call(
                 sqs.receive_message,
@@ -106,9 +107,20 @@ class Relay:
                 self.received += 1
                 try:
                     await handle(message)
-                except Exception as exc:  # keep the queue: a later run delivers it
-                    logger.warning("relay %s: %s (kept, not deleted)", self.name, exc)
-                    return False
+                except Exception as exc:  # visible again and tried again, a few times
+                    failures += 1
+                    if failures >= RETIRE_TRIES:
+                        logger.warning("relay %s: %s (queue kept, not deleted)", self.name, exc)
+                        return False
+                    await self._call(
+                        sqs.change_message_visibility,
+                        QueueUrl=self.url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+                    await asyncio.sleep(1.0)
+                    empty = 0
+                    continue
                 await self._call(
                     sqs.delete_message, QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
                 )
