@@ -99,8 +99,8 @@ class Context:
         cap = self.max_concurrency
         scaling = mapping.setting("ScalingConfig") or {}
         maximum = scaling.get("MaximumConcurrency") if isinstance(scaling, Mapping) else None
-        if isinstance(maximum, int) and maximum > 0:
-            cap = min(cap, maximum)
+        if isinstance(maximum, int | str) and str(maximum).isdigit() and int(maximum) > 0:
+            cap = min(cap, int(maximum))  # a template parameter arrives as text
         reserved = self.invoker.gate.reserved.get(self._name(mapping))
         if reserved is not None:
             cap = min(cap, reserved)

@@ -19,6 +19,7 @@ from samrun.errors import ResourceConflict, ResourceNotFound
 from samrun.model import POLLED_SOURCE_TYPES, AppGraph, EventSourceMapping
 from samrun.sources.base import Context, LiveMapping, Poller
 from samrun.sources.filters import compile_filters
+from samrun.sources.mapping_store import MappingStore
 from samrun.sources.sqs import SqsPoller
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Pollers:
         self.mappings: dict[str, LiveMapping] = {}
         self._pollers: dict[str, Poller] = {}
         self._template: dict[str, EventSourceMapping] = {}  # uuid -> as the template said
+        self._store = MappingStore(context.state_dir / "sources" / "api-mappings.json")
 
     # -- lifecycle --
 
@@ -46,6 +48,25 @@ class Pollers:
             key = template_uuid(esm)
             self._template[key] = esm
             await self.add(esm, key, from_template=True)
+        for key, esm in self._store.load().items():  # the ESM API's, from the last run
+            if key in self.mappings or graph.function(esm.function) is None:
+                logger.warning(
+                    "event source mapping %s (%s -> %s) not restored: its function is gone",
+                    key,
+                    esm.source,
+                    esm.function,
+                )
+                continue
+            await self.add(esm, key, from_template=False)
+        self._save()
+
+    def _save(self) -> None:
+        """Keep the ESM API's mappings in the state folder (a template's are not stored)."""
+        api = {k: m.esm for k, m in self.mappings.items() if not m.from_template}
+        try:
+            self._store.save(api)
+        except OSError as exc:  # a full or read-only disk: the mappings still run
+            logger.warning("event source mappings not saved: %s", exc)
 
     def stop_taking(self) -> None:
         """A graceful stop's first step: no poller starts a new batch; those in flight go on."""
@@ -92,6 +113,8 @@ class Pollers:
             problem = ""
         mapping = LiveMapping(uuid=key, esm=esm, keep=keep, from_template=from_template)
         self.mappings[key] = mapping
+        if not from_template:
+            self._save()
         if problem:
             mapping.state, mapping.state_reason = "Disabled", f"PROBLEM: {problem}"
             logger.warning("event source mapping %s is not polled: %s", esm.logical_id, problem)
@@ -117,6 +140,8 @@ class Pollers:
         mapping.esm = esm
         mapping.state = "Enabled" if esm.enabled else "Disabled"
         mapping.last_modified = time.time()
+        if not mapping.from_template:
+            self._save()
         poller = self._pollers.get(mapping.uuid)
         if poller is not None:
             poller.wake()
@@ -132,6 +157,8 @@ class Pollers:
         if poller is not None:
             await poller.stop(self.drain_s(mapping))
         self.mappings.pop(key, None)
+        if not mapping.from_template:
+            self._save()
         return mapping
 
     def get(self, key: str) -> LiveMapping:

@@ -22,6 +22,7 @@ from samrun.aws.endpoint import AwsEndpoint
 logger = logging.getLogger(__name__)
 
 WAIT_S = 1  # long-poll wait: short, so that stopping is quick
+RETIRE_TRIES = 5  # a retiring relay's message that cannot be handed over: tries before giving up
 Handle = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -57,6 +58,7 @@ class Relay:
         self.arn = ""
         self.received = 0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -74,7 +76,56 @@ class Relay:
         )
 
     def start(self, handle: Handle) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._drain(handle))
+
+    async def retire(self, handle: Handle) -> bool:
+        """Stop polling after the receive in progress (never mid-message, which would leave a
+        received message invisible), hand over whatever is still queued, then delete the queue.
+        Call it once nothing delivers here any more. Keeps the queue (False) if a message could
+        not be handed over: nothing is deleted that was not processed."""
+        self._stopping = True
+        if self._task:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if not self.url:
+            return True
+        sqs = self.aws.client("sqs")
+        empty = failures = 0
+        while empty < 2:  # twice empty: a delivery in progress when unwired has landed too
+            reply = await self._call(
+                sqs.receive_message,
+                QueueUrl=self.url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0 if empty == 0 else WAIT_S,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            messages = reply.get("Messages", [])
+            empty = 0 if messages else empty + 1
+            for message in messages:
+                self.received += 1
+                try:
+                    await handle(message)
+                except Exception as exc:  # visible again and tried again, a few times
+                    failures += 1
+                    if failures >= RETIRE_TRIES:
+                        logger.warning("relay %s: %s (queue kept, not deleted)", self.name, exc)
+                        return False
+                    await self._call(
+                        sqs.change_message_visibility,
+                        QueueUrl=self.url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=0,
+                    )
+                    await asyncio.sleep(1.0)
+                    empty = 0
+                    continue
+                await self._call(
+                    sqs.delete_message, QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        await self.delete()
+        return True
 
     async def stop(self) -> None:
         if self._task:
@@ -93,7 +144,7 @@ class Relay:
 
     async def _drain(self, handle: Handle) -> None:
         sqs = self.aws.client("sqs")
-        while True:
+        while not self._stopping:
             try:
                 reply = await self._call(
                     sqs.receive_message,

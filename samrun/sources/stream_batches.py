@@ -135,8 +135,8 @@ class BatchDelivery:
         if destination is None or self.context.destinations is None:
             return
         record = self.failure_record(part, condition, attempts, result)
-        await self.context.destinations.send_record(destination, record, None)
-        mapping.stats.to_destination += 1
+        if await self.context.destinations.send_record(destination, record, None):
+            mapping.stats.to_destination += 1  # a failed delivery is logged, not counted
 
     def failure_record(
         self, part: list[Record], condition: str, attempts: int, result: InvokeResult | None

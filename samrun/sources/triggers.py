@@ -123,17 +123,23 @@ class Triggers:
                     logger.warning("schedule %s: %s (not run)", key, runner.error)
                 lines.append(f"schedule {key}: {runner.describe()}")
         wanted_p = {push_key(p): p for p in graph.push_sources}
-        for key in [k for k in self.pushes if wanted_p.get(k) != self.pushes[k].push]:
-            await self._remove(self.pushes.pop(key))
-            lines.append(f"trigger {key}: removed")
-        for key, push in wanted_p.items():
-            if key not in self.pushes:
+        stale = [
+            (k, self.pushes.pop(k))
+            for k in list(self.pushes)
+            if wanted_p.get(k) != self.pushes[k].push
+        ]
+        for key, push in wanted_p.items():  # the new wiring first, so that no event falls
+            if key not in self.pushes:  # between the old and the new (an overlap may repeat)
                 trigger = PushTrigger(push)
                 self.pushes[key] = trigger
                 await self._add(trigger)
                 if trigger.status != "running":
                     logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
                 lines.append(f"trigger {key}: {trigger.status}")
+        for key, old in stale:
+            await self._remove(old)
+            if key not in wanted_p:
+                lines.append(f"trigger {key}: removed")
         return lines
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -169,17 +175,28 @@ class Triggers:
         push, relay = trigger.push, trigger.relay
         if relay is None:
             return
-        await relay.stop()
-        try:
+        try:  # unwired first, so that nothing more arrives while its relay drains
             if push.type == "eventbridge":
                 await self._call(eventbridge.unwire, self.aws, push, relay.name)
             elif push.type == "sns" and trigger.subscription:
                 await self._call(sns.unwire, self.aws, trigger.subscription)
-            elif push.type == "s3":
+            elif push.type == "s3" and not self._rewired(push):
                 await self._call(s3.unwire, self.aws, push)
         except Exception as exc:  # the resource went away with the edit: nothing to unwire
             logger.debug("trigger %s: %s", push_key(push), exc)
-        await relay.delete()
+        try:
+            await relay.retire(lambda message: self._relayed(trigger, message))
+        except Exception as exc:  # botocore's errors: the queue stays for a later run
+            logger.warning("trigger %s: relay %s kept: %s", push_key(push), relay.name, exc)
+
+    def _rewired(self, push: PushSource) -> bool:
+        """A running S3 trigger has this one's configuration Id: `wire` replaced it already,
+        and unwiring would remove the new one."""
+        wanted = s3.config_id(push)
+        return any(
+            t.push.type == "s3" and t.relay and s3.config_id(t.push) == wanted
+            for t in self.pushes.values()
+        )
 
     # --- events ------------------------------------------------------------------------
 

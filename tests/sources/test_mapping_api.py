@@ -24,7 +24,7 @@ def test_template_mappings_are_listed_with_uuids(server: SamrunProcess) -> None:
     again = client.get_event_source_mapping(UUID=mapping["UUID"])
     assert again["UUID"] == mapping["UUID"]
     everything = client.list_event_source_mappings()["EventSourceMappings"]
-    assert len(everything) == 11
+    assert len(everything) == 13
 
 
 def test_create_pause_update_and_delete_a_mapping(server: SamrunProcess, log: Path) -> None:

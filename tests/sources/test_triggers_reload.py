@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,47 @@ def test_template_edit_swaps_a_schedule_for_a_rule(tmp_path: Path, samrun_up: An
         assert ticks(seen) <= stopped_at + 1  # at most one was in flight when it stopped
     finally:
         seen.stop()
+
+
+def test_rewiring_a_rule_under_watch_loses_no_event(tmp_path: Path, samrun_up: Any) -> None:
+    """Events put continuously while an edit rewires the rule all arrive: the new relay is
+    wired before the old is unwired, and the old relay is drained before it is deleted."""
+    shutil.copytree(FIXTURES / "functions" / "triggers_app", tmp_path / "src")
+    template = tmp_path / "template.yaml"
+    template.write_text(BEFORE.format(events=RULE))
+    server = samrun_up(template, "--watch")
+    seen = Seen(server)
+    events = aws_client(server, "events")
+    sent: list[int] = []
+    done = threading.Event()
+
+    def publish() -> None:
+        while not done.is_set():
+            n = len(sent)
+            entry = {"Source": "app.deploys", "DetailType": "Deployed", "Detail": f'{{"n": {n}}}'}
+            assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+            sent.append(n)
+
+    def numbers() -> set[int]:
+        return {e["detail"]["n"] for e in seen.of("worker") if "n" in e.get("detail", {})}
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    try:
+        publisher.start()
+        wait_until(lambda: len(numbers()) >= 5, timeout=30)
+        mark = len(server.lines)
+        template.write_text(BEFORE.format(events=RULE.replace("[app.deploys]", CHANGED)))
+        server.wait_for(r"reloaded \(template: .*event sources", start=mark, timeout=60)
+        [relay] = [t for t in state(server)["triggers"] if t["status"] == "running"]
+        at_reload = len(sent)
+        wait_until(lambda: len(sent) >= at_reload + 5, timeout=30)  # and some after it
+        done.set()
+        publisher.join(10)
+        wait_until(lambda: numbers() >= set(sent), timeout=60)
+        assert relay["name"] == "WorkerDeploys"
+    finally:
+        done.set()
+        seen.stop()
+
+
+CHANGED = "[app.deploys, app.releases]"
