@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from bench.floor import floor_warm, ratio
 from bench.invoke_bench import NOOP, percentile, start_server, template
 
 EVENTS = 5000
@@ -131,6 +132,8 @@ def run() -> dict[str, object]:
             process.terminate()
             process.wait(30)
         figures["queue_only"] = uvloop.run(queue_overhead(folder))
+        figures["floor_warm"] = floor = floor_warm()
+        figures["accept_p50_x_floor"] = ratio(figures["accept_p50_ms"], floor["p50_ms"])
         return figures
 
 
