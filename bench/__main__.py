@@ -15,6 +15,8 @@ from bench import (
     plan_bench,
     reload_bench,
     smoke_bench,
+    vs_peers,
+    vs_samcli,
 )
 
 BENCHMARKS = {
@@ -26,6 +28,8 @@ BENCHMARKS = {
     "docker": docker_bench.run,
     "smoke": smoke_bench.run,
     "burst": burst_bench.run,
+    "peers": vs_peers.run,
+    "samcli": vs_samcli.run,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,7 +56,7 @@ def floor_server() -> Iterator[str]:
         process.wait(10)
 
 
-def measure_floor(how: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def measure_floor(how: Callable[[str], Coroutine[Any, Any, dict[str, Any]]]) -> dict[str, Any]:
     """Runs `how(url)` against the echo server (`url` is a path to POST or GET)."""
     import uvloop
 

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -231,7 +231,7 @@ def run() -> dict[str, object]:
 
 
 def measure_app(
-    memory_mb: int, how: Callable[[str, str], Awaitable[dict[str, Any]]]
+    memory_mb: int, how: Callable[[str, str], Coroutine[Any, Any, dict[str, Any]]]
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
