@@ -82,6 +82,7 @@ async def queue_overhead(folder: Path) -> dict[str, Any]:
     from samrun.invoke.gate import ConcurrencyGate
     from samrun.invoke.models import InvokeRequest, InvokeResult
     from samrun.invoke.resolve import FunctionDirectory
+    from samrun.invoke.telemetry import Telemetry
     from samrun.model import AppGraph, Code, Function, FunctionConfig
 
     function = Function(
@@ -94,6 +95,7 @@ async def queue_overhead(folder: Path) -> dict[str, Any]:
     class NullInvoker:
         directory = FunctionDirectory(AppGraph(template_path="t", functions=(function,)))
         gate = ConcurrencyGate()
+        telemetry = Telemetry()
 
         async def run(self, target: Any, request: Any, request_id: str) -> InvokeResult:
             return InvokeResult(request_id=request_id, payload=b"null", executed_version="$LATEST")
