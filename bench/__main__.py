@@ -17,6 +17,8 @@ from bench import (
     reload_bench,
     smoke_bench,
     sqs_bench,
+    vs_peers,
+    vs_samcli,
 )
 
 BENCHMARKS = {
@@ -30,6 +32,8 @@ BENCHMARKS = {
     "burst": burst_bench.run,
     "idle_flood": idle_flood_bench.run,
     "sqs": sqs_bench.run,
+    "peers": vs_peers.run,
+    "samcli": vs_samcli.run,
 }
 
 

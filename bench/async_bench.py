@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from bench.floor import floor_warm, ratio
 from bench.invoke_bench import NOOP, percentile, start_server, template
 
 EVENTS = 5000
@@ -81,6 +82,7 @@ async def queue_overhead(folder: Path) -> dict[str, Any]:
     from samrun.invoke.gate import ConcurrencyGate
     from samrun.invoke.models import InvokeRequest, InvokeResult
     from samrun.invoke.resolve import FunctionDirectory
+    from samrun.invoke.telemetry import Telemetry
     from samrun.model import AppGraph, Code, Function, FunctionConfig
 
     function = Function(
@@ -93,6 +95,7 @@ async def queue_overhead(folder: Path) -> dict[str, Any]:
     class NullInvoker:
         directory = FunctionDirectory(AppGraph(template_path="t", functions=(function,)))
         gate = ConcurrencyGate()
+        telemetry = Telemetry()
 
         async def run(self, target: Any, request: Any, request_id: str) -> InvokeResult:
             return InvokeResult(request_id=request_id, payload=b"null", executed_version="$LATEST")
@@ -131,6 +134,8 @@ def run() -> dict[str, object]:
             process.terminate()
             process.wait(30)
         figures["queue_only"] = uvloop.run(queue_overhead(folder))
+        figures["floor_warm"] = floor = floor_warm()
+        figures["accept_p50_x_floor"] = ratio(figures["accept_p50_ms"], floor["p50_ms"])
         return figures
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from bench.floor import floor_warm
 from bench.invoke_bench import NOOP, READY, invoke, percentile, template
 
 WARM_CALLS = 1000
@@ -91,4 +92,5 @@ def run() -> dict[str, object]:
             finally:
                 process.terminate()
                 process.wait(30)
+    figures["floor_warm"] = floor_warm()
     return figures

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench import invoke_bench
+from bench.floor import floor_warm
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.model import Alias, AppGraph, Code, Function, FunctionConfig, Version
@@ -70,6 +71,7 @@ def run() -> dict[str, object]:
         "added_by_gate_and_alias_us": round(added_us, 2),
         "warm_invoke_p50_ms": warm_p50_ms,
         "share_of_warm_invoke_pct": round(routed_us / (warm_p50_ms * 1000) * 100, 2),
+        "floor_warm": floor_warm(),
     }
 
 
@@ -85,7 +87,10 @@ def measure_warm_p50() -> float:
         (folder / "template.yaml").write_text(invoke_bench.template(1))
         process, endpoint = invoke_bench.start_server(folder)
         try:
-            return round(uvloop.run(invoke_bench.warm_latency(endpoint))["p50_ms"], 3)
+            return round(
+                uvloop.run(invoke_bench.warm_latency(invoke_bench.lambda_url(endpoint)))["p50_ms"],
+                3,
+            )
         finally:
             process.terminate()
             process.wait(30)

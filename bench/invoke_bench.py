@@ -5,6 +5,9 @@
 - throughput: invocations/s at 1, 4 and 16 concurrent clients (target >= 1,000/s on 2 cores)
 - cold start: first-invocation latency of fresh functions, minus a warm invocation, against the
   bare start of the same interpreter (target: <= 150 ms over it)
+- the same function behind an HTTP API route (GET /noop): warm p50/p99, 4 and 16 clients
+- the floor (bench/floor.py): the same client against a bare aiohttp + uvloop echo server, in the
+  same run, and each samrun figure as a ratio to it (issue 15: ratios survive a noisy machine)
 
 The client is one asyncio process with keep-alive connections (aiohttp), on the same machine,
 so it shares the two cores with samrun and the function: the figures include its cost.
@@ -21,17 +24,20 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvloop
 
+from bench.floor import measure_floor, ratio
+
 WARM_CALLS = 3000
 THROUGHPUT_SECONDS = 5.0
 COLD_FUNCTIONS = 40
 READY = re.compile(r"Lambda API on (http://\S+)")
+ROUTE = re.compile(r"(http://\S+/noop)\b")
 NOOP = "def handler(event, context):\n    return None\n"
 
 
@@ -48,10 +54,23 @@ def template(functions: int, memory_mb: int = 1769) -> str:
             "      CodeUri: src/",
             f"      MemorySize: {memory_mb if i == 0 else 1769}",
         ]
+        if i == 0:
+            lines += [
+                "      Events:",
+                "        Noop:",
+                "          Type: HttpApi",
+                "          Properties: {Path: /noop, Method: GET}",
+            ]
     return "\n".join(lines) + "\n"
 
 
 def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
+    process, endpoint, _ = start_server_with_route(folder)
+    return process, endpoint
+
+
+def start_server_with_route(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
+    """`samrun up` in `folder`: the process, its Lambda API and the URL of its /noop route."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -74,11 +93,14 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 60
+    route = ""
     for line in process.stdout:
+        found = ROUTE.search(line)
+        route = found.group(1) if found else route
         match = READY.search(line)
         if match:  # keep reading its log, or samrun blocks on a full pipe
             threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
+            return process, match.group(1), route
         if time.monotonic() > deadline:
             break
     process.kill()
@@ -90,16 +112,21 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def lambda_url(endpoint: str) -> str:
+    return f"{endpoint}/2015-03-31/functions/Noop0/invocations"
+
+
 async def invoke(session: aiohttp.ClientSession, url: str) -> float:
+    """One exchange: GET for a route (…/noop), POST `{}` for the Lambda API and the floor."""
     began = time.perf_counter()
-    async with session.post(url, data=b"{}") as response:
+    method = "GET" if url.endswith("/noop") else "POST"
+    async with session.request(method, url, data=None if method == "GET" else b"{}") as response:
         await response.read()
         assert response.status == 200, response.status
     return (time.perf_counter() - began) * 1000
 
 
-async def warm_latency(endpoint: str) -> dict[str, float]:
-    url = f"{endpoint}/2015-03-31/functions/Noop0/invocations"
+async def warm_latency(url: str) -> dict[str, float]:
     async with aiohttp.ClientSession() as session:
         for _ in range(50):
             await invoke(session, url)
@@ -112,8 +139,7 @@ async def warm_latency(endpoint: str) -> dict[str, float]:
     }
 
 
-async def throughput(endpoint: str, clients: int) -> float:
-    url = f"{endpoint}/2015-03-31/functions/Noop0/invocations"
+async def throughput(url: str, clients: int) -> float:
     done = 0
     stop_at = time.perf_counter() + THROUGHPUT_SECONDS
 
@@ -149,15 +175,36 @@ def bare_interpreter_ms(runs: int = 20) -> float:
     return statistics.median(samples)
 
 
-async def measure(endpoint: str) -> dict[str, Any]:
-    warm = await warm_latency(endpoint)
-    rates = {str(n): round(await throughput(endpoint, n)) for n in (1, 4, 16)}
+async def http_figures(url: str, clients: tuple[int, ...] = (1, 4, 16)) -> dict[str, Any]:
+    """Warm p50/p99 and throughput at each client count, for one URL (samrun's or the floor's)."""
+    warm = await warm_latency(url)
+    rates = {str(n): round(await throughput(url, n)) for n in clients}
+    return {"warm": {k: round(v, 3) for k, v in warm.items()}, "throughput_per_s": rates}
+
+
+def ratios(samrun: dict[str, Any], floor: dict[str, Any]) -> dict[str, float]:
+    """samrun / floor for latencies (>= 1), floor / samrun for throughputs (>= 1): how many times
+    the bare exchange each samrun figure costs."""
+    out = {
+        "p50_x_floor": ratio(samrun["warm"]["p50_ms"], floor["warm"]["p50_ms"]),
+        "p99_x_floor": ratio(samrun["warm"]["p99_ms"], floor["warm"]["p99_ms"]),
+    }
+    for n, rate in samrun["throughput_per_s"].items():
+        out[f"floor_over_throughput_{n}"] = ratio(floor["throughput_per_s"][n], rate)
+    return out
+
+
+async def measure(endpoint: str, route: str) -> dict[str, Any]:
+    figures = await http_figures(lambda_url(endpoint))
+    warm, rates = figures["warm"], figures["throughput_per_s"]
+    route_figures = await http_figures(route, (4, 16))
     cold = await cold_starts(endpoint)
     bare = bare_interpreter_ms()
     cold_p50 = statistics.median(cold)
     return {
-        "warm": {k: round(v, 3) for k, v in warm.items()},
+        "warm": warm,
         "throughput_per_s": rates,
+        "http_api_route": route_figures,
         "cold_start": {
             "functions": len(cold),
             "p50_ms": round(cold_p50, 1),
@@ -171,21 +218,29 @@ async def measure(endpoint: str) -> dict[str, Any]:
 def run() -> dict[str, object]:
     """At 1769 MB (one vCPU: samrun's own cost), then warm latency again at 128 MB, where
     Lambda's CPU share (1/14 of a CPU, from cgroups where writable) holds the function back."""
+    floor = measure_floor(http_figures)
     figures = measure_app(1769, measure)
-    warm_128 = measure_app(128, warm_latency)
+    warm_128 = measure_app(128, lambda endpoint, _: warm_latency(lambda_url(endpoint)))
     figures["warm_at_128_mb"] = {key: round(value, 3) for key, value in warm_128.items()}
+    figures["floor"] = floor
+    figures["x_floor"] = {
+        "lambda_api": ratios(figures, floor),
+        "http_api_route": ratios(figures["http_api_route"], floor),
+    }
     return figures
 
 
-def measure_app(memory_mb: int, how: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def measure_app(
+    memory_mb: int, how: Callable[[str, str], Coroutine[Any, Any, dict[str, Any]]]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "src").mkdir()
         (folder / "src" / "app.py").write_text(NOOP)
         (folder / "template.yaml").write_text(template(COLD_FUNCTIONS + 1, memory_mb))
-        process, endpoint = start_server(folder)
+        process, endpoint, route = start_server_with_route(folder)
         try:
-            return uvloop.run(how(endpoint))
+            return uvloop.run(how(endpoint, route))
         finally:
             process.terminate()
             process.wait(30)

@@ -29,7 +29,7 @@ from samrun.template.loader import load_template
 
 logger = logging.getLogger(__name__)
 
-QUIET_S = 0.1  # a burst is over after this long without events
+QUIET_S = 0.05  # a burst is over after this long without events (50 saves still give one reload)
 MAX_WAIT_S = 2.0  # a never-ending stream of events still reloads this often
 IGNORED_DIRS = frozenset({"__pycache__", ".git", ".aws-sam", ".samrun", ".mypy_cache", ".hg"})
 IGNORED_NAMES = ("*.swp", "*.swx", "*.swo", "*~", ".#*", "#*#", "4913", ".DS_Store", "*.pyc")

@@ -71,12 +71,12 @@ class ProcessSandbox:
     def peak_memory_mb(self) -> int:
         """The kernel's exact high-water mark (VmHWM) while it runs; the last sample after."""
         peak_mb = self._peak_pages * PAGE_MB
-        try:
-            with open(f"/proc/{self._process.pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmHWM:"):
-                        peak_mb = max(peak_mb, int(line.split()[1]) / 1024)
-                        break
+        try:  # one read and a find: iterating the file's lines cost ~4 % of samrun's CPU
+            with open(f"/proc/{self._process.pid}/status", "rb", buffering=0) as status:
+                text = status.read(8192)
+            start = text.find(b"VmHWM:")
+            if start >= 0:
+                peak_mb = max(peak_mb, int(text[start + 6 : text.index(b"kB", start)]) / 1024)
         except (OSError, ValueError, IndexError):
             pass
         return max(1, round(peak_mb))
