@@ -137,6 +137,9 @@ class AwsEndpoint:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
+                # its own session: a Ctrl-C or SIGTERM to samrun's process group is samrun's to
+                # handle (it drains, and may still need the endpoint), never a death to restart
+                start_new_session=True,
                 env={
                     **os.environ,
                     "PYTHONUNBUFFERED": "1",
