@@ -12,12 +12,13 @@ cache=${SAMRUN_IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/samrun/test-image}
 suite=${DEBIAN_SUITE:-bookworm}  # its python3 is 3.11, the tag's version
 # The Debian mirror apt is set up with on this machine (deb822 or one-line sources)
 apt_mirror() {
-  { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}'
-    grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'
-  } | grep -v -- '-security' | head -n 1
+  local uris
+  uris=$({ grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources || true
+           grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list || true
+         } | awk '{print $2}' | grep -v -- '-security' || true)
+  printf '%s\n' "${uris%%$'\n'*}"
 }
 mirror=${DEBIAN_MIRROR:-$(apt_mirror)}
-[ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR" >&2; exit 1; }
 python=${PYTHON:-python3}
 
 if docker image inspect "$tag" >/dev/null 2>&1 && [ -z "${REBUILD:-}" ]; then
@@ -33,6 +34,7 @@ if [ ! -f "$tarball" ]; then
   root=$(mktemp -d "$cache/rootfs.XXXXXX")
   trap 'rm -rf "$root"' EXIT
   echo "debootstrap $suite into $root (once; cached as $tarball)"
+  [ -n "$mirror" ] || { echo "no Debian mirror in apt's sources: set DEBIAN_MIRROR" >&2; exit 1; }
   debootstrap --variant=minbase --include=python3 "$suite" "$root" "$mirror" >"$cache/debootstrap.log"
   # The runtime interface client and the AWS SDK, as the official images carry them in /var/runtime.
   "$python" -m pip install --quiet --no-compile --target "$root/var/runtime" \
