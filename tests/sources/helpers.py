@@ -11,10 +11,14 @@ from tests.conftest import SamrunProcess
 
 
 def invocations(log: Path, function: str | None = None) -> list[dict[str, Any]]:
-    """Every invocation the fixture functions logged (one JSON line each), in order written."""
+    """Every invocation the fixture functions logged (one JSON line each), in order written.
+
+    A line still being written (no newline yet) is left for the next read.
+    """
     if not log.exists():
         return []
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    complete = log.read_text().rpartition("\n")[0]
+    lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
     return [line for line in lines if function is None or line["function"] == function]
 
 
