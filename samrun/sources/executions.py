@@ -17,3 +17,21 @@ def start(aws: Any, state_machine: str, payload: bytes) -> str:
         stateMachineArn=state_machine, name=str(uuid.uuid4()), input=payload.decode()
     )
     return str(reply["executionArn"])
+
+
+def start_request(aws: Any, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Blocking: StartExecution with the fields of an API Gateway integration's request;
+    (HTTP status, body) as Step Functions answers: {"executionArn", "startDate"} (epoch seconds),
+    or {"__type", "message"} with its error's status."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    sfn = aws.client("stepfunctions")
+    try:
+        reply = sfn.start_execution(**fields)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400))
+        return status, {"__type": error.get("Code"), "message": error.get("Message")}
+    except ParamValidationError as exc:  # a field missing, unknown or of the wrong type
+        return 400, {"__type": "ValidationException", "message": str(exc)}
+    return 200, {"executionArn": reply["executionArn"], "startDate": reply["startDate"].timestamp()}

@@ -12,6 +12,7 @@ from typing import Any
 
 from samrun.model import Function, Route, RouteKind
 from samrun.template.build_route_details import attach_details, unchecked_authorizers
+from samrun.template.build_state_routes import is_start_execution, start_execution
 from samrun.template.context import BuildContext, text_or_none
 from samrun.template.intrinsics import as_text
 
@@ -52,6 +53,21 @@ def _from_body(
                 continue
             integration = operation.get("x-amazon-apigateway-integration") or {}
             target = ctx.function_target(integration.get("uri"))
+            machine = start_execution(ctx, integration) if is_start_execution(integration) else None
+            if machine is not None:
+                yield Route(
+                    api=api,
+                    kind=kind,
+                    method=method,
+                    path=str(path),
+                    function=machine[0],
+                    auth=_auth(operation, body),
+                    stage=stage,
+                    timeout_ms=default_timeout,
+                    details={"start_execution": machine[2]},
+                    state_machine=machine[1],
+                )
+                continue
             if target is None:
                 if integration and integration.get("type") != "mock":  # mock: CORS preflight
                     ctx.resolver.warnings.append(

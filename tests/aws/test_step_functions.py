@@ -59,7 +59,7 @@ def test_start_execution_runs_the_workflow_through_samruns_functions(samrun_up: 
     assert "Traceback" not in once.stderr
 
 
-def test_plan_shows_state_machine_targets_and_names_its_api_event(tmp_path: Path) -> None:
+def test_plan_shows_state_machine_targets_and_its_api_route(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(
         "Transform: AWS::Serverless-2016-10-31\n"
@@ -82,8 +82,10 @@ def test_plan_shows_state_machine_targets_and_names_its_api_event(tmp_path: Path
     (schedule,) = plan["schedules"]
     assert schedule["state_machine"].endswith(":stateMachine:Machine")
     assert schedule["expression"] == "cron(0 2 * * ? *)"
-    named = [n for n in plan["not_run"] if "Machine.Events" in n["name"]]
-    assert [n["name"] for n in named] == ["Machine.Events.Start"]
+    assert not [n for n in plan["not_run"] if "Machine.Events" in n["name"]]
+    (route,) = plan["routes"]  # the Api event: a route that starts executions
+    assert (route["path"], route["function"]) == ("/start", "Machine")
+    assert route["state_machine"] == schedule["state_machine"]
 
 
 def _events_app(tmp_path: Path) -> Path:
