@@ -52,3 +52,23 @@ def start_execution(
             "responses": {str(k): v for k, v in responses.items() if isinstance(v, dict)},
         },
     )
+
+
+def method_integration(integration: Mapping[str, Any]) -> dict[str, Any]:
+    """An `AWS::ApiGateway::Method`'s Integration in the OpenAPI extension's shape (an
+    integration response without a SelectionPattern is the default one)."""
+    responses = {}
+    for item in integration.get("IntegrationResponses") or []:
+        if isinstance(item, dict):
+            pattern = as_text(item.get("SelectionPattern") or "default")
+            responses[pattern] = {
+                "statusCode": as_text(item.get("StatusCode", "200")),
+                "responseTemplates": item.get("ResponseTemplates") or {},
+            }
+    return {
+        "type": integration.get("Type"),
+        "uri": integration.get("Uri"),
+        "requestTemplates": integration.get("RequestTemplates") or {},
+        "passthroughBehavior": integration.get("PassthroughBehavior", "WHEN_NO_MATCH"),
+        "responses": responses,
+    }

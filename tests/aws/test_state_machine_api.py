@@ -112,3 +112,65 @@ def test_plan_lists_the_route_of_a_state_machine(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     row = [line for line in table.stdout.splitlines() if "/quoted" in line]
     assert row and "state machine StockTradingStateMachine" in row[0]
+
+
+HAND_WRITTEN = """\
+Resources:
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      StateMachineName: Echo
+      DefinitionString: '{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}'
+      RoleArn: arn:aws:iam::123456789012:role/states
+  Api:
+    Type: AWS::ApiGateway::RestApi
+    Properties: {Name: echo}
+  Runs:
+    Type: AWS::ApiGateway::Resource
+    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: runs}
+  Start:
+    Type: AWS::ApiGateway::Method
+    Properties:
+      RestApiId: !Ref Api
+      ResourceId: !Ref Runs
+      HttpMethod: POST
+      AuthorizationType: NONE
+      Integration:
+        Type: AWS
+        IntegrationHttpMethod: POST
+        Uri: !Sub arn:aws:apigateway:${AWS::Region}:states:action/StartExecution
+        PassthroughBehavior: NEVER
+        RequestTemplates:
+          application/json: !Sub >-
+            {"input": "$util.escapeJavaScript($input.json('$'))",
+             "name": "$input.params('run')", "stateMachineArn": "${Machine}"}
+        IntegrationResponses:
+          - StatusCode: "200"
+            ResponseTemplates:
+              application/json: '{"started": "$input.path(''$.executionArn'')"}'
+          - StatusCode: "409"
+            SelectionPattern: "400"
+  Deployment:
+    Type: AWS::ApiGateway::Deployment
+    DependsOn: Start
+    Properties: {RestApiId: !Ref Api, StageName: v1}
+"""
+
+
+def test_a_hand_written_start_execution_method(samrun_up: Any, tmp_path: Path) -> None:
+    """An AWS::ApiGateway::Method with the StartExecution integration: its own request template,
+    passthrough behaviour and integration responses (selection pattern, response template)."""
+    template = tmp_path / "template.yaml"
+    template.write_text(HAND_WRITTEN)
+    server = samrun_up(template)
+    assert any("/runs" in line and "state machine Echo" in line for line in server.lines)
+    sfn = aws_client(server, "stepfunctions")
+    started = _post(server.api + "/v1/runs?run=first", b'{"x": 1}')
+    assert started.status == 200, started.body
+    arn = started.json()["started"]
+    assert arn.endswith(":execution:Echo:first")
+    assert json.loads(_finished(sfn, arn)["output"]) == {"x": 1}
+    again = _post(server.api + "/v1/runs?run=first", b'{"x": 2}')  # the same name: refused
+    assert again.status == 409 and "ExecutionAlreadyExists" in again.body.decode(), again.body
+    plain = _post(server.api + "/v1/runs?run=second", b"x", content_type="text/plain")
+    assert (plain.status, plain.json()) == (415, {"message": "Unsupported Media Type"})
