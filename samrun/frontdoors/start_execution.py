@@ -96,7 +96,11 @@ async def start_execution(
         else:
             if not isinstance(fields, dict):
                 fields = {}
-            status, body = await starter(fields)
+            try:
+                status, body = await starter(fields)
+            except Exception as exc:  # the endpoint unreachable: API Gateway's 500, named here
+                logger.error("%s %s: StartExecution: %s", request.method, match.path, exc)
+                return INTERNAL
         return _response(status, body, integration, request, match, **ids)
     except MappingError as exc:
         logger.error("%s %s: mapping template: %s", request.method, match.path, exc)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -174,3 +175,19 @@ def test_a_hand_written_start_execution_method(samrun_up: Any, tmp_path: Path) -
     assert again.status == 409 and "ExecutionAlreadyExists" in again.body.decode(), again.body
     plain = _post(server.api + "/v1/runs?run=second", b"x", content_type="text/plain")
     assert (plain.status, plain.json()) == (415, {"message": "Unsupported Media Type"})
+
+
+def test_an_unreachable_endpoint_is_api_gateways_500(samrun_up: Any, tmp_path: Path) -> None:
+    """StartExecution on an endpoint that does not answer: a 500 in API Gateway's shape, the
+    cause in one log line, no traceback."""
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    template = tmp_path / "template.yaml"
+    template.write_text(HAND_WRITTEN)
+    server = samrun_up(template, "--aws-endpoint", f"http://127.0.0.1:{port}")
+    reply = _post(server.api + "/v1/runs?run=a", b"{}")
+    assert (reply.status, reply.json()) == (500, {"message": "Internal server error"})
+    line = server.wait_for("POST /runs: StartExecution: ").string
+    assert "Could not connect" in line
+    assert not [text for text in server.lines if "Traceback" in text]
