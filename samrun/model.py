@@ -250,6 +250,8 @@ class Route:
     stage: str = "Prod"
     timeout_ms: int = 29000
     details: Mapping[str, Any] = field(default_factory=dict)
+    # a StartExecution integration's state machine ARN (`function` is then the machine's name)
+    state_machine: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
