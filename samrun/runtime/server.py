@@ -21,6 +21,7 @@ from samrun.runtime.session import InvokeEvent, RuntimeSession
 
 ERROR_TYPE_FALLBACK = "Runtime.Unknown"
 LOOPBACK = "127.0.0.1"
+TRANSPORT = "http"
 
 
 class RuntimeApiServer:
@@ -66,7 +67,10 @@ class RuntimeApiServer:
 
     def _session(self, request: web.Request) -> RuntimeSession | None:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        return self._sessions.get(sockname[1]) if sockname else None
+        session = self._sessions.get(sockname[1]) if sockname else None
+        if session is not None:
+            session.transport = TRANSPORT
+        return session
 
     async def _next(self, request: web.Request) -> web.StreamResponse:
         session = self._session(request)
@@ -142,7 +146,11 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 
 def error_type_of(request: web.Request, body: bytes) -> str:
     """The header wins, as in Lambda; else the body's errorType; else Runtime.Unknown."""
-    header = request.headers.get(protocol.FUNCTION_ERROR_TYPE)
+    return error_type_from(request.headers.get(protocol.FUNCTION_ERROR_TYPE), body)
+
+
+def error_type_from(header: str | None, body: bytes) -> str:
+    """`error_type_of` for a runtime that says the type without HTTP (the lane)."""
     if header:
         return header
     try:
