@@ -247,7 +247,17 @@ function laneClient(fd) {
   };
 }
 
-const request = LANE_FD && /^\d+$/.test(LANE_FD) ? laneClient(Number(LANE_FD)) : httpRequest;
+// Started some other way (not by samrun's process backend), the number may name another file or
+// none: then HTTP, which samrun serves for every instance.
+const isSocket = (fd) => {
+  try {
+    return fs.fstatSync(fd).isSocket();
+  } catch (_) {
+    return false;
+  }
+};
+const request = /^\d+$/.test(LANE_FD || '') && isSocket(Number(LANE_FD))
+  ? laneClient(Number(LANE_FD)) : httpRequest;
 
 const serialize = (value) => JSON.stringify(value === undefined ? null : value);
 const postError = (where, error, final) => {

@@ -203,9 +203,22 @@ def connect():
     """The lane when samrun gave one (its variable gone before any user code runs), else
     HTTP."""
     lane = os.environ.pop(LANE, "")
-    if lane.isdigit():
+    if lane.isdigit() and _is_unix_socket(int(lane)):
         return LaneClient(int(lane))
     return RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+
+
+def _is_unix_socket(fd):
+    """A process not started by samrun's process backend may have another file under that
+    number (or none): then the HTTP Runtime API, which samrun serves for every instance."""
+    try:
+        probe = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        return probe.family == socket.AF_UNIX
+    finally:
+        probe.close()
 
 
 class Context:
