@@ -1,15 +1,15 @@
 """Benchmark: the runtime lane (samrun/runtime/lane.py) against the HTTP Runtime API, A/B.
 
-The same no-op Python function (1769 MB) behind the Lambda API, with samrun's Python runtime on
-the lane and then on HTTP (`SAMRUN_LANE=0`), alternating, `ROUNDS` times, medians: warm p50/p99,
-throughput at 4 and 16 clients, and the CPU each invocation costs samrun and the runtime process
-(from /proc, over the 4-client run): CPU per invocation is what a loaded, shared machine changes
-least. The floor (bench/floor.py) is measured in the same run.
-"""
+The same no-op function (1769 MB; Python, then Node.js) behind the Lambda API, with samrun's
+runtime client on the lane and then on HTTP (`SAMRUN_LANE=0`), alternating, `ROUNDS` times,
+medians: warm p50/p99, throughput at 4 and 16 clients, and the CPU each invocation costs samrun
+and the runtime process (from /proc, over the 4-client run): CPU per invocation is what a loaded,
+shared machine changes least. The floor (bench/floor.py) is measured in the same run."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,6 +25,8 @@ ROUNDS = 3
 WARM_CALLS = 1500
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 MODES = {"lane": "1", "http": "0"}
+RUNTIMES = ("python3.11", "nodejs20.x")
+NODE_NOOP = "exports.handler = async () => null;\n"
 
 
 def cpu_s(pid: int) -> float:
@@ -89,14 +91,15 @@ def one_round(folder: Path, mode: str) -> dict[str, float]:
         process.wait(30)
 
 
-def run() -> dict[str, object]:
-    floor = measure_floor(ib.http_figures)
+def compare(runtime: str, floor_p50: float) -> dict[str, object]:
+    """Lane and HTTP alternating, ROUNDS times each, for one runtime; medians and ratios."""
     rounds: dict[str, list[dict[str, float]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "src").mkdir()
         (folder / "src" / "app.py").write_text(ib.NOOP)
-        (folder / "template.yaml").write_text(ib.template(1))
+        (folder / "src" / "app.js").write_text(NODE_NOOP)
+        (folder / "template.yaml").write_text(ib.template(1).replace("python3.11", runtime))
         for _ in range(ROUNDS):
             for mode in MODES:
                 rounds[mode].append(one_round(folder, mode))
@@ -107,14 +110,24 @@ def run() -> dict[str, object]:
     lane, http = medians["lane"], medians["http"]
     return {
         **medians,
-        "floor": {"p50_ms": floor["warm"]["p50_ms"], **floor["throughput_per_s"]},
-        "lane_p50_x_floor": ratio(lane["p50_ms"], floor["warm"]["p50_ms"]),
-        "http_p50_x_floor": ratio(http["p50_ms"], floor["warm"]["p50_ms"]),
+        "lane_p50_x_floor": ratio(lane["p50_ms"], floor_p50),
+        "http_p50_x_floor": ratio(http["p50_ms"], floor_p50),
         "lane_over_http": {
             key: ratio(lane[key], http[key]) for key in lane if http[key] and lane[key]
         },
+    }
+
+
+def run() -> dict[str, object]:
+    floor = measure_floor(ib.http_figures)
+    figures: dict[str, object] = {
+        "floor": {"p50_ms": floor["warm"]["p50_ms"], **floor["throughput_per_s"]},
         "rounds": ROUNDS,
     }
+    for runtime in RUNTIMES:
+        if runtime.startswith("python") or shutil.which("node"):
+            figures[runtime] = compare(runtime, floor["warm"]["p50_ms"])
+    return figures
 
 
 if __name__ == "__main__":
