@@ -44,6 +44,7 @@ ACK = 1
 MAX_FIELDS = 8
 MAX_FIELD = 64 * 1024  # a request id or an error type; only the last field (a body) is larger
 TRANSPORT = "lane"
+NEXT, RESPONSE, ERROR, INIT_ERROR = (ord(kind) for kind in "NREI")
 
 
 class LaneProtocol(asyncio.Protocol):
@@ -117,21 +118,21 @@ class LaneProtocol(asyncio.Protocol):
     def _dispatch(self, kind: int, flags: int, fields: list[bytes | None]) -> None:
         session = self.session
         session.transport = TRANSPORT
-        if kind == 0x4E and not fields:  # N
+        if kind == NEXT and not fields:
             self._waiting = asyncio.get_running_loop().create_task(self._next())
             return
         body = fields[-1] or b"" if fields else b""  # an error body over its limit: empty
-        if kind == 0x52 and len(fields) == 2:  # R
+        if kind == RESPONSE and len(fields) == 2:
             request_id = text(fields[0])
             if fields[1] is None:
                 status, answer = self._reject_oversized(request_id)
             else:
                 status, answer = transition(lambda: session.respond(request_id, body))
-        elif kind == 0x45 and len(fields) == 3:  # E
+        elif kind == ERROR and len(fields) == 3:
             request_id = text(fields[0])
             error_type = error_type_from(text(fields[1]), body)
             status, answer = transition(lambda: session.fail(request_id, body, error_type))
-        elif kind == 0x49 and len(fields) == 2:  # I
+        elif kind == INIT_ERROR and len(fields) == 2:
             error_type = error_type_from(text(fields[0]), body)
             status, answer = transition(lambda: session.fail_init(body, error_type))
         else:
@@ -220,7 +221,7 @@ def text(field: bytes | None) -> str:
 
 
 def body_limit(kind: int) -> int:
-    return protocol.MAX_PAYLOAD_BYTES if kind == 0x52 else protocol.MAX_ERROR_BODY_BYTES
+    return protocol.MAX_PAYLOAD_BYTES if kind == RESPONSE else protocol.MAX_ERROR_BODY_BYTES
 
 
 def event_fields(event: InvokeEvent) -> tuple[bytes, ...]:
