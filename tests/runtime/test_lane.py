@@ -90,7 +90,10 @@ def invoke_each(server: SamrunProcess, names: list[str]) -> dict[str, object]:
     return bodies
 
 
-def test_samruns_own_runtimes_use_the_lane_and_the_others_http(tmp_path: Path) -> None:
+def test_samruns_own_runtimes_use_the_lane_and_the_others_http(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SAMRUN_LANE", "1")  # the default, whatever the suite runs with
     server = start_up(app(tmp_path), tmp_path / ".samrun")
     try:
         names = ["Py", "Node", "Provided", *(["Ric"] if HAS_RIC else [])]
