@@ -374,7 +374,7 @@ class App:
 
 
 def runtime_api_transports(instances: Iterable[Instance]) -> dict[str, int]:
-    """Live instances by how their runtime last spoke the Runtime API (runtime/lane.py)."""
+    """Live instances by how their runtime last asked for an event (runtime/lane.py)."""
     return dict(Counter(i.session.transport for i in instances if i.session.transport))
 
 

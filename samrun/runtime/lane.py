@@ -117,8 +117,8 @@ class LaneProtocol(asyncio.Protocol):
 
     def _dispatch(self, kind: int, flags: int, fields: list[bytes | None]) -> None:
         session = self.session
-        session.transport = TRANSPORT
         if kind == NEXT and not fields:
+            session.transport = TRANSPORT
             self._waiting = asyncio.get_running_loop().create_task(self._next())
             return
         body = fields[-1] or b"" if fields else b""  # an error body over its limit: empty

@@ -67,15 +67,13 @@ class RuntimeApiServer:
 
     def _session(self, request: web.Request) -> RuntimeSession | None:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        session = self._sessions.get(sockname[1]) if sockname else None
-        if session is not None:
-            session.transport = TRANSPORT
-        return session
+        return self._sessions.get(sockname[1]) if sockname else None
 
     async def _next(self, request: web.Request) -> web.StreamResponse:
         session = self._session(request)
         if session is None:
             return render.unknown_instance()
+        session.transport = TRANSPORT
         try:
             event = await session.next()
         except RuntimeProtocolError as exc:

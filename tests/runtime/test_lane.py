@@ -26,7 +26,17 @@ from tests.runtime.sam_app import FUNCTIONS, function, write_template
 HAS_RIC = importlib.util.find_spec("awslambdaric") is not None
 
 PYTHON = """
-import os, subprocess
+import os, subprocess, urllib.error, urllib.request
+
+def served():
+    # the HTTP Runtime API answers this instance too: a stale request id is refused
+    api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+    url = f"http://{api}/2018-06-01/runtime/invocation/not-this-one/response"
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"))
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 202
 
 def handler(event, context):
     # a child that inherits every inheritable descriptor: the lane must not be one of them
@@ -36,6 +46,7 @@ def handler(event, context):
         "lane_variable": any(name.startswith("_SAMRUN") for name in os.environ),
         "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API", ""),
         "child_sockets": child.stdout.decode().count("socket:"),
+        "http_status": served(),
         "request_id": context.aws_request_id,
         "remaining": context.get_remaining_time_in_millis(),
         "event": event,
@@ -112,6 +123,7 @@ def test_samruns_own_runtimes_use_the_lane_and_the_others_http(
             assert body["runtime_api"].startswith("127.0.0.1:")  # still set, and served
             assert 0 < body["remaining"] <= 10_000
         assert bodies["Py"]["child_sockets"] == 0  # type: ignore[index]
+        assert bodies["Py"]["http_status"] == 400  # type: ignore[index]  # InvalidRequestID
     finally:
         assert server.stop() == 0
 
