@@ -3,6 +3,9 @@
 Runtimes read `AWS_LAMBDA_RUNTIME_API` as a bare `host:port` and add fixed paths, so each instance
 gets a port of its own; the port a request arrived on says which session it speaks to.
 
+samrun's own Python and Node.js runtimes speak to the same sessions over the lane (lane.py);
+every instance still has its listener here (functions may read AWS_LAMBDA_RUNTIME_API).
+
 The listeners bind loopback whatever `--host` says: whoever reaches one can post the response
 the real caller receives. Only a container backend may need another address, and passes it.
 """
