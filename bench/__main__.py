@@ -13,6 +13,7 @@ from bench import (
     gate_bench,
     idle_flood_bench,
     invoke_bench,
+    lane_bench,
     plan_bench,
     reload_bench,
     smoke_bench,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "sqs": sqs_bench.run,
     "peers": vs_peers.run,
     "samcli": vs_samcli.run,
+    "lane": lane_bench.run,
 }
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ from samrun.observe.cost import load_prices
 from samrun.observe.logs import function_output
 from samrun.observe.not_run import not_run_document
 from samrun.observe.publish import Observability
+from samrun.runtime.instance import Instance
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
 from samrun.runtime.process import ProcessBackend
@@ -297,6 +299,7 @@ class App:
                 "busy": len(pool.busy),
                 "provisioned": len(pool.provisioned),
                 "cold_starts": pool.cold_starts,
+                "runtime_api": runtime_api_transports(pool.live),  # "lane" or "http"
             }
             for (name, version), pool in self.pools.pools.items()
         ]
@@ -374,6 +377,11 @@ class App:
         while True:
             await asyncio.sleep(interval)
             await self.pools.reap()
+
+
+def runtime_api_transports(instances: Iterable[Instance]) -> dict[str, int]:
+    """Live instances by how their runtime last asked for an event (runtime/lane.py)."""
+    return dict(Counter(i.session.transport for i in instances if i.session.transport))
 
 
 def build_options(config: Config) -> BuildOptions:

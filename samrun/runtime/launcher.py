@@ -14,6 +14,8 @@ from samrun.model import FunctionConfig, PackageType
 from samrun.runtime.code import prepare_code, prepare_layers
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
 from samrun.runtime.instance import Instance, LineSink
+from samrun.runtime.lane import ENABLED as LANE_ENABLED
+from samrun.runtime.lane import Lane, open_lane
 from samrun.runtime.runtimes import RuntimeCommand, RuntimeLocator
 from samrun.runtime.sandbox import CONTAINER_DEPS, Backend, LaunchSpec
 from samrun.runtime.server import RuntimeApiServer
@@ -110,6 +112,10 @@ class Launcher:
         # is the user's own folder: Python (and any Python a function starts) writes none, and
         # still reads what is there (the AWS SDK's, compiled when it was installed).
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        lane: Lane | None = None
+        if prepared.command.lane and LANE_ENABLED and not backend.provides_runtime:
+            lane = await open_lane(session)  # the HTTP listener serves it too
+            env.update(lane.environment())
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
             argv=prepared.command.argv,
@@ -126,9 +132,12 @@ class Launcher:
             image_config=self.config.image_config,
             image_build=self.config.image_build,
             deps_dir=Path(deps) if (deps := self.config.code.dependencies) else None,
+            pass_fds=(lane.runtime_fd,) if lane is not None else (),
         )
 
         async def close_listener() -> None:
+            if lane is not None:
+                lane.close()
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
 
@@ -149,6 +158,9 @@ class Launcher:
         except BaseException:
             await close_listener()
             raise
+        finally:
+            if lane is not None:
+                lane.handed_over()
         instance = Instance(
             instance_id=instance_id,
             version=self.version,

@@ -211,8 +211,8 @@ class ProcessBackend:
                 stdout=write_end,
                 stderr=write_end,
                 start_new_session=True,
-                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio:
-                pass_fds=(),  # the Runtime API is reached by address (AWS_LAMBDA_RUNTIME_API)
+                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio
+                pass_fds=spec.pass_fds,  # and the runtime's end of its lane, when it has one
                 preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
             )
         except (OSError, subprocess.SubprocessError) as exc:

@@ -28,6 +28,7 @@ PROVIDED = ("provided", "provided.al2", "provided.al2023")
 class RuntimeCommand:
     argv: tuple[str, ...]
     language_paths: dict[str, str]  # env var -> path entries under /opt (or the task root)
+    lane: bool = False  # samrun's own runtime client: it speaks the lane (runtime/lane.py)
 
 
 class RuntimeLocator:
@@ -98,7 +99,7 @@ class RuntimeLocator:
         # No bytecode written beside the user's sources (Lambda's /var/task is read-only too);
         # the stdlib's and pip-installed packages' own bytecode is still read.
         env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
-        return RuntimeCommand(argv, env)
+        return RuntimeCommand(argv, env, lane=True)
 
     def _sdk_supports(self, version: str) -> bool:
         """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
@@ -140,7 +141,7 @@ class RuntimeLocator:
             paths.append(str(sdk))
         paths.append(str(code_dir))  # Lambda's NODE_PATH ends with /var/task
         bootstrap = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
-        return RuntimeCommand((node, bootstrap), {"NODE_PATH": ":".join(paths)})
+        return RuntimeCommand((node, bootstrap), {"NODE_PATH": ":".join(paths)}, lane=True)
 
     def node_for(self, major: str) -> str | None:
         """node `major` when it is installed (PATH, nvm, fnm, volta, n), else the PATH's node

@@ -36,6 +36,7 @@ class LaunchSpec:
     image_config: ImageConfig | None = None  # an image function's CMD/ENTRYPOINT/WORKDIR
     image_build: ImageBuild | None = None  # an image function built from its Dockerfile
     deps_dir: Path | None = None  # built dependencies (samrun.build), beside the code
+    pass_fds: tuple[int, ...] = ()  # descriptors the runtime inherits (its lane, runtime/lane.py)
 
 
 class Sandbox(Protocol):

@@ -3,6 +3,9 @@
 Runtimes read `AWS_LAMBDA_RUNTIME_API` as a bare `host:port` and add fixed paths, so each instance
 gets a port of its own; the port a request arrived on says which session it speaks to.
 
+samrun's own Python and Node.js runtimes speak to the same sessions over the lane (lane.py);
+every instance still has its listener here (functions may read AWS_LAMBDA_RUNTIME_API).
+
 The listeners bind loopback whatever `--host` says: whoever reaches one can post the response
 the real caller receives. Only a container backend may need another address, and passes it.
 """
@@ -21,6 +24,7 @@ from samrun.runtime.session import InvokeEvent, RuntimeSession
 
 ERROR_TYPE_FALLBACK = "Runtime.Unknown"
 LOOPBACK = "127.0.0.1"
+TRANSPORT = "http"
 
 
 class RuntimeApiServer:
@@ -72,6 +76,7 @@ class RuntimeApiServer:
         session = self._session(request)
         if session is None:
             return render.unknown_instance()
+        session.transport = TRANSPORT
         try:
             event = await session.next()
         except RuntimeProtocolError as exc:
@@ -142,7 +147,11 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 
 def error_type_of(request: web.Request, body: bytes) -> str:
     """The header wins, as in Lambda; else the body's errorType; else Runtime.Unknown."""
-    header = request.headers.get(protocol.FUNCTION_ERROR_TYPE)
+    return error_type_from(request.headers.get(protocol.FUNCTION_ERROR_TYPE), body)
+
+
+def error_type_from(header: str | None, body: bytes) -> str:
+    """`error_type_of` for a runtime that says the type without HTTP (the lane)."""
     if header:
         return header
     try:

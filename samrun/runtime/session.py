@@ -66,6 +66,7 @@ class RuntimeSession:
         self._reply: asyncio.Future[RuntimeReply] | None = None
         self._current: InvokeEvent | None = None
         self._delivered = False  # the current event has been handed to the runtime
+        self.transport: str | None = None  # how it last asked for an event: "http" or "lane"
 
     # -- the pool's side -------------------------------------------------------------------
 

@@ -124,7 +124,7 @@ const logError = (what, error) => (
 const [HOST, PORT] = (process.env.AWS_LAMBDA_RUNTIME_API || '').split(':');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-function request(method, urlPath, body, headers, retried) {
+function httpRequest(method, urlPath, body, headers, final, retried) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: HOST, port: Number(PORT), path: API + urlPath, method, agent,
       headers: body === undefined ? headers : { 'Content-Type': 'application/json',
@@ -135,20 +135,140 @@ function request(method, urlPath, body, headers, retried) {
       res.on('error', reject);
     });
     req.on('error', (err) => (!retried && (err.code === 'ECONNRESET' || err.code === 'EPIPE')
-      ? request(method, urlPath, body, headers, true).then(resolve, reject) : reject(err)));
+      ? httpRequest(method, urlPath, body, headers, final, true).then(resolve, reject)
+      : reject(err)));
     req.end(body);
   });
 }
 
+// -- samrun's fast lane (samrun/runtime/lane.py): the same calls over one inherited socketpair -----
+// A frame: kind, flags, field count (1 byte each), the fields' lengths (4 bytes each), the fields.
+
+const LANE_FD = process.env._SAMRUN_RUNTIME_LANE; // gone before any of the function's code loads
+delete process.env._SAMRUN_RUNTIME_LANE;
+const EVENT_HEADERS = ['lambda-runtime-aws-request-id', 'lambda-runtime-deadline-ms',
+  'lambda-runtime-invoked-function-arn', 'lambda-runtime-trace-id',
+  'lambda-runtime-client-context', 'lambda-runtime-cognito-identity'];
+
+function frame(kind, flags, fields) {
+  const buffers = fields.map((field) => (Buffer.isBuffer(field) ? field : Buffer.from(field)));
+  const head = Buffer.alloc(3 + 4 * buffers.length);
+  head.write(kind, 0, 'latin1');
+  head[1] = flags;
+  head[2] = buffers.length;
+  buffers.forEach((field, i) => head.writeUInt32BE(field.length, 3 + 4 * i));
+  return Buffer.concat([head, ...buffers]);
+}
+
+function laneClient(fd) {
+  const socket = new (require('net').Socket)({ fd, readable: true, writable: true });
+  const NEXT = frame('N', 0, []);
+  const events = []; // events that came before the loop asked (the next was sent with an answer)
+  const waiters = { V: [], A: [] };
+  let nextSent = false;
+  let pending = [];
+  let size = 0;
+  let needed = 3;
+  // Referenced only while an answer is awaited: between invocations, and while the handler
+  // runs, the lane keeps nothing alive (beforeExit still says "the event loop is empty").
+  const settle = () => (waiters.V.length || waiters.A.length ? socket.ref() : socket.unref());
+  const wait = (kind) => new Promise((resolve, reject) => {
+    waiters[kind].push({ resolve, reject });
+    settle();
+  });
+  const dispatch = (kind, fields) => {
+    if (kind === 'A' && waiters.A.length) waiters.A.shift().resolve({ kind, fields });
+    else if (waiters.V.length) waiters.V.shift().resolve({ kind, fields }); // V, or A: refused
+    else if (kind === 'V') events.push(fields);
+    settle();
+  };
+  socket.on('data', (chunk) => {
+    pending.push(chunk);
+    size += chunk.length;
+    while (size >= needed) {
+      const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, size);
+      pending = [buf];
+      const count = buf[2];
+      const head = 3 + 4 * count;
+      needed = head;
+      if (size < head) break;
+      let total = head;
+      for (let i = 0; i < count; i++) total += buf.readUInt32BE(3 + 4 * i);
+      needed = total;
+      if (size < total) break;
+      const fields = [];
+      for (let i = 0, at = head; i < count; i++) {
+        const length = buf.readUInt32BE(3 + 4 * i);
+        fields.push(buf.subarray(at, at + length));
+        at += length;
+      }
+      const rest = buf.subarray(total);
+      pending = rest.length ? [rest] : [];
+      size = rest.length;
+      needed = 3;
+      dispatch(String.fromCharCode(buf[0]), fields);
+    }
+  });
+  const fail = (err) => {
+    const error = err || new Error('samrun closed the lane');
+    for (const waiter of [...waiters.V.splice(0), ...waiters.A.splice(0)]) waiter.reject(error);
+    settle();
+  };
+  socket.on('error', fail);
+  socket.on('close', () => fail());
+  socket.unref();
+
+  const asEvent = ({ kind, fields }) => {
+    if (kind !== 'V') throw new Error(`samrun refused the next invocation: ${fields[1]}`);
+    const headers = {};
+    EVENT_HEADERS.forEach((name, i) => { if (fields[i].length) headers[name] = fields[i].toString(); });
+    return { headers, body: fields[6] };
+  };
+  return (method, urlPath, body, headers, final) => {
+    if (method === 'GET') { // the next invocation
+      if (!nextSent) socket.write(NEXT);
+      nextSent = false;
+      return events.length ? Promise.resolve(asEvent({ kind: 'V', fields: events.shift() }))
+        : wait('V').then(asEvent);
+    }
+    const parts = urlPath.split('/'); // /invocation/ID/response, /invocation/ID/error, /init/error
+    const errorType = (headers && headers[ERROR_TYPE]) || '';
+    const message = parts[1] === 'init' ? frame('I', final ? 1 : 0, [errorType, body])
+      : parts[3] === 'response' ? frame('R', final ? 1 : 0, [decodeURIComponent(parts[2]), body])
+        : frame('E', final ? 1 : 0, [decodeURIComponent(parts[2]), errorType, body]);
+    if (final) { // the runtime exits next: wait until samrun has it
+      socket.write(message);
+      return wait('A').then(() => ({ headers: {}, body: Buffer.alloc(0) }));
+    }
+    // The answer and the next `next` in one write, as the Python runtime does.
+    socket.write(nextSent ? message : Buffer.concat([message, NEXT]));
+    nextSent = true;
+    return Promise.resolve({ headers: {}, body: Buffer.alloc(0) });
+  };
+}
+
+// Started some other way (not by samrun's process backend), the number may name another file or
+// none: then HTTP, which samrun serves for every instance.
+const isSocket = (fd) => {
+  try {
+    return fs.fstatSync(fd).isSocket();
+  } catch (_) {
+    return false;
+  }
+};
+const request = /^\d+$/.test(LANE_FD || '') && isSocket(Number(LANE_FD))
+  ? laneClient(Number(LANE_FD)) : httpRequest;
+
 const serialize = (value) => JSON.stringify(value === undefined ? null : value);
-const postError = (where, error) => {
+const postError = (where, error, final) => {
   const body = toRapid(error);
   const header = String(body.errorType).replace(/[^\x20-\x7e]/g, ''); // a header must be ASCII
-  return request('POST', where, JSON.stringify(body), { [ERROR_TYPE]: header });
+  return request('POST', where, JSON.stringify(body), { [ERROR_TYPE]: header }, final);
 };
 const postResponse = (id, body, headers) => request(
   'POST', `/invocation/${encodeURIComponent(id)}/response`, body, headers);
-const postInvokeError = (id, error) => postError(`/invocation/${encodeURIComponent(id)}/error`, error);
+const postInvokeError = (id, error, final) => postError(
+  `/invocation/${encodeURIComponent(id)}/error`, error, final);
 
 // -- loading the handler: "dir/module.nested.fn" under LAMBDA_TASK_ROOT ---------------------------
 
@@ -242,7 +362,8 @@ globalThis.awslambda = {
 // -- the invoke loop ----------------------------------------------------------------------------
 
 let beforeExit = () => {};
-let onFatal = (error, code) => postError('/init/error', error).finally(() => process.exit(code));
+let onFatal = (error, code) => postError('/init/error', error, true)
+  .finally(() => process.exit(code));
 
 const parseJson = (text, name) => {
   try {
@@ -305,7 +426,7 @@ async function handleOnce(handler) {
   if (trace) process.env._X_AMZN_TRACE_ID = trace;
   else delete process.env._X_AMZN_TRACE_ID;
   const scheduleNext = () => setImmediate(() => loop(handler));
-  onFatal = (error, code) => postInvokeError(id, error).finally(() => process.exit(code));
+  onFatal = (error, code) => postInvokeError(id, error, true).finally(() => process.exit(code));
   const { context, callback, markDone } = buildContext(headers, id, scheduleNext);
   const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
   // Nothing left to run and no answer: a sync handler answers null, an async one never settled.
