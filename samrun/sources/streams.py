@@ -232,6 +232,10 @@ class StreamPoller:
                     return  # not checkpointed: the next run reads the batch again
             await asyncio.to_thread(self.checkpoints.advance, shard_id, sequence_of(batch[-1]))
         if iterator is None:
+            try:  # a shard's end closes its window (its children start afresh)
+                await windows.close()
+            except Exception:  # the edge's catch-all, as in _delivered
+                logger.exception("%s: closing the window of %s failed", self.mapping.uuid, shard_id)
             self._finished.add(shard_id)  # its children may start
             logger.info("%s: shard %s is closed and fully read", self.mapping.uuid, shard_id)
 
