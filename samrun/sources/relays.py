@@ -80,6 +80,7 @@ class Relays:
         outlives = not aws.embedded and state_dir is not None  # the endpoint outlives samrun
         self.ledger = RelayLedger(state_dir / "relays.json" if outlives and state_dir else None)
         self._kept: dict[str, asyncio.Task[None]] = {}  # relays whose drain gave up
+        self.heir: Callable[[str], PushTrigger | None] | None = None  # running trigger by key
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -172,7 +173,7 @@ class Relays:
         """Drain an unwired relay into the async queue and delete it; if that gives up, the
         relay is kept (named, tried again every KEEP_RETRY_S, and at the next start)."""
         try:
-            done = await relay.retire(lambda message: self._handle(trigger, message))
+            done = await relay.retire(self._handover(trigger))
         except Exception as exc:  # botocore's errors: the queue stays for a later try
             logger.warning("trigger %s: relay %s: %s", push_key(trigger.push), relay.name, exc)
             done = False
@@ -181,6 +182,27 @@ class Relays:
             return
         if relay.name not in self._kept:
             self._kept[relay.name] = asyncio.create_task(self._retry(trigger, relay))
+
+    def _handover(self, trigger: PushTrigger) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        """A retiring relay's message, handled with its own trigger's settings; if that fails
+        (its state machine or function went with the edit), by the running trigger of the same
+        source and function (the new relay's), rather than left stuck."""
+        heir = self.heir(push_key(trigger.push)) if self.heir else None
+
+        async def handle(message: dict[str, Any]) -> None:
+            try:
+                await self._handle(trigger, message)
+            except Exception as exc:  # raised again below when there is no one else to ask
+                if heir is None or heir is trigger or heir.relay is None:
+                    raise
+                logger.warning(
+                    "trigger %s: a retiring relay's message (%s) handed to the running one",
+                    push_key(trigger.push),
+                    exc,
+                )
+                await self._handle(heir, message)
+
+        return handle
 
     async def _retry(self, trigger: PushTrigger, relay: Relay) -> None:
         while True:
@@ -198,7 +220,7 @@ class Relays:
             )
             await asyncio.sleep(KEEP_RETRY_S)
             try:
-                if await relay.retire(lambda message: self._handle(trigger, message)):
+                if await relay.retire(self._handover(trigger)):
                     self.ledger.forget(relay.name)
                     self._kept.pop(relay.name, None)
                     return

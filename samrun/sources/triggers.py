@@ -57,6 +57,7 @@ class Triggers:
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="samrun-relay")
         self._started = False
         self.relays = Relays(aws, self._executor, self._relayed, state_dir)
+        self.relays.heir = self.pushes.get  # a retiring relay's fallback: the running trigger
 
     # --- lifecycle ---------------------------------------------------------------------
 

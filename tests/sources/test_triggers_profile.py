@@ -238,6 +238,7 @@ def test_push_sources_on_a_profile_are_additive_undone_and_cleaned_after_a_crash
     # (the S3 message was in flight, received by the killed run: seen again after the relay's
     # visibility timeout, the old relay is kept until then, never deleted with it inside)
     wait_until(lambda: uploaded(log, "in/while-down.txt") and deployed(log, 2), timeout=60)
+    second.wait_for(r"relay samrun-relay-\w+ of trigger Uploads->worker#\w+ kept: it holds 1")
     wait_until(lambda: len(account.relays()) == 3 and len(old_relays & set(account.relays())) == 1)
     assert len(account.samrun_configs()) == 1 and len(account.subscriptions()) == 2
 
