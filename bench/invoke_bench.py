@@ -248,3 +248,16 @@ def measure_app(
 
 if __name__ == "__main__":
     print(json.dumps(run(), indent=2))
+
+
+async def tool_figures(url: str) -> dict[str, float]:
+    """One tool's figures for the side-by-side benchmarks: first call, warm p50/p99, 4 clients."""
+    async with aiohttp.ClientSession() as session:
+        cold = await invoke(session, url)
+    warm = await warm_latency(url)
+    return {
+        "cold_start_ms": round(cold, 1),
+        "p50_ms": round(warm["p50_ms"], 3),
+        "p99_ms": round(warm["p99_ms"], 3),
+        "throughput_4_per_s": round(await throughput(url, 4)),
+    }

@@ -25,11 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvloop
 
 from bench.floor import measure_floor, ratio
-from bench.invoke_bench import invoke, start_server_with_route, template, throughput, warm_latency
+from bench.invoke_bench import start_server_with_route, template, tool_figures, warm_latency
 
 ROUNDS = 2
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
@@ -108,18 +107,6 @@ def start_samrun(folder: Path) -> tuple[subprocess.Popen[str], str, float]:
     return process, route, time.perf_counter() - began
 
 
-async def figures(url: str) -> dict[str, float]:
-    async with aiohttp.ClientSession() as session:
-        cold = await invoke(session, url)
-    warm = await warm_latency(url)
-    return {
-        "cold_start_ms": round(cold, 1),
-        "p50_ms": round(warm["p50_ms"], 3),
-        "p99_ms": round(warm["p99_ms"], 3),
-        "throughput_4_per_s": round(await throughput(url, 4)),
-    }
-
-
 def one_round(tool: str, cli: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         if tool == "samrun":
@@ -127,7 +114,7 @@ def one_round(tool: str, cli: Path) -> dict[str, float]:
         else:
             process, url, startup = start_serverless(cli)
         try:
-            return {"startup_s": round(startup, 2)} | uvloop.run(figures(url))
+            return {"startup_s": round(startup, 2)} | uvloop.run(tool_figures(url))
         finally:
             process.terminate()
             process.wait(30)

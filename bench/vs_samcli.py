@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import uvloop
 
 from bench.floor import measure_floor, ratio
-from bench.invoke_bench import NOOP, invoke, lambda_url, throughput, warm_latency
+from bench.invoke_bench import NOOP, lambda_url, tool_figures, warm_latency
 from bench.vs_peers import free_port
 
 IMAGE = os.environ.get("SAMRUN_TEST_IMAGE", "samrun-test/python:3.11")
@@ -82,18 +81,6 @@ def start(args: list[str], folder: Path, ready: str) -> tuple[subprocess.Popen[s
     raise RuntimeError(f"{args[0]} did not become ready")
 
 
-async def figures(url: str) -> dict[str, float]:
-    async with aiohttp.ClientSession() as session:
-        cold = await invoke(session, url)
-    warm = await warm_latency(url)
-    return {
-        "cold_start_ms": round(cold, 1),
-        "p50_ms": round(warm["p50_ms"], 3),
-        "p99_ms": round(warm["p99_ms"], 3),
-        "throughput_4_per_s": round(await throughput(url, 4)),
-    }
-
-
 def measure_tool(name: str, sam: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -112,7 +99,7 @@ def measure_tool(name: str, sam: str) -> dict[str, float]:
             process, startup, line = start(args, folder, "ready: Lambda API on")
             url = lambda_url(READY.search(line).group(1))  # type: ignore[union-attr]
         try:
-            return {"startup_s": round(startup, 2)} | uvloop.run(figures(url))
+            return {"startup_s": round(startup, 2)} | uvloop.run(tool_figures(url))
         finally:
             process.terminate()
             process.wait(60)

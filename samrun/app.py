@@ -13,7 +13,7 @@ import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from samrun.api import lambda_api
 from samrun.api import triggers as triggers_api
@@ -44,6 +44,7 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import LOOPBACK, RuntimeApiServer
+from samrun.sources import executions
 from samrun.sources.base import Context as SourceContext
 from samrun.sources.mapping_api import MappingService
 from samrun.sources.pollers import Pollers
@@ -188,6 +189,7 @@ class App:
             graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
         )
         self.front_doors.connections = self.connections
+        self.front_doors.starter = self._start_execution
         self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
             self.aws,
             self.invoker.invoke,
@@ -262,6 +264,10 @@ class App:
         if self.containers is not None and self.containers is not self.backend:
             await self.containers.close()
         await self.aws.stop()
+
+    async def _start_execution(self, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """StartExecution for a route of a state machine's `Api` event (samrun.frontdoors)."""
+        return await asyncio.to_thread(executions.start_request, self.aws, fields)
 
     async def connect_containers(self) -> None:
         """Reach the Docker engine; without one, image functions are named and answer an error,

@@ -22,6 +22,29 @@ POLLED_SOURCE_TYPES = ("sqs", "kinesis", "dynamodb")
 RELAYED_PUSH_TYPES = ("s3", "sns", "eventbridge")
 """Push sources samrun wires on the AWS endpoint; the others are named as not run."""
 
+ESM_SETTING_FIELDS = frozenset(
+    {
+        "FunctionName",
+        "EventSourceArn",
+        "BatchSize",
+        "StartingPosition",
+        "Enabled",
+        "FilterCriteria",
+        "MaximumBatchingWindowInSeconds",
+        "FunctionResponseTypes",
+    }
+)
+"""A mapping's settings the model keeps as fields; the rest stay in `details` as spelled."""
+_ESM_SERVICES = {"rds": "docdb"}  # DocumentDB streams' ARNs are arn:aws:rds:...
+
+
+def esm_source_type(arn: str) -> str:
+    """sqs, kinesis, dynamodb, kafka, mq, docdb... from the source's ARN; `unknown` when none."""
+    parts = arn.split(":")
+    service = parts[2] if len(parts) > 2 and parts[2] else "unknown"
+    return _ESM_SERVICES.get(service, service)
+
+
 UNRESOLVED_PREFIX = "${unresolved:"
 """A value that could not be resolved locally is kept as `${unresolved:<intrinsic>}`."""
 
@@ -227,6 +250,8 @@ class Route:
     stage: str = "Prod"
     timeout_ms: int = 29000
     details: Mapping[str, Any] = field(default_factory=dict)
+    # a StartExecution integration's state machine ARN (`function` is then the machine's name)
+    state_machine: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -216,14 +216,37 @@ async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
         function, qualifier, event = app.triggers.event_for(name, app.graph)
         from samrun.sources.triggers import state_machine_of
 
-        if state_machine_of(app.triggers.find(name, app.graph)):
-            raise SamrunError(
-                f"{name} starts state machine {function}: fire it on a running `samrun up` "
-                "(samrun trigger NAME --url URL), where its executions run"
-            )
+        machine = state_machine_of(app.triggers.find(name, app.graph))
+        if machine:
+            return await execute_once(app, name, machine, event)
         logger.info("%s: invoking %s with %d bytes", name, function, len(event))
         request = InvokeRequest(function=function, qualifier=qualifier, payload=event)
         result = await app.invoker.invoke(request)
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
     return 1 if result.function_error else 0
+
+
+async def execute_once(app: App, name: str, machine: str, event: bytes) -> int:
+    """`samrun trigger` of a state machine's event: one execution on the app's endpoint, waited
+    for; its output on stdout, non-zero exit unless it succeeded."""
+    from samrun.sources import executions
+
+    logger.info("%s: starting state machine %s with %d bytes", name, machine, len(event))
+    try:
+        done = await executions.run(app.aws, machine, event)
+    except Exception as exc:  # botocore's errors: the endpoint refused it
+        raise SamrunError(f"StartExecution of {machine}: {exc}") from None
+    if done["status"] != "SUCCEEDED":
+        logger.error(
+            "%s: execution %s %s: %s %s",
+            name,
+            done["executionArn"],
+            done["status"],
+            done.get("error", ""),
+            done.get("cause", ""),
+        )
+        return 1
+    sys.stdout.write(str(done.get("output", "null")) + "\n")
+    sys.stdout.flush()
+    return 0

@@ -178,6 +178,7 @@ def _document(graph: AppGraph) -> dict[str, Any]:
                 "auth": r.auth,
                 "stage": r.stage,
                 "timeout_ms": r.timeout_ms,
+                "state_machine": r.state_machine,
             }
             for r in graph.routes
         ],
@@ -326,7 +327,7 @@ def plan_table(graph: AppGraph) -> str:
                 r["kind"],
                 r["method"],
                 r["path"],
-                r["function"],
+                f"state machine {r['function']}" if r.get("state_machine") else r["function"],
                 r["api"],
                 r["payload_format"],
                 r["auth"],

@@ -278,3 +278,11 @@ def shared_file(path: Path) -> Path:
     path.touch()
     path.chmod(0o666)
     return path
+
+
+def complete_lines(path: Path) -> list[str]:
+    """The lines functions have finished writing to `path`: one still being written (no newline
+    yet) is left for the next read."""
+    if not path.exists():
+        return []
+    return [line for line in path.read_text().rpartition("\n")[0].splitlines() if line.strip()]

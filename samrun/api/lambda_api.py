@@ -119,7 +119,25 @@ class LambdaApi:
         event_invoke_config.add_routes(app, self.invoker.directory)
         if self.mappings is not None:
             event_source_mappings.add_routes(app, self.mappings)
+        # last, so every `{name}/<subresource>` route is tried first: `Child/Function` with a
+        # bare slash (boto3 sends Child%2FFunction, which the routes above take)
+        nested = PREFIX + "/{name:[A-Za-z0-9]+(?:/[A-Za-z0-9]+)+}"
+        app.router.add_get(nested + "/configuration", self.nested(self.get_configuration))
+        app.router.add_get(nested, self.nested(self.get_function))
         return app
+
+    def nested(self, handler: Handler) -> Handler:
+        """`handler` for a name under a nested stack of the app (a function it lacks is not
+        found); any other name is a route the API lacks, as before."""
+
+        async def only_nested(request: web.Request) -> web.StreamResponse:
+            stack = request.match_info["name"].rsplit("/", 1)[0]
+            functions = self.invoker.directory.graph.functions
+            if not any(f.logical_id.startswith(stack + "/") for f in functions):
+                raise UnknownOperation(f"Unknown operation: {request.method} {request.path[:200]}")
+            return await handler(request)
+
+        return only_nested
 
     async def invoke(self, request: web.Request) -> web.Response:
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")

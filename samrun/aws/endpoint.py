@@ -180,14 +180,16 @@ class AwsEndpoint:
             creds["AWS_SESSION_TOKEN"] = frozen.token
         return creds
 
-    def client(self, service: str) -> Any:
-        """A boto3 client for `service` at this endpoint (blocking: call it off the loop)."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client for `service` at this endpoint (blocking: call it off the loop); in
+        `region` when given (a resource of another region, such as a public layer)."""
+        key = service if region in (None, self.region) else f"{service}@{region}"
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._new_client(service)
-            return self._clients[service]
+            if key not in self._clients:
+                self._clients[key] = self._new_client(service, region or self.region)
+            return self._clients[key]
 
-    def _new_client(self, service: str) -> Any:
+    def _new_client(self, service: str, region: str) -> Any:
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -198,8 +200,8 @@ class AwsEndpoint:
             max_pool_connections=64,  # pollers call from many threads at once
         )
         if self.profile:
-            return self._session.client(service, config=config)
-        session = boto3.session.Session(region_name=self.region, **FAKE_CREDENTIALS)
+            return self._session.client(service, region_name=region, config=config)
+        session = boto3.session.Session(region_name=region, **FAKE_CREDENTIALS)
         return session.client(service, endpoint_url=self.url, config=config)
 
     async def stop(self) -> None:

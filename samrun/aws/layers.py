@@ -1,8 +1,9 @@
 """Layers an app names only by ARN (a public layer such as Powertools), downloaded from AWS.
 
-Only with --aws-profile: GetLayerVersionByArn gives a presigned URL to the layer's zip, which is
-saved once in the state folder (keyed by the ARN, as a published layer version never changes)
-and used as the layer's content. Not exercised by the test suite, which runs offline.
+Only with --aws-profile: GetLayerVersion (the layer's ARN and version number, in the layer's own
+region; the same answer as GetLayerVersionByArn, which moto and other endpoints lack) gives a
+presigned URL to the layer's zip, which is saved once in the state folder (keyed by the ARN, as a
+published layer version never changes) and used as the layer's content.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ DOWNLOAD_TIMEOUT_S = 120
 
 
 def _download(endpoint: AwsEndpoint, arn: str, target: Path) -> None:
-    location = endpoint.client("lambda").get_layer_version_by_arn(Arn=arn)["Content"]["Location"]
+    layer, _, version = arn.rpartition(":")
+    parts = arn.split(":")
+    region = parts[3] if len(parts) > 3 and parts[3] else endpoint.region
+    lambda_client = endpoint.client("lambda", region=region)
+    reply = lambda_client.get_layer_version(LayerName=layer, VersionNumber=int(version))
+    location = reply["Content"]["Location"]
     partial = target.with_suffix(".part")
     target.parent.mkdir(parents=True, exist_ok=True)
     with urllib.request.urlopen(location, timeout=DOWNLOAD_TIMEOUT_S) as response:

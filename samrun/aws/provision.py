@@ -17,7 +17,7 @@ from typing import Any
 
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.provision_config import CREATORS
-from samrun.model import AppGraph, FunctionConfig, Resource
+from samrun.model import AppGraph, FunctionConfig, Resource, Route
 
 logger = logging.getLogger(__name__)
 
@@ -222,9 +222,21 @@ def localise(graph: AppGraph, found: Substitutions) -> AppGraph:
         ),
         schedules=tuple(_machine(s, swap) for s in graph.schedules),
         push_sources=tuple(_machine(p, swap) for p in graph.push_sources),
+        routes=tuple(_route(r, swap) for r in graph.routes),
     )
 
 
 def _machine(item: Any, swap: Callable[[str], str]) -> Any:
     """A schedule or push source whose state machine target names the endpoint's ARN."""
     return replace(item, state_machine=swap(item.state_machine)) if item.state_machine else item
+
+
+def _route(route: Route, swap: Callable[[str], str]) -> Route:
+    """A StartExecution route naming the endpoint's ARN, in its request templates too."""
+    if not route.state_machine:
+        return route
+    integration = dict(route.details.get("start_execution") or {})
+    templates = integration.get("request_templates") or {}
+    integration["request_templates"] = {k: swap(v) for k, v in templates.items()}
+    details = {**route.details, "start_execution": integration}
+    return replace(route, state_machine=swap(route.state_machine), details=details)

@@ -17,6 +17,7 @@ from samrun.frontdoors.integration import IntegrationTimeout, call
 from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
 from samrun.frontdoors.rest_v1 import MalformedResponse, api_id, build_event_v1, parse_response_v1
 from samrun.frontdoors.routes import RouteMatch, RouteTable
+from samrun.frontdoors.start_execution import Starter, start_execution
 from samrun.invoke.invoker import Invoker
 from samrun.model import RouteKind
 
@@ -40,6 +41,7 @@ class Gateway:
         self.region = region
         self.account_id = account_id
         self.cache = AuthorizerCache()
+        self.starter: Starter | None = None  # StartExecution on the AWS endpoint (state machines)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         match = self.table.match(request.method, request.raw_path)
@@ -79,6 +81,9 @@ class Gateway:
         self, request: HttpRequest, match: RouteMatch, authorizer: dict[str, Any] | None
     ) -> HttpResponse:
         route = match.route
+        if route.state_machine:
+            ids = {"account_id": self.account_id, "api_id": api_id(route.api)}
+            return await start_execution(request, match, self.starter, **ids)
         v2 = route.payload_format == "2.0"
         build = build_event_v2 if v2 else build_event_v1
         event = build(

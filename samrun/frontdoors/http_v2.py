@@ -105,7 +105,9 @@ def parse_response_v2(payload: bytes) -> HttpResponse:
         raise MalformedResponse("not JSON") from None
     if not isinstance(data, dict) or "statusCode" not in data:
         # API Gateway infers 200 application/json, the body being the function's response:
-        # a string is sent as the string, anything else as its JSON
+        # a string is sent as the string, anything else as its JSON ("Lambda function response
+        # for format 2.0", docs.aws.amazon.com/apigateway/latest/developerguide/
+        # http-api-develop-integrations-lambda.html#http-api-develop-integrations-lambda.v2)
         inferred = data.encode() if isinstance(data, str) else payload
         return HttpResponse(
             status=200, body=inferred, headers=(("Content-Type", "application/json"),)

@@ -33,7 +33,11 @@ _IDENTITY_KEYS = (
 
 
 HTTP_API_TEXT = "text/plain; charset=utf-8"
-"""What an HTTP API answers for a body whose Content-Type the function did not name."""
+"""What an HTTP API answers for a body whose Content-Type the function did not name, in a response
+with a `statusCode`. AWS documents a default only for the inferred 2.0 form (no `statusCode`:
+application/json, see http_v2.parse_response_v2); for this form it documents none, and a real HTTP
+API answers text/plain; charset=utf-8 (captured on AWS in "AWS API Gateway Response Handling",
+aasisodiya.github.io/nodejs/nodejs-aws/nodejs-aws-apigw). A REST API answers application/json."""
 
 
 class MalformedResponse(ValueError):

@@ -27,6 +27,7 @@ from samrun.frontdoors.function_urls import FunctionUrl
 from samrun.frontdoors.gateway import INTERNAL, Gateway
 from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
 from samrun.frontdoors.routes import RouteTable
+from samrun.frontdoors.start_execution import Starter
 from samrun.invoke.invoker import Invoker
 from samrun.listeners import ConnectionBudget
 from samrun.listeners import Listener as HttpListener
@@ -214,6 +215,7 @@ class FrontDoors:
         self._tasks: list[asyncio.Task[None]] = []
         self._retired: list[_Door] = []  # listeners a reload dropped, stopped after it
         self.connections = ConnectionBudget()  # the App shares its own with the Lambda API
+        self.starter: Starter | None = None  # set by the App: StartExecution on its endpoint
         self._configure(graph)
 
     def _configure(self, graph: AppGraph) -> list[_Door]:
@@ -230,6 +232,8 @@ class FrontDoors:
                 self.table, self.invoker, region=graph.region, account_id=graph.account_id
             )
             new.append(_Door("API", bind(self.host, self.port), self.gateway.handle))
+        if self.gateway is not None:
+            self.gateway.starter = self.starter
         wanted = {r.function: r for r in graph.routes if r.kind is RouteKind.FUNCTION_URL}
         for function, door in self.urls.items():
             if function not in wanted:
@@ -275,6 +279,8 @@ class FrontDoors:
         return new
 
     async def start(self) -> None:
+        if self.gateway is not None:
+            self.gateway.starter = self.starter
         for door in self.doors:
             await door.start(self.connections)
         self._start_health()
@@ -335,7 +341,8 @@ class FrontDoors:
         api = next((d for d in self.doors if d.name == "API"), None)
         for route in self.table.routes if api else []:
             path = "/*" if route.path == "$default" else route.path
-            rows.append((route.method, route.path, route.function, self.url(api) + path))  # type: ignore[arg-type]
+            target = f"state machine {route.function}" if route.state_machine else route.function
+            rows.append((route.method, route.path, target, self.url(api) + path))  # type: ignore[arg-type]
         for function, door in self.urls.items():
             if self._serving(door):
                 rows.append(("ANY", "function URL", function, self.url(door) + "/"))

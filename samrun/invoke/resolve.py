@@ -8,12 +8,16 @@ and keeps what the API made, as redeploying a stack keeps manual changes it does
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from samrun.errors import ResourceNotFound
 from samrun.invoke.arn import FunctionRef, function_arn, parse_function_ref
 from samrun.model import LATEST, Alias, AppGraph, Function, FunctionConfig, InvokeConfig, Version
+
+NESTED_NAME = re.compile(r"[A-Za-z0-9]+(?:/[A-Za-z0-9]+)+")
+"""A nested stack's function by its logical ids (`Child/Function`, `A/B/Function`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,8 @@ class FunctionDirectory:
         `sam local start-lambda` takes it) as the function's name; any other name as it is."""
         base, sep, qualifier = name.partition(":")
         function = self.graph.function(base) if "/" in base else None
+        if function is None and NESTED_NAME.fullmatch(base):  # as start-lambda answers it
+            raise ResourceNotFound(f"Function not found: {self.arn(base)}")
         return function.name + sep + qualifier if function else name
 
     def resolve(self, name: str, qualifier: str | None = None) -> Target:

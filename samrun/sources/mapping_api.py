@@ -14,23 +14,11 @@ from dataclasses import replace
 from typing import Any
 
 from samrun.errors import InvalidParameterValue, ResourceConflict
-from samrun.model import EventSourceMapping
+from samrun.model import ESM_SETTING_FIELDS, EventSourceMapping, esm_source_type
 from samrun.sources.base import LiveMapping
 from samrun.sources.filters import compile_filters
 from samrun.sources.pollers import DEFAULT_BATCH, Pollers
 
-SOURCE_TYPES = {"sqs": "sqs", "kinesis": "kinesis", "dynamodb": "dynamodb", "kafka": "kafka"}
-SOURCE_TYPES |= {"mq": "mq", "rds": "docdb"}
-MODEL_FIELDS = {
-    "FunctionName",
-    "EventSourceArn",
-    "BatchSize",
-    "StartingPosition",
-    "Enabled",
-    "FilterCriteria",
-    "MaximumBatchingWindowInSeconds",
-    "FunctionResponseTypes",
-}
 STREAM_POSITIONS = {"TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"}
 MAX_BATCH = {"sqs": 10000, "kinesis": 10000, "dynamodb": 10000}
 
@@ -57,7 +45,7 @@ class MappingService:
         source = body.get("EventSourceArn")
         if not isinstance(source, str) or not source:
             raise InvalidParameterValue("EventSourceArn is required")
-        kind = SOURCE_TYPES.get(source.split(":")[2] if source.count(":") > 2 else "", "unknown")
+        kind = esm_source_type(source)
         for existing in self.pollers.mappings.values():
             if existing.esm.source == source and existing.esm.function == name:
                 raise ResourceConflict(
@@ -70,7 +58,7 @@ class MappingService:
             qualifier=qualifier,
             source_type=kind,
             source=source,
-            details={k: v for k, v in body.items() if k not in MODEL_FIELDS},
+            details={k: v for k, v in body.items() if k not in ESM_SETTING_FIELDS},
         )
         esm = self._updated(esm, body)
         if kind in ("kinesis", "dynamodb") and esm.starting_position is None:
@@ -86,7 +74,7 @@ class MappingService:
         if "FunctionName" in body:
             name, qualifier = self._function(body["FunctionName"])
             esm = replace(esm, function=name, qualifier=qualifier)
-        extra = {k: v for k, v in body.items() if k not in MODEL_FIELDS and k != "UUID"}
+        extra = {k: v for k, v in body.items() if k not in ESM_SETTING_FIELDS and k != "UUID"}
         esm = self._updated(replace(esm, details={**esm.details, **extra}), body)
         self.pollers.apply(mapping, esm)
         shape = self.shape(mapping)

@@ -10,37 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from samrun.model import EventSourceMapping, PushSource, Schedule, is_unresolved
+from samrun.model import (
+    ESM_SETTING_FIELDS,
+    EventSourceMapping,
+    PushSource,
+    Schedule,
+    esm_source_type,
+    is_unresolved,
+)
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
 
-_ESM_TYPES = {
-    "sqs": "sqs",
-    "kinesis": "kinesis",
-    "dynamodb": "dynamodb",
-    "kafka": "kafka",
-    "mq": "mq",
-    "rds": "docdb",
-}
-_ESM_FIELDS = frozenset(
-    {
-        "FunctionName",
-        "EventSourceArn",
-        "BatchSize",
-        "StartingPosition",
-        "Enabled",
-        "FilterCriteria",
-        "MaximumBatchingWindowInSeconds",
-        "FunctionResponseTypes",
-    }
-)
-
 
 def _esm_type(arn: str, props: Mapping[str, Any]) -> str:
-    if "SelfManagedEventSource" in props:
-        return "kafka"
-    parts = arn.split(":")
-    return _ESM_TYPES.get(parts[2], parts[2]) if len(parts) > 2 else "unknown"
+    return "kafka" if "SelfManagedEventSource" in props else esm_source_type(arn)
 
 
 def build_event_source_mappings(ctx: BuildContext) -> tuple[EventSourceMapping, ...]:
@@ -74,7 +57,7 @@ def build_event_source_mappings(ctx: BuildContext) -> tuple[EventSourceMapping, 
                 details={
                     key: ctx.resolve(value, lid, key)
                     for key, value in props.items()
-                    if key not in _ESM_FIELDS
+                    if key not in ESM_SETTING_FIELDS
                 },
             )
         )

@@ -12,6 +12,11 @@ from typing import Any
 
 from samrun.model import Function, Route, RouteKind
 from samrun.template.build_route_details import attach_details, unchecked_authorizers
+from samrun.template.build_state_routes import (
+    is_start_execution,
+    method_integration,
+    start_execution,
+)
 from samrun.template.context import BuildContext, text_or_none
 from samrun.template.intrinsics import as_text
 
@@ -52,6 +57,21 @@ def _from_body(
                 continue
             integration = operation.get("x-amazon-apigateway-integration") or {}
             target = ctx.function_target(integration.get("uri"))
+            machine = start_execution(ctx, integration) if is_start_execution(integration) else None
+            if machine is not None:
+                yield Route(
+                    api=api,
+                    kind=kind,
+                    method=method,
+                    path=str(path),
+                    function=machine[0],
+                    auth=_auth(operation, body),
+                    stage=stage,
+                    timeout_ms=default_timeout,
+                    details={"start_execution": machine[2]},
+                    state_machine=machine[1],
+                )
+                continue
             if target is None:
                 if integration and integration.get("type") != "mock":  # mock: CORS preflight
                     ctx.resolver.warnings.append(
@@ -96,10 +116,26 @@ def _rest_methods(ctx: BuildContext, stages: Mapping[str, str]) -> Iterator[Rout
         method = ctx.resolve(props, lid)
         integration = method.get("Integration") or {}
         target = ctx.function_target(integration.get("Uri"))
-        if target is None:
-            continue
         api = as_text(method.get("RestApiId", ""))
         auth = as_text(method.get("AuthorizationType", "NONE"))
+        machine = None
+        if is_start_execution(integration):
+            machine = start_execution(ctx, method_integration(integration))
+        if machine is not None:
+            yield Route(
+                api=api,
+                kind=RouteKind.REST,
+                method=as_text(method.get("HttpMethod", "ANY")).upper(),
+                path=paths.get(as_text(method.get("ResourceId", "")), "") or "/",
+                function=machine[0],
+                auth=text_or_none(method.get("AuthorizerId")) or auth,
+                stage=stages.get(api, "Prod"),
+                details={"start_execution": machine[2]},
+                state_machine=machine[1],
+            )
+            continue
+        if target is None:
+            continue
         yield Route(
             api=api,
             kind=RouteKind.REST,

@@ -110,7 +110,7 @@ SAM_EVENTS: Mapping[str, str | None] = {
 }
 """SAM event types of a function: what samrun makes of them (None: not run)."""
 
-STATE_MACHINE_EVENTS = ("Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent")
+STATE_MACHINE_EVENTS = ("Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent", "Api")
 """SAM event types of a state machine samrun runs: each event starts an execution."""
 
 FUNCTION_PROPERTIES: Mapping[str, str] = {

@@ -13,9 +13,14 @@ from tests.conftest import SamrunProcess
 
 
 def aws_client(server: SamrunProcess, service: str) -> Any:
+    return endpoint_client(server.addresses["AWS endpoint"], service)
+
+
+def endpoint_client(url: str, service: str) -> Any:
+    """A boto3 client of an AWS endpoint (moto's server) with test credentials, no retries."""
     return boto3.client(
         service,
-        endpoint_url=server.addresses["AWS endpoint"],
+        endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

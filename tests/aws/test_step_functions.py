@@ -54,12 +54,45 @@ def test_start_execution_runs_the_workflow_through_samruns_functions(samrun_up: 
     assert "queued for StockTradingStateMachine" in fired.stderr
     arn = machine["stateMachineArn"]
     wait_until(lambda: [d for d in _finished(sfn, arn) if "Scheduled Event" in d["input"]])
-    once = run_samrun("trigger", str(TEMPLATE), "HourlyTradingSchedule")  # no running app
-    assert once.returncode != 0 and "starts state machine StockTradingStateMachine" in once.stderr
+    # without --url: one execution on the command's own endpoint (a guest of the running `up`
+    # here), waited for, its output on stdout
+    once = run_samrun("trigger", str(TEMPLATE), "HourlyTradingSchedule", timeout=120)
+    assert once.returncode == 0, once.stderr
+    assert json.loads(once.stdout) == {"type": "buy", "price": 42, "by": "StockBuyerFunction"}
     assert "Traceback" not in once.stderr
 
 
-def test_plan_shows_state_machine_targets_and_names_its_api_event(tmp_path: Path) -> None:
+def test_trigger_without_a_running_app_runs_one_execution(tmp_path: Path) -> None:
+    """`samrun trigger TEMPLATE NAME` alone: the state machine's execution runs to its end; one
+    that fails exits non-zero with its error and cause."""
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Echo:\n"
+        "    Type: AWS::Serverless::StateMachine\n"
+        "    Properties:\n"
+        "      Definition: {StartAt: A, States: {A: {Type: Pass, Result: {ok: 1}, End: true}}}\n"
+        "      Events:\n"
+        "        Tick: {Type: Schedule, Properties: {Schedule: rate(1 day), Enabled: false}}\n"
+        "  Broken:\n"
+        "    Type: AWS::Serverless::StateMachine\n"
+        "    Properties:\n"
+        "      Definition: {StartAt: F, States: {F: {Type: Fail, Error: Boom, Cause: why}}}\n"
+        "      Events:\n"
+        "        Tock: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 day)}}\n"
+    )
+    state = ["--state-dir", str(tmp_path / ".samrun")]
+    ok = run_samrun("trigger", str(template), "Tick", *state, cwd=tmp_path, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"ok": 1}
+    failed = run_samrun("trigger", str(template), "Tock", *state, cwd=tmp_path, timeout=120)
+    assert failed.returncode == 1, failed.stderr
+    assert "FAILED" in failed.stderr and "Boom" in failed.stderr and "why" in failed.stderr
+    assert failed.stdout == "" and "Traceback" not in failed.stderr
+
+
+def test_plan_shows_state_machine_targets_and_its_api_route(tmp_path: Path) -> None:
     template = tmp_path / "template.yaml"
     template.write_text(
         "Transform: AWS::Serverless-2016-10-31\n"
@@ -82,8 +115,10 @@ def test_plan_shows_state_machine_targets_and_names_its_api_event(tmp_path: Path
     (schedule,) = plan["schedules"]
     assert schedule["state_machine"].endswith(":stateMachine:Machine")
     assert schedule["expression"] == "cron(0 2 * * ? *)"
-    named = [n for n in plan["not_run"] if "Machine.Events" in n["name"]]
-    assert [n["name"] for n in named] == ["Machine.Events.Start"]
+    assert not [n for n in plan["not_run"] if "Machine.Events" in n["name"]]
+    (route,) = plan["routes"]  # the Api event: a route that starts executions
+    assert (route["path"], route["function"]) == ("/start", "Machine")
+    assert route["state_machine"] == schedule["state_machine"]
 
 
 def _events_app(tmp_path: Path) -> Path:

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from samrun.watch import included_files
 from tests.conftest import invoke_http
@@ -64,8 +67,36 @@ def test_the_lambda_api_takes_child_function_names_as_sam_cli_start_lambda(
     status, _, raw = invoke_http(server.lambda_endpoint, "Child/Named", {})  # a bare slash
     assert status == 200 and json.loads(raw["body"])["greeting"] == "named"
     status, _, missing = invoke_http(server.lambda_endpoint, "Child/Nobody", {})
-    assert status in (400, 404), missing  # an error in Lambda's shape, not a route miss
-    assert isinstance(missing, dict) and (missing.get("Type") or missing.get("message"))
+    assert status == 404, missing  # an error in Lambda's shape, not a route miss
+    assert isinstance(missing, dict) and missing["message"].startswith("Function not found: ")
+    # GetFunction and GetFunctionConfiguration by the nested name (boto3 sends Child%2FHello)
+    found = lambda_client.get_function(FunctionName="Child/Hello")
+    assert found["Configuration"]["FunctionName"] == "Child-Hello"
+    config = lambda_client.get_function_configuration(FunctionName="Child/Hello")
+    assert config["FunctionArn"].endswith(":function:Child-Hello")
+    for name in ("Child/Nobody", "Nope/Hello"):  # a clean error, never a route miss
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+            lambda_client.get_function(FunctionName=name)
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+            lambda_client.list_versions_by_function(FunctionName=name)
+    # a bare slash, as curl sends it: the nested function, or Lambda's own errors in JSON
+    api = server.lambda_endpoint + "/2015-03-31/functions/"
+    assert _get(api + "Child/Hello")[1]["Configuration"]["FunctionName"] == "Child-Hello"
+    assert _get(api + "Child/Hello/configuration")[1]["FunctionName"] == "Child-Hello"
+    status, body = _get(api + "Child/Nobody")
+    assert (status, body["Type"]) == (404, "User")
+    assert body["message"].startswith("Function not found: ")
+    status, body = _get(api + "Nope/Hello/configuration")  # no such stack: no such route
+    assert status == 404 and body["message"].startswith("Unknown operation")
+
+
+def _get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        assert exc.headers.get("Content-Type", "").startswith("application/json")
+        return exc.code, json.loads(exc.read())
 
 
 def test_watch_reloads_when_a_child_template_changes(samrun_up: Any, tmp_path: Path) -> None:

@@ -12,7 +12,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.aws.helpers import aws_client, queue_url, receive
-from tests.conftest import FIXTURES, SamrunProcess, shared_file, start_up, wait_until
+from tests.conftest import (
+    FIXTURES,
+    SamrunProcess,
+    complete_lines,
+    shared_file,
+    start_up,
+    wait_until,
+)
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
@@ -44,10 +51,6 @@ def invoke_event(client, name: str, event: object) -> str:
     return response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def test_failing_function_ends_in_its_dlq_after_three_attempts(client, sqs) -> None:
     event = {"id": str(uuid.uuid4())}
     request_id = invoke_event(client, "Retried", event)
@@ -65,8 +68,8 @@ def test_failure_destination_gets_the_invocation_record(client, sqs, tmp_path: P
     event = {"log": str(log), "k": [1, 2]}
     request_id = invoke_event(client, "RetriedOnce", event)
     (message,) = receive(sqs, queue_url(sqs, "FailureQueue"), 1, settle=0.5)
-    assert len(lines(log)) == 2  # MaximumRetryAttempts: 1
-    assert set(lines(log)) == {request_id}  # every attempt carries the same request id
+    assert len(complete_lines(log)) == 2  # MaximumRetryAttempts: 1
+    assert set(complete_lines(log)) == {request_id}  # every attempt carries the same request id
     record = message["Json"]
     assert set(record) == RESPONSE_KEYS
     assert record["version"] == "1.0"
@@ -102,7 +105,7 @@ def test_success_destination_gets_the_invocation_record(client, sqs, tmp_path: P
     }
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     assert record["responsePayload"] == {"ok": True, "got": event}
-    assert lines(log) == [request_id]
+    assert complete_lines(log) == [request_id]
 
 
 def test_expired_event_is_not_run_again(client, sqs, tmp_path: Path) -> None:
@@ -114,7 +117,7 @@ def test_expired_event_is_not_run_again(client, sqs, tmp_path: Path) -> None:
     context = message["Json"]["requestContext"]
     assert (context["requestId"], context["condition"]) == (request_id, "EventAgeExceeded")
     assert context["approximateInvokeCount"] == 1
-    assert lines(log) == [request_id]
+    assert complete_lines(log) == [request_id]
 
 
 def test_event_invoke_config_over_the_lambda_api(client, sqs, tmp_path: Path) -> None:
@@ -146,7 +149,7 @@ def test_event_invoke_config_over_the_lambda_api(client, sqs, tmp_path: Path) ->
     (message,) = receive(sqs, queue_url(sqs, "FailureQueue"), 1, settle=0.5)
     assert message["Json"]["requestContext"]["requestId"] == request_id
     assert message["Json"]["requestContext"]["approximateInvokeCount"] == 1
-    assert lines(log) == [request_id]  # MaximumRetryAttempts 0: one attempt
+    assert complete_lines(log) == [request_id]  # MaximumRetryAttempts 0: one attempt
 
     client.delete_function_event_invoke_config(FunctionName="Configurable")
     with pytest.raises(ClientError) as deleted:
@@ -177,8 +180,8 @@ def test_recursive_loop_is_stopped_after_16_invocations(server, client, tmp_path
     mark = len(server.lines)
     invoke_event(client, "Loop", {"log": str(log)})
     server.wait_for("recursive loop detected", timeout=30, start=mark)
-    wait_until(lambda: len(lines(log)) >= 16)
-    hops = [line.rsplit("Lineage=", 1)[1].rsplit(":", 1)[1] for line in lines(log)]
+    wait_until(lambda: len(complete_lines(log)) >= 16)
+    hops = [line.rsplit("Lineage=", 1)[1].rsplit(":", 1)[1] for line in complete_lines(log)]
     assert hops == [str(n) for n in range(1, 17)]
     stops = [line for line in server.lines[mark:] if "recursive loop detected" in line]
     assert len(stops) == 1 and "Loop" in stops[0]

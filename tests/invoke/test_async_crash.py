@@ -11,7 +11,15 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import FIXTURES, SamrunProcess, alive, shared_file, start_up, wait_until
+from tests.conftest import (
+    FIXTURES,
+    SamrunProcess,
+    alive,
+    complete_lines,
+    shared_file,
+    start_up,
+    wait_until,
+)
 
 TEMPLATE = FIXTURES / "templates" / "async.yaml"
 EVENTS = 60
@@ -22,7 +30,7 @@ def start(state: Path) -> SamrunProcess:
 
 
 def delivered(log: Path) -> set[int]:
-    return {int(line) for line in log.read_text().split()} if log.exists() else set()
+    return {int(line) for line in complete_lines(log)}
 
 
 def test_kill_9_loses_no_accepted_event(tmp_path: Path) -> None:

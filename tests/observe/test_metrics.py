@@ -13,10 +13,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.aws.helpers import endpoint_client
 from tests.conftest import FIXTURES, SamrunProcess, invoke_http, start_up, wait_until
 
 TIME_SCALE = "150"  # a metrics period of 0.4 s; Canary10Percent5Minutes: 2 s of canary
@@ -40,13 +40,7 @@ def server(app_dir: Path):
 
 def aws_client(server: SamrunProcess, service: str):
     url = server.wait_for(r"AWS endpoint on (http://\S+)").group(1)
-    return boto3.client(
-        service,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return endpoint_client(url, service)
 
 
 def get(server: SamrunProcess, path: str) -> bytes:

@@ -7,18 +7,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import SamrunProcess
+from tests.conftest import SamrunProcess, complete_lines
 
 
 def invocations(log: Path, function: str | None = None) -> list[dict[str, Any]]:
-    """Every invocation the fixture functions logged (one JSON line each), in order written.
-
-    A line still being written (no newline yet) is left for the next read.
-    """
-    if not log.exists():
-        return []
-    complete = log.read_text().rpartition("\n")[0]
-    lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
+    """Every invocation the fixture functions logged (one JSON line each), in order written."""
+    lines = [json.loads(line) for line in complete_lines(log)]
     return [line for line in lines if function is None or line["function"] == function]
 
 

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
+from tests.aws.helpers import endpoint_client
 from tests.conftest import shared_file, wait_until
 from tests.sources.helpers import bodies, poller, queue_counts
 
@@ -64,13 +64,7 @@ def test_kill_9_mid_batch_leaves_the_message_on_the_queue(
     template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(TEMPLATE.format(log=log, sleep=30))
     first = samrun_up(template, "--aws-endpoint", endpoint)
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = endpoint_client(endpoint, "sqs")
     url = sqs.get_queue_url(QueueName="Durable")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="survives")
     wait_until(lambda: poller(first, "Slow")["in_flight"] == 1, timeout=20)
@@ -118,13 +112,7 @@ def test_a_stream_resumes_at_its_checkpoint_after_a_restart(
     template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(STREAM_TEMPLATE.format(log=log))
     first = samrun_up(template, "--aws-endpoint", endpoint)
-    kinesis = boto3.client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    kinesis = endpoint_client(endpoint, "kinesis")
     for n in range(3):
         kinesis.put_record(StreamName="Events", Data=f"first-{n}".encode(), PartitionKey="k")
     wait_until(lambda: len(bodies(log, "Reader")) == 3, timeout=30)
@@ -176,13 +164,7 @@ def test_a_table_stream_resumes_at_its_checkpoint_after_a_restart(
     template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(TABLE_TEMPLATE.format(log=log))
     first = samrun_up(template, "--aws-endpoint", endpoint)
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = endpoint_client(endpoint, "dynamodb")
     dynamodb.put_item(TableName="Items", Item={"id": {"S": "a"}})
     wait_until(lambda: bodies(log, "Reader") == ["INSERT"], timeout=30)
     assert first.stop() == 0
@@ -198,13 +180,7 @@ def test_sigterm_lets_the_batch_in_flight_finish_and_takes_no_new_one(
     template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
     template.write_text(TEMPLATE.format(log=log, sleep=2))
     server = samrun_up(template, "--aws-endpoint", endpoint)
-    sqs = boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    sqs = endpoint_client(endpoint, "sqs")
     url = sqs.get_queue_url(QueueName="Durable")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="finishing")
     wait_until(lambda: poller(server, "Slow")["in_flight"] == 1, timeout=20)

@@ -1,0 +1,158 @@
+"""Flags to `Config`: what each command-line option means, checked before anything starts.
+
+Shared by every command; the SAM CLI spellings (`--parameter-overrides`, `--env-vars`) are read
+as SAM CLI reads them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from samrun.config import Config
+from samrun.errors import SamrunError
+
+
+def find_template(given: str | None) -> Path:
+    """TEMPLATE defaults to template.yaml, then template.yml, in the current folder (as SAM CLI)."""
+    if given:
+        path = Path(given)
+        return path / "template.yaml" if path.is_dir() else path
+    for name in ("template.yaml", "template.yml", "template.json"):
+        if Path(name).exists():
+            return Path(name)
+    return Path("template.yaml")
+
+
+def parse_overrides(values: Sequence[str]) -> dict[str, str]:
+    """SAM CLI's `--parameter-overrides`: `K=V` pairs, or `ParameterKey=K,ParameterValue=V`;
+    one argument may hold several, separated by spaces, quoted as a shell quotes them."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        for token in _override_tokens(value):
+            pair = _override_pair(token)
+            if pair is None:
+                raise SamrunError(f"--parameter-overrides: expected KEY=VALUE, got {value!r}")
+            overrides[pair[0]] = pair[1]
+    return overrides
+
+
+def _override_pair(token: str) -> tuple[str, str] | None:
+    if token.startswith("ParameterKey="):
+        key_part, sep, value_part = token.partition(",ParameterValue=")
+        key = key_part.removeprefix("ParameterKey=")
+        return (key, value_part) if sep and key else None
+    key, sep, val = token.partition("=")
+    return (key, val) if sep and key else None
+
+
+def _override_tokens(value: str) -> list[str]:
+    """The pairs in one argument: split as a shell would when every piece is a pair (SAM CLI's
+    `"A=x B=y"`), else the argument whole (`K=a value with spaces`)."""
+    try:
+        tokens = shlex.split(value)
+    except ValueError:
+        return [value]
+    if tokens and all(_override_pair(t) is not None for t in tokens):
+        return tokens
+    return [value]
+
+
+def parse_ports(values: Sequence[str]) -> dict[str, int]:
+    """`--alb-port Listener=8080 …`: the local port of each named ALB listener."""
+    ports: dict[str, int] = {}
+    for value in values:
+        name, sep, port = value.partition("=")
+        if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SamrunError(f"--alb-port: expected LISTENER=PORT, got {value!r}")
+        ports[name] = int(port)
+    return ports
+
+
+def parse_layer_map(values: Sequence[str]) -> dict[str, str]:
+    """`--layer-map ARN=PATH …`: local content (a folder or .zip) for layers the app only names
+    by ARN, such as a public layer."""
+    found: dict[str, str] = {}
+    for value in values:
+        arn, sep, path = value.partition("=")
+        if not sep or not arn.startswith("arn:") or not path:
+            raise SamrunError(f"--layer-map: expected LAYER_ARN=PATH, got {value!r}")
+        if not Path(path).exists():
+            raise SamrunError(f"--layer-map {arn}: {path} does not exist")
+        found[arn] = str(Path(path).resolve())
+    return found
+
+
+def load_env_vars(path: str | None) -> dict[str, dict[str, str]]:
+    """SAM CLI's `--env-vars` file: {"Function": {"K": "V"}, "Parameters": {"K": "V"}}."""
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SamrunError(f"--env-vars {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise SamrunError(f"--env-vars {path}: expected an object of objects, as SAM CLI reads it")
+    return {name: {k: str(v) for k, v in env.items()} for name, env in data.items()}
+
+
+def docker_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--image-map, --skip-pull, --container-host, and the engine's DOCKER_* variables."""
+    images: dict[str, str] = {}
+    for value in getattr(args, "image_map", None) or []:
+        runtime, sep, image = value.partition("=")
+        if not sep or not runtime or not image:
+            raise SamrunError(f"--image-map: expected RUNTIME=IMAGE, got {value!r}")
+        images[runtime] = image
+    return {
+        "image_map": images,
+        "skip_pull": getattr(args, "skip_pull", False),
+        "container_host": getattr(args, "container_host", None),
+        "engine_env": {k: v for k, v in os.environ.items() if k.startswith("DOCKER_")},
+    }
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    return Config(
+        template=find_template(getattr(args, "template", None)).resolve(),
+        host=getattr(args, "host", "127.0.0.1"),
+        port=getattr(args, "port", 3000),
+        invoke_port=getattr(args, "invoke_port", 3001),
+        backend=getattr(args, "backend", "process"),
+        region=args.region,
+        account_id=args.account_id,
+        parameter_overrides=parse_overrides(args.parameter_overrides),
+        env_vars=load_env_vars(getattr(args, "env_vars", None)),
+        state_dir=Path(args.state_dir).resolve(),
+        idle_ttl_s=getattr(args, "idle_ttl", 300.0),
+        time_scale=getattr(args, "time_scale", 1.0),
+        aws_endpoint=getattr(args, "aws_endpoint", None),
+        aws_profile=getattr(args, "aws_profile", None),
+        account_concurrency=getattr(args, "account_concurrency", 1000),
+        burst_concurrency=getattr(args, "burst_concurrency", 1000),
+        alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        layer_map=parse_layer_map(getattr(args, "layer_map", [])),
+        max_sandboxes=getattr(args, "max_sandboxes", 32),
+        watch=getattr(args, "watch", False),
+        watch_publish=getattr(args, "watch_publish", False),
+        env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
+        price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
+        cloudwatch=not getattr(args, "no_cloudwatch", False),
+        allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
+        host_env={
+            k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
+        },
+        node_sdk_dir=node_sdk_dir(),
+        **docker_options(args),
+    )
+
+
+def node_sdk_dir() -> Path | None:
+    """SAMRUN_NODE_SDK_DIR: one install of the AWS SDK for JavaScript shared by every app."""
+    value = os.environ.get("SAMRUN_NODE_SDK_DIR")
+    return Path(value).resolve() if value else None
