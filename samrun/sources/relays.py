@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -136,20 +137,38 @@ class Relays:
         prepare(wiring)
         self.ledger.put(wiring)  # before anything is made: a crash from here on is undone
         try:
-            await relay.create()
+            relay = await self._create(wiring)
             await self._call(connect, self.aws, wiring, relay.url, relay.arn)
         except Exception as exc:  # botocore's errors: name it, undo what was made, keep going
             trigger.error = str(exc)
             try:
                 await self._call(disconnect, self.aws, wiring)
                 await relay.delete()
-                self.ledger.forget(name)
+                self.ledger.forget(wiring.relay)
             except Exception as again:  # as above: the ledger keeps it for the next start
                 logger.debug("trigger %s: %s", push_key(push), again)
             return
         self.ledger.put(wiring)  # with its subscription
         trigger.relay, trigger.wiring, trigger.subscription = relay, wiring, wiring.subscription
         relay.start(lambda message: self._handle(trigger, message))
+
+    async def _create(self, wiring: Wiring) -> Relay:
+        """The relay's queue. SQS refuses a name deleted less than 60 s ago
+        (QueueDeletedRecently: a stop and a start within a minute, on real AWS): the relay then
+        gets a fresh name (the ledger, not the name, finds it again after a crash)."""
+        relay = Relay(self.aws, wiring.relay, self._executor)
+        try:
+            await relay.create()
+        except Exception as exc:  # botocore's errors: only that one is answered here
+            if "QueueDeletedRecently" not in f"{exc} {getattr(exc, 'response', '')}":
+                raise
+            self.ledger.forget(wiring.relay)
+            wiring.relay = f"{wiring.relay}-{secrets.token_hex(3)}"
+            prepare(wiring)  # an EventBridge rule is named after its relay
+            self.ledger.put(wiring)
+            relay = Relay(self.aws, wiring.relay, self._executor)
+            await relay.create()
+        return relay
 
     async def remove(self, trigger: PushTrigger) -> None:
         relay, wiring = trigger.relay, trigger.wiring

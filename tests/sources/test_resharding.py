@@ -4,16 +4,12 @@ the test's own (`--aws-endpoint`), resharded with split_shard / merge_shards ove
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.aws.helpers import endpoint_client
 from tests.conftest import shared_file, wait_until
 from tests.sources.helpers import invocations
 
@@ -43,26 +39,10 @@ HALF = str(2**127)  # the hash key that splits [0, 2^128) in two
 
 
 @pytest.fixture
-def kinesis() -> Iterator[Any]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "samrun.aws.moto_child", "127.0.0.1", str(os.getpid())],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    endpoint = f"http://127.0.0.1:{int(process.stdout.readline())}"
-    client = boto3.client(
-        "kinesis",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    client.endpoint = endpoint
-    yield client
-    process.terminate()
-    process.wait(10)
-    process.stdout.close()
+def kinesis(moto_endpoint: str) -> Any:
+    client = endpoint_client(moto_endpoint, "kinesis")
+    client.endpoint = moto_endpoint
+    return client
 
 
 def put(kinesis: Any, data: str, hash_key: str) -> str:

@@ -10,18 +10,14 @@ they must be there, unchanged, after it stops.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.conftest import SamrunProcess, shared_file, wait_until
+from tests.aws.helpers import endpoint_client
+from tests.conftest import SamrunProcess, complete_lines, shared_file, wait_until
 
 HANDLER = """\
 import json, os
@@ -77,27 +73,12 @@ Resources:
 
 
 @pytest.fixture
-def moto() -> Iterator[str]:
-    """A moto server standing for the real account: it outlives the samrun the test kills."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "samrun.aws.moto_child", "127.0.0.1", str(os.getpid())],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    process.terminate()
-    process.wait(10)
-    process.stdout.close()
-
-
-@pytest.fixture
-def profile(tmp_path: Path, moto: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def profile(tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     config = tmp_path / "aws-config"
     config.write_text(
         "[profile realish]\n"
         "region = us-east-1\n"
-        f"endpoint_url = {moto}\n"
+        f"endpoint_url = {moto_endpoint}\n"
         "aws_access_key_id = testing\n"
         "aws_secret_access_key = testing\n"
     )
@@ -112,17 +93,8 @@ class Account:
     """boto3 on the moto server, and the user's own wiring made before samrun starts."""
 
     def __init__(self, endpoint: str) -> None:
-        def client(service: str) -> Any:
-            return boto3.client(
-                service,
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-
         self.s3, self.sqs, self.sns, self.events = (
-            client(s) for s in ("s3", "sqs", "sns", "events")
+            endpoint_client(endpoint, s) for s in ("s3", "sqs", "sns", "events")
         )
         self.s3.create_bucket(Bucket="uploads")
         self.topic = self.sns.create_topic(Name="alerts")["TopicArn"]
@@ -172,8 +144,7 @@ class Account:
 
 
 def events(log: Path) -> list[dict[str, Any]]:
-    complete = log.read_text().rpartition("\n")[0]
-    return [json.loads(line)["event"] for line in complete.splitlines() if line.strip()]
+    return [json.loads(line)["event"] for line in complete_lines(log)]
 
 
 def uploaded(log: Path, key: str) -> bool:
@@ -195,9 +166,9 @@ def deployed(log: Path, n: int) -> bool:
 
 
 def test_push_sources_on_a_profile_are_additive_undone_and_cleaned_after_a_crash(
-    tmp_path: Path, moto: str, profile: str, samrun_up: Any
+    tmp_path: Path, moto_endpoint: str, profile: str, samrun_up: Any
 ) -> None:
-    account = Account(moto)
+    account = Account(moto_endpoint)
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text(HANDLER)
     log = shared_file(tmp_path / "log.jsonl")
