@@ -165,11 +165,15 @@ class StreamPoller:
             await asyncio.sleep(PARENT_POLL_S)
 
     def _read_to_end(self, shard_id: str) -> bool:
-        """A closed shard whose checkpoint reached its end (for endpoints that, as moto, never
-        end a closed shard's iterator)."""
+        """A closed shard read to its end, for endpoints that, as moto, never end a closed
+        shard's iterator: its checkpoint reached its EndingSequenceNumber, or (Kinesis) the last
+        GetRecords was caught up with it (MillisBehindLatest 0: nothing is left, and a closed
+        shard gets nothing new), as after a LATEST start that read none of its records."""
         ending = _ending(self._shards.get(shard_id, {}))
         if ending is None:
             return False
+        if self.kind == "kinesis" and self._ages.get(shard_id) == 0:
+            return True
         try:
             return int(self.checkpoints.done.get(shard_id, "0")) >= int(ending)
         except ValueError:

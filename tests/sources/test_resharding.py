@@ -108,3 +108,26 @@ def test_a_child_born_while_reading_is_read_from_its_start(
     wait_until(lambda: "after-split" in [b for _, b, _, _ in shards_of(log)], timeout=60)
     assert [s for s, b, _, _ in shards_of(log) if b == "after-split"] == [child]
     server.wait_for(r"shard shardId-000000000000 is closed and fully read")
+
+
+def test_parents_read_from_latest_end_when_merged(
+    tmp_path: Path, kinesis: Any, samrun_up: Any
+) -> None:
+    """LATEST: the parents' old records are never read, yet once merged they are finished
+    (caught up with their end), and the child's records are read."""
+    kinesis.create_stream(StreamName="clicks", ShardCount=2)
+    put(kinesis, "old-low", "0")
+    put(kinesis, "old-high", HALF)
+    template, log = tmp_path / "template.yaml", shared_file(tmp_path / "log.jsonl")
+    template.write_text(TEMPLATE.format(log=log, sleep=0, position="LATEST"))
+    server = samrun_up(template, "--aws-endpoint", kinesis.endpoint)
+    kinesis.merge_shards(
+        StreamName="clicks",
+        ShardToMerge="shardId-000000000000",
+        AdjacentShardToMerge="shardId-000000000001",
+    )
+    assert put(kinesis, "new", "0") == "shardId-000000000002"
+    wait_until(lambda: "new" in [b for _, b, _, _ in shards_of(log)], timeout=60)
+    assert {shard for shard, *_ in shards_of(log)} == {"shardId-000000000002"}  # (moto copied
+    # the parents' records into the child, which is read from its start: moto's, not AWS's)
+    server.wait_for(r"shard shardId-000000000001 is closed and fully read")
