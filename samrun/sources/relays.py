@@ -86,6 +86,11 @@ class Relays:
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
+    @property
+    def kept(self) -> list[str]:
+        """The relays kept because they still hold messages (tried again in the background)."""
+        return sorted(self._kept)
+
     def announce(self, triggers: Iterable[PushTrigger]) -> None:
         """The startup line: what samrun added to the account or endpoint."""
         wired = [t.wiring.describe() for t in triggers if t.wiring]

@@ -276,6 +276,7 @@ class Triggers:
                 }
                 for t in self.pushes.values()
             ],
+            "kept_relays": self.relays.kept,
             "schedules": [
                 {
                     "name": r.schedule.logical_id,

@@ -18,6 +18,7 @@ import pytest
 
 from tests.aws.helpers import endpoint_client
 from tests.conftest import SamrunProcess, complete_lines, shared_file, wait_until
+from tests.sources.helpers import state
 
 HANDLER = """\
 import json, os
@@ -208,8 +209,12 @@ def test_push_sources_on_a_profile_are_additive_undone_and_cleaned_after_a_crash
     second.wait_for(r"undone what a previous run left: sns topic")
     # (the S3 message was in flight, received by the killed run: seen again after the relay's
     # visibility timeout, the old relay is kept until then, never deleted with it inside)
+    kept = second.wait_for(
+        r"relay (samrun-relay-\w+) of trigger Uploads->worker#\w+ kept: it holds 1"
+    )
+    assert kept.group(1) in state(second)["kept_relays"]  # until it is drained
     wait_until(lambda: uploaded(log, "in/while-down.txt") and deployed(log, 2), timeout=60)
-    second.wait_for(r"relay samrun-relay-\w+ of trigger Uploads->worker#\w+ kept: it holds 1")
+    wait_until(lambda: state(second)["kept_relays"] == [])
     wait_until(lambda: len(account.relays()) == 3 and len(old_relays & set(account.relays())) == 1)
     assert len(account.samrun_configs()) == 1 and len(account.subscriptions()) == 2
 
