@@ -82,6 +82,8 @@ class Relays:
         self.ledger = RelayLedger(state_dir / "relays.json" if outlives and state_dir else None)
         self._kept: dict[str, asyncio.Task[None]] = {}  # relays whose drain gave up
         self.heir: Callable[[str], PushTrigger | None] | None = None  # running trigger by key
+        self._still_wired: list[Relay] = []  # removed triggers whose unwiring failed: drained
+        self._stopping = False
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -104,6 +106,9 @@ class Relays:
             logger.info("wired on %s, undone on stop: %s", self.aws.url, "; ".join(wired))
 
     async def stop(self, triggers: Iterable[PushTrigger]) -> None:
+        self._stopping = True
+        for relay in self._still_wired:
+            await relay.stop()
         if self.ledger.path is None:  # the embedded endpoint: everything goes with it
             for trigger in triggers:
                 if trigger.relay:
@@ -182,13 +187,17 @@ class Relays:
         try:  # unwired first, so that nothing more arrives while its relay drains
             await self._call(disconnect, self.aws, wiring)
         except Exception as exc:  # botocore's errors: still wired, so the queue stays
-            await relay.stop()
+            if self._stopping:
+                await relay.stop()
+            else:  # what still arrives is still delivered, with the old settings
+                self._still_wired.append(relay)
             logger.warning(
-                "trigger %s: could not undo %s: %s (relay %s kept; the next start tries again)",
+                "trigger %s: could not undo %s: %s (relay %s kept%s; the next start tries again)",
                 push_key(trigger.push),
                 wiring.describe(),
                 exc,
                 relay.name,
+                "" if self._stopping else ", and drained while samrun runs",
             )
             return
         await self._retire(trigger, relay)

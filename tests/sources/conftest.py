@@ -1,4 +1,5 @@
-"""One `samrun up` of tests/fixtures/templates/sources.yaml for the whole package."""
+"""One `samrun up` of tests/fixtures/templates/sources.yaml for the whole package, and a moto
+server of a test's own."""
 
 from __future__ import annotations
 
