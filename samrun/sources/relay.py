@@ -4,7 +4,10 @@ moto's server (and LocalStack, and AWS) deliver S3 notifications, SNS messages a
 rule matches to SQS, but cannot call samrun's functions. So each push source gets its own queue
 `samrun-relay-<hash>`; the service is wired to it, and samrun long-polls it and turns each
 message into the event AWS would have sent the function. A message is deleted only after its
-invocations are on the durable async queue: a crash in between delivers it again (at least once).
+invocations are on the durable async queue: a crash in between delivers it again (at least once,
+after the queue's short visibility timeout), and a queue is deleted only once it is empty. Its
+policy lets only its own bucket, topic or rule send to it (`allow`). What connects a service to
+it is `sources.wiring`; its life (kept, retried, undone after a crash) is `sources.relays`.
 """
 
 from __future__ import annotations
