@@ -198,6 +198,7 @@ class App:
             region=graph.region,
             account_id=graph.account_id,
             time_scale=config.time_scale,
+            state_dir=config.state_dir,  # what is wired on an endpoint that outlives samrun
         )
         self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None

@@ -10,6 +10,9 @@ trace header it keeps as AWSTraceHeader is moto_child's).
   scans for visible, delayed and in-flight messages read the clock once per call instead of
   twice per message, and a received message's retention is checked without computing every
   attribute of its queue (three scans of it) each time.
+- moto's Kinesis writes a record to the first shard whose hash range holds its key, open or
+  closed: after split_shard or merge_shards every record still lands in the closed parent and
+  the children stay empty. AWS writes to open shards only; so does this.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def apply() -> None:
     safe_sqs_delete()
     fast_sqs_clock()
     fast_sqs_scan()
+    kinesis_open_shards()
 
 
 def fast_sqs_clock() -> None:
@@ -84,3 +88,23 @@ def fast_sqs_scan() -> None:
     Queue.approximate_number_of_messages_delayed = property(delayed)  # type: ignore[method-assign,assignment]
     Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[method-assign,assignment]
     SQSBackend.is_message_valid_based_on_retention_period = retained  # type: ignore[method-assign]
+
+
+def kinesis_open_shards() -> None:
+    import hashlib
+
+    from moto.kinesis.models import Stream
+
+    original = Stream.get_shard_for_key
+
+    def get_shard_for_key(self: Any, partition_key: str, explicit_hash_key: str) -> Any:
+        found = original(self, partition_key, explicit_hash_key)  # validates the key
+        if found is None or found.is_open:
+            return found
+        digest = hashlib.md5(partition_key.encode(), usedforsecurity=False).hexdigest()
+        key = int(explicit_hash_key) if explicit_hash_key else int(digest, 16)
+        shards = self.shards.values()
+        open_ = (s for s in shards if s.is_open and s.starting_hash <= key <= s.ending_hash)
+        return next(open_, found)
+
+    Stream.get_shard_for_key = get_shard_for_key  # type: ignore[method-assign]

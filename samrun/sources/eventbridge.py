@@ -28,23 +28,39 @@ def rule_arn(push: PushSource, region: str, account_id: str) -> str:
     return f"arn:aws:events:{region}:{account_id}:rule/{bus}{rule}"
 
 
-def wire(aws: Any, push: PushSource, relay_name: str, queue_arn: str) -> None:
-    """Blocking: a catch-all rule on the bus, targeting the relay queue."""
-    events = aws.client("events")
-    events.put_rule(
-        Name=relay_name, EventBusName=push.source, EventPattern=CATCH_ALL, State="ENABLED"
+def put_rule(aws: Any, push: PushSource, relay_name: str, *, own_pattern: bool) -> str:
+    """Blocking: samrun's rule `relay_name` on the rule's bus; returns its ARN. It matches
+    every event (samrun applies the rule's pattern itself), or, with `own_pattern` (real AWS,
+    whose matcher is EventBridge's own), the rule's pattern, so that only its events are sent."""
+    pattern = push.details.get("pattern") if own_pattern else None
+    text = CATCH_ALL if pattern is None else pattern
+    reply = aws.client("events").put_rule(
+        Name=relay_name,
+        EventBusName=push.source,
+        EventPattern=text if isinstance(text, str) else json.dumps(text),
+        State="ENABLED",
+        Description="samrun: relays this bus's events to a local function; removed on stop",
     )
-    events.put_targets(
+    return str(reply["RuleArn"])
+
+
+def put_target(aws: Any, push: PushSource, relay_name: str, queue_arn: str) -> None:
+    aws.client("events").put_targets(
         Rule=relay_name,
         EventBusName=push.source,
         Targets=[{"Id": "samrun-relay", "Arn": queue_arn}],
     )
 
 
-def unwire(aws: Any, push: PushSource, relay_name: str) -> None:
+def unwire(aws: Any, bus: str, relay_name: str) -> bool:
+    """Blocking: remove samrun's rule `relay_name` from `bus`; False when it is not there."""
     events = aws.client("events")
-    events.remove_targets(Rule=relay_name, EventBusName=push.source, Ids=["samrun-relay"])
-    events.delete_rule(Name=relay_name, EventBusName=push.source)
+    try:
+        events.remove_targets(Rule=relay_name, EventBusName=bus, Ids=["samrun-relay"])
+    except events.exceptions.ResourceNotFoundException:
+        return False
+    events.delete_rule(Name=relay_name, EventBusName=bus)
+    return True
 
 
 def event_of(body: str, account_id: str) -> dict[str, Any]:

@@ -47,6 +47,21 @@ def _attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     return shaped
 
 
+def sqs_attributes(shaped: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda record's messageAttributes back in SendMessage's shape."""
+    out: dict[str, Any] = {}
+    for name, value in shaped.items():
+        attribute: dict[str, Any] = {"DataType": value.get("dataType", "String")}
+        if value.get("stringValue") is not None:
+            attribute["StringValue"] = value["stringValue"]
+        elif value.get("binaryValue") is not None:
+            attribute["BinaryValue"] = base64.b64decode(value["binaryValue"])
+        else:
+            continue
+        out[name] = attribute
+    return out
+
+
 def _b64(value: bytes | str) -> str:
     return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
 

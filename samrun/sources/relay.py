@@ -4,7 +4,10 @@ moto's server (and LocalStack, and AWS) deliver S3 notifications, SNS messages a
 rule matches to SQS, but cannot call samrun's functions. So each push source gets its own queue
 `samrun-relay-<hash>`; the service is wired to it, and samrun long-polls it and turns each
 message into the event AWS would have sent the function. A message is deleted only after its
-invocations are on the durable async queue: a crash in between delivers it again (at least once).
+invocations are on the durable async queue: a crash in between delivers it again (at least once,
+after the queue's short visibility timeout), and a queue is deleted only once it is empty. Its
+policy lets only its own bucket, topic or rule send to it (`allow`). What connects a service to
+it is `sources.wiring`; its life (kept, retried, undone after a crash) is `sources.relays`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from samrun.aws.endpoint import AwsEndpoint
 logger = logging.getLogger(__name__)
 
 WAIT_S = 1  # long-poll wait: short, so that stopping is quick
+VISIBILITY_S = 10  # a message received by a samrun that died is seen again this soon
 RETIRE_TRIES = 5  # a retiring relay's message that cannot be handed over: tries before giving up
 Handle = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -31,22 +35,33 @@ def relay_name(*parts: str) -> str:
     return f"samrun-relay-{digest}"
 
 
-def _policy(arn: str) -> str:
-    """Lets S3, SNS and EventBridge send to the queue (needed on AWS, harmless elsewhere)."""
+def _policy(arn: str, source_arn: str | None = None) -> str:
+    """Lets S3, SNS and EventBridge send to the queue (needed on AWS, harmless elsewhere); with
+    `source_arn`, only that bucket, topic or rule may (on a real account, no other account's
+    resource can then fill samrun's queue)."""
     principals = ["s3.amazonaws.com", "sns.amazonaws.com", "events.amazonaws.com"]
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": principals},
-                    "Action": "sqs:SendMessage",
-                    "Resource": arn,
-                }
-            ],
-        }
-    )
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": principals},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+    }
+    if source_arn:
+        statement["Condition"] = {"ArnEquals": {"aws:SourceArn": source_arn}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def allow(aws: AwsEndpoint, url: str, arn: str, source_arn: str) -> None:
+    """Blocking: only `source_arn` may send to the relay queue at `url`."""
+    policy = _policy(arn, source_arn)
+    aws.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+
+
+def count(aws: AwsEndpoint, url: str) -> int:
+    """Blocking: the messages a queue holds, visible or in flight (approximate, as SQS says)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    reply = aws.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=names)
+    return sum(int(reply["Attributes"].get(name, 0)) for name in names)
 
 
 class Relay:
@@ -70,9 +85,11 @@ class Relay:
         attrs = await self._call(
             sqs.get_queue_attributes, QueueUrl=self.url, AttributeNames=["QueueArn"]
         )
-        self.arn = attrs["Attributes"]["QueueArn"]
+        self.arn = attrs["Attributes"]["QueueArn"]  # its policy: `allow`, by the wiring
         await self._call(
-            sqs.set_queue_attributes, QueueUrl=self.url, Attributes={"Policy": _policy(self.arn)}
+            sqs.set_queue_attributes,
+            QueueUrl=self.url,
+            Attributes={"VisibilityTimeout": str(VISIBILITY_S)},
         )
 
     def start(self, handle: Handle) -> None:
@@ -83,7 +100,8 @@ class Relay:
         """Stop polling after the receive in progress (never mid-message, which would leave a
         received message invisible), hand over whatever is still queued, then delete the queue.
         Call it once nothing delivers here any more. Keeps the queue (False) if a message could
-        not be handed over: nothing is deleted that was not processed."""
+        not be handed over, or if one is in flight (received by a samrun that died, visible
+        again after its visibility timeout): nothing is deleted that was not processed."""
         self._stopping = True
         if self._task:
             await asyncio.gather(self._task, return_exceptions=True)
@@ -124,6 +142,8 @@ class Relay:
                 await self._call(
                     sqs.delete_message, QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"]
                 )
+        if await self._call(lambda: count(self.aws, self.url)):
+            return False  # in flight elsewhere: kept, and drained once visible again
         await self.delete()
         return True
 

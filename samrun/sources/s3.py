@@ -18,8 +18,6 @@ from urllib.parse import quote_plus, unquote_plus
 
 from samrun.model import PushSource
 
-_KINDS = ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations")
-
 
 def config_hash(push: PushSource) -> str:
     text = json.dumps([_events(push), _rules(push)], sort_keys=True)
@@ -51,28 +49,44 @@ def rules_of(push: PushSource) -> list[dict[str, str]]:
     return _rules(push)
 
 
+def _others(current: Mapping[str, Any], drop: Any) -> dict[str, Any]:
+    """The bucket's configuration without the queue configurations `drop` selects: every other
+    configuration, and every other key (EventBridgeConfiguration, ones S3 may add), kept as is."""
+    body = {k: v for k, v in current.items() if k != "ResponseMetadata"}
+    kept = [c for c in body.get("QueueConfigurations", []) if not drop(c)]
+    body["QueueConfigurations"] = kept
+    return {k: v for k, v in body.items() if v or k == "EventBridgeConfiguration"}
+
+
+def _relay_of(config: Mapping[str, Any], relay: str) -> bool:
+    return str(config.get("QueueArn", "")).rsplit(":", 1)[-1] == relay
+
+
 def wire(aws: Any, push: PushSource, queue_arn: str) -> None:
     """Blocking: add (or replace) this notification's queue configuration on the bucket,
-    keeping every other configuration the bucket has."""
+    keeping every other configuration the bucket has (read, merged, written back)."""
     s3 = aws.client("s3")
     current = s3.get_bucket_notification_configuration(Bucket=push.source)
-    config = {k: [c for c in current.get(k, []) if c.get("Id") != config_id(push)] for k in _KINDS}
+    relay = queue_arn.rsplit(":", 1)[-1]
+    body = _others(current, lambda c: c.get("Id") == config_id(push) or _relay_of(c, relay))
     entry: dict[str, Any] = {"Id": config_id(push), "QueueArn": queue_arn, "Events": _events(push)}
     if _rules(push):
         entry["Filter"] = {"Key": {"FilterRules": _rules(push)}}
-    config["QueueConfigurations"].append(entry)
-    body = {k: v for k, v in config.items() if v}
-    if "EventBridgeConfiguration" in current:
-        body["EventBridgeConfiguration"] = current["EventBridgeConfiguration"]
+    body.setdefault("QueueConfigurations", []).append(entry)
     s3.put_bucket_notification_configuration(Bucket=push.source, NotificationConfiguration=body)
 
 
-def unwire(aws: Any, push: PushSource) -> None:
+def unwire(aws: Any, bucket: str, relay: str) -> bool:
+    """Blocking: remove the queue configurations that deliver to the relay queue named `relay`
+    (only those: a configuration with the same Id pointing at a newer relay stays). False when
+    there was none."""
     s3 = aws.client("s3")
-    current = s3.get_bucket_notification_configuration(Bucket=push.source)
-    body = {k: [c for c in current.get(k, []) if c.get("Id") != config_id(push)] for k in _KINDS}
-    body = {k: v for k, v in body.items() if v}
-    s3.put_bucket_notification_configuration(Bucket=push.source, NotificationConfiguration=body)
+    current = s3.get_bucket_notification_configuration(Bucket=bucket)
+    if not any(_relay_of(c, relay) for c in current.get("QueueConfigurations", [])):
+        return False
+    body = _others(current, lambda c: _relay_of(c, relay))
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=body)
+    return True
 
 
 def _event_matches(pattern: str, name: str) -> bool:

@@ -20,16 +20,40 @@ logger = logging.getLogger(__name__)
 
 
 def wire(aws: Any, push: PushSource, queue_arn: str) -> str:
-    """Blocking: subscribe the relay queue to the topic; returns the subscription ARN."""
+    """Blocking: subscribe the relay queue to the topic (or find its subscription, left by a
+    run that died); returns the subscription ARN."""
     sns = aws.client("sns")
+    for found in _subscriptions(sns, push.source):
+        arn = str(found.get("SubscriptionArn", ""))  # "PendingConfirmation" is no ARN
+        if found.get("Endpoint") == queue_arn and arn.startswith("arn:"):
+            return arn
     reply = sns.subscribe(
         TopicArn=push.source, Protocol="sqs", Endpoint=queue_arn, ReturnSubscriptionArn=True
     )
     return str(reply["SubscriptionArn"])
 
 
-def unwire(aws: Any, subscription_arn: str) -> None:
-    aws.client("sns").unsubscribe(SubscriptionArn=subscription_arn)
+def unwire(aws: Any, topic: str, relay: str, subscription_arn: str = "") -> int:
+    """Blocking: unsubscribe every subscription of `topic` that delivers to the relay queue
+    named `relay` (and `subscription_arn`); how many there were."""
+    sns = aws.client("sns")
+    arns = {subscription_arn} - {""}
+    for found in _subscriptions(sns, topic):
+        if str(found.get("Endpoint", "")).rsplit(":", 1)[-1] == relay:
+            arns.add(str(found.get("SubscriptionArn", "")))
+    done = 0
+    for arn in sorted(a for a in arns if a.startswith("arn:")):
+        try:
+            sns.unsubscribe(SubscriptionArn=arn)
+            done += 1
+        except sns.exceptions.NotFoundException:
+            continue
+    return done
+
+
+def _subscriptions(sns: Any, topic: str) -> list[dict[str, Any]]:
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+    return [s for page in pages for s in page.get("Subscriptions", [])]
 
 
 def attribute_values(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from samrun.invoke.async_queue import MAX_HOPS, lineage, with_lineage
 from samrun.invoke.invoker import new_trace_id
 from samrun.sources import blocking
 from samrun.sources.base import Context, LiveMapping, fitted, item_failures
-from samrun.sources.records import filter_view, sqs_record
+from samrun.sources.records import filter_view, sqs_attributes, sqs_record
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,14 @@ class SqsPoller:
         return looping, with_lineage(trace, origin, highest + 1)
 
     async def _stop_loop(self, records: list[dict[str, Any]]) -> None:
+        """Lambda's recursive loop detection: "If a function is invoked by the same triggering
+        event more than 16 times, Lambda will stop the next invocation and sends the event to a
+        Dead-Letter Queue or on-failure destination, if configured" (AWS What's New, 2023-07-13,
+        https://aws.amazon.com/about-aws/whats-new/2023/07/aws-lambda-detects-recursive-loops-
+        lambda-functions/, and docs.aws.amazon.com/lambda/latest/dg/invocation-recursion.html).
+        An SQS mapping has no on-failure destination: the message goes to the source queue's
+        dead-letter queue (its RedrivePolicy), with its body and message attributes, as SQS's
+        redrive moves it; without one it is deleted (dropped)."""
         logger.warning(
             "recursive loop detected: %d message(s) of %s reached %s for the %dth time; "
             "not invoked%s, as Lambda does",
@@ -319,6 +327,9 @@ class SqsPoller:
         url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
         for record in records:
             kwargs: dict[str, Any] = {"QueueUrl": url, "MessageBody": record["body"]}
+            attributes = sqs_attributes(record.get("messageAttributes") or {})
+            if attributes:
+                kwargs["MessageAttributes"] = attributes
             if parts[5].endswith(".fifo"):
                 kwargs["MessageGroupId"] = record["attributes"].get("MessageGroupId", "loop")
                 kwargs["MessageDeduplicationId"] = record["messageId"]

@@ -56,7 +56,7 @@ class BatchDelivery:
         self.mapping = mapping
         self.shard_id = shard_id
 
-    def _int(self, key: str, default: int) -> int:
+    def number(self, key: str, default: int) -> int:
         value = self.mapping.setting(key, default)
         try:
             return int(value)
@@ -65,24 +65,24 @@ class BatchDelivery:
 
     async def deliver(self, records: Sequence[Record], extra: Mapping[str, Any]) -> None:
         """Every record of the batch processed, or given up on; lanes run at once."""
-        factor = max(1, min(10, self._int("ParallelizationFactor", 1)))
+        factor = max(1, min(10, self.number("ParallelizationFactor", 1)))
         for part in fitted(records):  # Lambda's 6 MB invocation payload
             await asyncio.gather(*(self._lane(lane, extra) for lane in lanes(part, factor)))
 
     async def _lane(self, records: list[Record], extra: Mapping[str, Any]) -> None:
-        max_retries = self._int("MaximumRetryAttempts", -1)
-        max_age = self._int("MaximumRecordAgeInSeconds", -1)
+        max_retries = self.number("MaximumRetryAttempts", -1)
+        max_age = self.number("MaximumRecordAgeInSeconds", -1)
         bisect = bool(self.mapping.setting("BisectBatchOnFunctionError", False))
         pending: list[tuple[list[Record], int]] = [(records, 0)]  # (part, failed attempts)
         while pending:
             part, failed = pending.pop(0)
             if max_age >= 0:
-                part = await self._drop_expired(part, max_age, failed)
+                part = await self.drop_expired(part, max_age, failed)
                 if not part:
                     continue
             result = await self.context.invoke(self.mapping, part, extra)
             self.mapping.stats.batches += 1
-            retry_from = self._outcome(result, part)
+            retry_from = self.outcome(result, part)
             if retry_from is None:
                 continue
             self.mapping.stats.failures += 1
@@ -92,12 +92,12 @@ class BatchDelivery:
                 continue
             part, failed = part[retry_from:], failed + 1
             if 0 <= max_retries < failed:
-                await self._give_up(part, RETRIES_EXHAUSTED, failed, result)
+                await self.give_up(part, RETRIES_EXHAUSTED, failed, result)
                 continue
             pending.insert(0, (part, failed))
             await asyncio.sleep(RETRY_PAUSE_S / self.context.time_scale)
 
-    def _outcome(self, result: InvokeResult, part: list[Record]) -> int | None:
+    def outcome(self, result: InvokeResult, part: list[Record]) -> int | None:
         """None when the whole part succeeded; else the index to retry from."""
         if result.function_error:
             return 0
@@ -111,15 +111,15 @@ class BatchDelivery:
             return None
         return min(sequences.index(s) for s in failed)
 
-    async def _drop_expired(self, part: list[Record], max_age: int, failed: int) -> list[Record]:
+    async def drop_expired(self, part: list[Record], max_age: int, failed: int) -> list[Record]:
         now = time.time()
         limit = max_age / self.context.time_scale
         expired = [r for r in part if now - arrival_of(r) > limit]
         if expired:
-            await self._give_up(expired, RECORD_AGE_EXCEEDED, failed, None)
+            await self.give_up(expired, RECORD_AGE_EXCEEDED, failed, None)
         return [r for r in part if now - arrival_of(r) <= limit]
 
-    async def _give_up(
+    async def give_up(
         self, part: list[Record], condition: str, attempts: int, result: InvokeResult | None
     ) -> None:
         mapping = self.mapping

@@ -6,6 +6,16 @@ mapping's StartingPosition (TRIM_HORIZON, LATEST, AT_TIMESTAMP). Records are gat
 BatchSize or MaximumBatchingWindowInSeconds, filtered, handed to `stream_batches`, and only
 then is the checkpoint advanced: a kill -9 mid-batch runs that batch again on the next start.
 An idle shard is read once a second (Kinesis) or four times a second (DynamoDB), as Lambda does.
+
+Resharding: a shard born of a split or merge (ParentShardId, AdjacentParentShardId) is read only
+once its parents are finished (read to their end and checkpointed), as Lambda does, from its
+start (TRIM_HORIZON). A closed shard is finished when GetRecords gives no next iterator (AWS), or
+when it reads nothing new and its checkpoint has reached its EndingSequenceNumber: moto (5.x)
+never ends a closed shard's iterator (its NextShardIterator is never null); on split_shard it
+*moves* the parent's records into the children (the parent, emptied, ends at "0": records read
+from it before the split come again from the children), on merge_shards it *copies* both
+parents' records into the child (read again there). Those repeats are moto's, not AWS's. (moto
+also writes new records to closed shards: `aws.moto_patches` makes it write to open ones.)
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ DEFAULT_BATCH = 100
 MAX_FETCH = {"kinesis": 10000, "dynamodb": 1000}
 DISCOVER_S = 10.0
 ERROR_PAUSE_S = 1.0
+PARENT_POLL_S = 0.2  # a child shard checks this often whether its parents are finished
 Record = dict[str, Any]
 
 
@@ -63,6 +74,8 @@ class StreamPoller:
         self.arn = mapping.esm.source
         self.checkpoints = Checkpoints(context.state_dir / "sources" / f"{mapping.uuid}.json")
         self._readers: dict[str, asyncio.Task[None]] = {}
+        self._shards: dict[str, dict[str, Any]] = {}  # id -> ListShards' description
+        self._finished: set[str] = set()  # closed shards read to their end
         self._ages: dict[str, int] = {}
         self._stopping = False
         self._wake = asyncio.Event()
@@ -105,27 +118,76 @@ class StreamPoller:
                 await self._discover()
 
     async def _discover(self) -> None:
-        for shard_id in await blocking.call(self._shard_ids):
-            if shard_id not in self._readers:
-                iterator = await blocking.call(functools.partial(self._iterator, shard_id))
-                task = asyncio.create_task(self._read(shard_id, iterator))
-                self._readers[shard_id] = task
+        shards = await blocking.call(self._list_shards)
+        first = not self._readers and not self._finished  # the shards `up` starts with
+        self._shards |= {s["ShardId"]: s for s in shards}
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id in self._readers or shard_id in self._finished:
+                continue
+            position = None if first else "TRIM_HORIZON"  # one born while reading: all of it
+            if first and _ending(shard) is not None and self._at_latest(shard_id):
+                self._finished.add(shard_id)  # closed: nothing comes after its LATEST
+                continue
+            opener = functools.partial(self._iterator, shard_id, position)
+            iterator = await blocking.call(opener)
+            self._readers[shard_id] = asyncio.create_task(self._read(shard_id, iterator))
 
-    def _shard_ids(self) -> list[str]:
+    def _at_latest(self, shard_id: str) -> bool:
+        position = (self.mapping.esm.starting_position or "LATEST").upper()
+        return position == "LATEST" and shard_id not in self.checkpoints.done
+
+    def _list_shards(self) -> list[dict[str, Any]]:
         if self.kind == "kinesis":
-            shards = self.context.aws.client("kinesis").list_shards(StreamName=self._stream())
-            return [s["ShardId"] for s in shards.get("Shards", [])]
+            client = self.context.aws.client("kinesis")
+            reply = client.list_shards(StreamName=self._stream())
+            shards = list(reply.get("Shards", []))
+            while reply.get("NextToken"):
+                reply = client.list_shards(NextToken=reply["NextToken"])
+                shards += reply.get("Shards", [])
+            return shards
         stream = self.context.aws.client("dynamodbstreams").describe_stream(StreamArn=self.arn)
-        return [s["ShardId"] for s in stream["StreamDescription"].get("Shards", [])]
+        return list(stream["StreamDescription"].get("Shards", []))
+
+    async def _after_parents(self, shard_id: str) -> None:
+        """Wait until the shard's parents (those the stream still lists) are finished."""
+        shard = self._shards.get(shard_id, {})
+        named = (shard.get("ParentShardId"), shard.get("AdjacentParentShardId"))
+        parents = {str(p) for p in named if p and p in self._shards}
+        if parents - self._finished:
+            logger.info(
+                "%s: shard %s waits for its parent(s) %s to be finished",
+                self.mapping.uuid,
+                shard_id,
+                ", ".join(sorted(parents)),
+            )
+        while parents - self._finished and not self._stopping:
+            await asyncio.sleep(PARENT_POLL_S)
+
+    def _read_to_end(self, shard_id: str) -> bool:
+        """A closed shard read to its end, for endpoints that, as moto, never end a closed
+        shard's iterator: its checkpoint reached its EndingSequenceNumber, or (Kinesis) the last
+        GetRecords was caught up with it (MillisBehindLatest 0: nothing is left, and a closed
+        shard gets nothing new), as after a LATEST start that read none of its records."""
+        ending = _ending(self._shards.get(shard_id, {}))
+        if ending is None:
+            return False
+        if self.kind == "kinesis" and self._ages.get(shard_id) == 0:
+            return True
+        try:
+            return int(self.checkpoints.done.get(shard_id, "0")) >= int(ending)
+        except ValueError:
+            return False
 
     def _stream(self) -> str:
         return self.arn.split(":", 5)[5].split("/")[1]
 
-    def _iterator(self, shard_id: str) -> str | None:
-        """A shard iterator after the checkpoint, else at the mapping's StartingPosition."""
+    def _iterator(self, shard_id: str, position: str | None = None) -> str | None:
+        """A shard iterator after the checkpoint, else at `position` (by default the mapping's
+        StartingPosition)."""
         kwargs: dict[str, Any] = {"ShardId": shard_id}
         done = self.checkpoints.done.get(shard_id)
-        position = (self.mapping.esm.starting_position or "LATEST").upper()
+        position = (position or self.mapping.esm.starting_position or "LATEST").upper()
         if done:  # the two APIs name the same thing differently
             key = "StartingSequenceNumber" if self.kind == "kinesis" else "SequenceNumber"
             kwargs |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", key: done}
@@ -146,6 +208,7 @@ class StreamPoller:
     # -- reading --
 
     async def _read(self, shard_id: str, iterator: str | None) -> None:
+        await self._after_parents(shard_id)
         delivery = BatchDelivery(self.context, self.mapping, shard_id)
         windows = TumblingWindows(self.context, self.mapping, shard_id)
         while not self._stopping and iterator is not None:
@@ -162,6 +225,8 @@ class StreamPoller:
                 continue
             if not batch:
                 await windows.deliver([])  # a window that ended with no new records closes
+                if self._read_to_end(shard_id):
+                    iterator = None
                 continue
             self.mapping.stats.seen += len(batch)
             kept = [r for r in batch if self.mapping.keep(filter_view(r))]
@@ -171,6 +236,11 @@ class StreamPoller:
                     return  # not checkpointed: the next run reads the batch again
             await asyncio.to_thread(self.checkpoints.advance, shard_id, sequence_of(batch[-1]))
         if iterator is None:
+            try:  # a shard's end closes its window (its children start afresh)
+                await windows.close()
+            except Exception:  # the edge's catch-all, as in _delivered
+                logger.exception("%s: closing the window of %s failed", self.mapping.uuid, shard_id)
+            self._finished.add(shard_id)  # its children may start
             logger.info("%s: shard %s is closed and fully read", self.mapping.uuid, shard_id)
 
     async def _delivered(
@@ -249,6 +319,12 @@ class StreamPoller:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
+
+
+def _ending(shard: dict[str, Any]) -> str | None:
+    """The last sequence number of a closed shard; None while it is open."""
+    found = (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber")
+    return str(found) if found is not None else None
 
 
 def _timestamp(value: Any) -> datetime:

@@ -1,8 +1,9 @@
 """Triggers: the app's push sources (S3, SNS, EventBridge rules) and schedules, realised.
 
 Owned by the orchestrator (start, stop, reconcile on reload, state). Each push source gets a relay
-queue on the endpoint (`sources.relay`) wired by its kind's module; each schedule a runner on the
-scaled clock (`sources.schedules`). Every event becomes an asynchronous invocation, accepted
+queue on the endpoint, wired additively and undone on stop and reload (`sources.relays`), on the
+embedded endpoint, another one, or real AWS; each schedule a runner on the scaled clock
+(`sources.schedules`). Every event becomes an asynchronous invocation, accepted
 durably by the async queue before the relayed message is deleted. What samrun does not run
 (IoT rules, Cognito triggers, log subscriptions, an invalid expression) is named, not dropped.
 """
@@ -14,55 +15,25 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.errors import SamrunError
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
-from samrun.model import RELAYED_PUSH_TYPES, AppGraph, PushSource, Schedule
+from samrun.model import AppGraph, PushSource, Schedule
 from samrun.sources import eventbridge, executions, s3, samples, sns
-from samrun.sources.patterns import check_pattern
-from samrun.sources.relay import Relay, relay_name
+from samrun.sources.relays import PushTrigger, Relays, push_key
 from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
 from samrun.sources.schedules import payload as schedule_payload
 
 logger = logging.getLogger(__name__)
 
 Invoke = Callable[[InvokeRequest], Awaitable[InvokeResult]]
-RELAYED = RELAYED_PUSH_TYPES
-
-
-def push_key(push: PushSource) -> str:
-    key = f"{push.logical_id or push.source}->{push.function}"
-    if push.type == "s3":  # a bucket has one configuration per event type and filter
-        key += f"#{s3.config_hash(push)}"
-    return key
 
 
 def schedule_key(schedule: Schedule) -> str:
     return f"{schedule.logical_id or schedule.name}->{schedule.function}"
-
-
-@dataclass
-class PushTrigger:
-    push: PushSource
-    relay: Relay | None = None
-    subscription: str = ""  # SNS: the relay's subscription ARN
-    error: str | None = None
-    invoked: int = 0
-    filtered: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        if self.error:
-            return f"error: {self.error}"
-        if self.push.type not in RELAYED:
-            return "not run (samrun does not emulate this source)"
-        if not self.push.details.get("enabled", True):
-            return "disabled"
-        return "running"
 
 
 class Triggers:
@@ -74,6 +45,7 @@ class Triggers:
         region: str,
         account_id: str,
         time_scale: float = 1.0,
+        state_dir: Path | None = None,
     ) -> None:
         self.aws = aws
         self.invoke = invoke
@@ -84,19 +56,23 @@ class Triggers:
         self.schedules: dict[str, ScheduleRunner] = {}
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="samrun-relay")
         self._started = False
+        self.relays = Relays(aws, self._executor, self._relayed, state_dir)
+        self.relays.heir = self.pushes.get  # a retiring relay's fallback: the running trigger
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def start(self, graph: AppGraph) -> None:
         self._started = True
+        left = self.relays.ledger.load()  # what a run that died left on the endpoint
         await self.reconcile(graph)
+        running = {t.relay.name for t in self.pushes.values() if t.relay}
+        await self.relays.clean(left, running, {f.name for f in graph.functions})
+        self.relays.announce(self.pushes.values())
 
     async def stop(self) -> None:
         for runner in self.schedules.values():
             await runner.stop()
-        for trigger in self.pushes.values():
-            if trigger.relay:
-                await trigger.relay.stop()
+        await self.relays.stop(list(self.pushes.values()))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def reconcile(self, graph: AppGraph) -> list[str]:
@@ -132,71 +108,18 @@ class Triggers:
             if key not in self.pushes:  # between the old and the new (an overlap may repeat)
                 trigger = PushTrigger(push)
                 self.pushes[key] = trigger
-                await self._add(trigger)
+                await self.relays.add(trigger)
                 if trigger.status != "running":
                     logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
                 lines.append(f"trigger {key}: {trigger.status}")
         for key, old in stale:
-            await self._remove(old)
+            await self.relays.remove(old)
             if key not in wanted_p:
                 lines.append(f"trigger {key}: removed")
         return lines
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    async def _add(self, trigger: PushTrigger) -> None:
-        push = trigger.push
-        if push.type not in RELAYED or not push.details.get("enabled", True):
-            return
-        problem = _invalid_filter(push)
-        if problem or self.aws.profile:
-            # Real AWS (--aws-profile): samrun does not rewire real buckets, topics or buses.
-            trigger.error = problem or "not wired on real AWS (--aws-profile)"
-            return
-        settings = json.dumps(push.details, sort_keys=True, default=str)
-        name = relay_name(push.type, push.source, push_key(push), settings)  # new when changed
-        relay = Relay(self.aws, name, self._executor)
-        try:
-            await relay.create()
-            if push.type == "eventbridge":
-                await self._call(eventbridge.wire, self.aws, push, name, relay.arn)
-            elif push.type == "sns":
-                trigger.subscription = await self._call(sns.wire, self.aws, push, relay.arn)
-            else:
-                await self._call(s3.wire, self.aws, push, relay.arn)
-        except Exception as exc:  # botocore's errors: name it, keep the app running
-            trigger.error = str(exc)
-            return
-        trigger.relay = relay
-        relay.start(lambda message: self._relayed(trigger, message))
-
-    async def _remove(self, trigger: PushTrigger) -> None:
-        push, relay = trigger.push, trigger.relay
-        if relay is None:
-            return
-        try:  # unwired first, so that nothing more arrives while its relay drains
-            if push.type == "eventbridge":
-                await self._call(eventbridge.unwire, self.aws, push, relay.name)
-            elif push.type == "sns" and trigger.subscription:
-                await self._call(sns.unwire, self.aws, trigger.subscription)
-            elif push.type == "s3" and not self._rewired(push):
-                await self._call(s3.unwire, self.aws, push)
-        except Exception as exc:  # the resource went away with the edit: nothing to unwire
-            logger.debug("trigger %s: %s", push_key(push), exc)
-        try:
-            await relay.retire(lambda message: self._relayed(trigger, message))
-        except Exception as exc:  # botocore's errors: the queue stays for a later run
-            logger.warning("trigger %s: relay %s kept: %s", push_key(push), relay.name, exc)
-
-    def _rewired(self, push: PushSource) -> bool:
-        """A running S3 trigger has this one's configuration Id: `wire` replaced it already,
-        and unwiring would remove the new one."""
-        wanted = s3.config_id(push)
-        return any(
-            t.push.type == "s3" and t.relay and s3.config_id(t.push) == wanted
-            for t in self.pushes.values()
-        )
 
     # --- events ------------------------------------------------------------------------
 
@@ -353,6 +276,7 @@ class Triggers:
                 }
                 for t in self.pushes.values()
             ],
+            "kept_relays": self.relays.kept,
             "schedules": [
                 {
                     "name": r.schedule.logical_id,
@@ -368,19 +292,6 @@ class Triggers:
                 for r in self.schedules.values()
             ],
         }
-
-
-def _invalid_filter(push: PushSource) -> str | None:
-    """What is wrong with the rule's EventPattern or the subscription's FilterPolicy, if any."""
-    key = {"eventbridge": "pattern", "sns": "FilterPolicy"}.get(push.type)
-    value = push.details.get(key) if key else None
-    if value is None:
-        return None
-    try:
-        check_pattern(json.loads(value) if isinstance(value, str) else value)
-    except ValueError as exc:
-        return f"invalid {'EventPattern' if key == 'pattern' else 'FilterPolicy'}: {exc}"
-    return None
 
 
 def state_machine_of(item: ScheduleRunner | PushTrigger) -> str | None:

@@ -134,7 +134,7 @@ def test_s3_events_and_key_filters() -> None:
 
 
 def test_an_invalid_pattern_or_policy_is_named() -> None:
-    from samrun.sources.triggers import _invalid_filter
+    from samrun.sources.relays import invalid_filter as _invalid_filter
 
     assert _invalid_filter(push("eventbridge", pattern={"source": ["a"]})) is None
     bad = _invalid_filter(push("eventbridge", pattern={"source": "aws.ec2"}))
