@@ -9,6 +9,7 @@ import sys
 from bench import (
     async_bench,
     burst_bench,
+    cold_bench,
     docker_bench,
     gate_bench,
     idle_flood_bench,
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "sqs": sqs_bench.run,
     "peers": vs_peers.run,
     "samcli": vs_samcli.run,
+    "cold": cold_bench.run,
 }
 
 
