@@ -3,7 +3,8 @@
 - cold start: the first call of a fresh no-op function, Python 3.11 and Node.js alternating (one
   fresh function each per round), through the Lambda API on a keep-alive connection; beside the
   bare start of each interpreter (`python -S -c pass`, `node -e 0`) measured in the same run
-  (targets: Python <= 20 ms, Node.js <= 40 ms)
+  (targets: Python <= 20 ms, Node.js <= 40 ms); then again with the Python zygote
+  (SAMRUN_ZYGOTE=1: Python instances forked from a pre-started interpreter)
 - `samrun up` to its ready line for a generated 200-function template (bench/plan_bench.py's:
   a queue, an SQS mapping and a schedule each), the second and later starts, when the SAM
   transform is read back from the state folder's cache (target <= 1.5 s); the first start too
@@ -59,7 +60,9 @@ def cold_template(functions: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_up(folder: Path, *extra: str) -> tuple[subprocess.Popen[str], str, float]:
+def start_up(
+    folder: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str, float]:
     """`samrun up` in `folder`: the process, its Lambda API, seconds from spawn to ready."""
     began = time.perf_counter()
     process = subprocess.Popen(
@@ -80,6 +83,7 @@ def start_up(folder: Path, *extra: str) -> tuple[subprocess.Popen[str], str, flo
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     assert process.stdout is not None
     for line in process.stdout:
@@ -128,7 +132,9 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def cold_starts() -> dict[str, Any]:
+def cold_starts(zygote: bool = False) -> dict[str, Any]:
+    """With `zygote`, Python instances fork from samrun's zygote (SAMRUN_ZYGOTE=1)."""
+    env = {**os.environ, "SAMRUN_ZYGOTE": "1" if zygote else "0"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "py").mkdir()
@@ -136,7 +142,7 @@ def cold_starts() -> dict[str, Any]:
         (folder / "js").mkdir()
         (folder / "js" / "index.js").write_text(NOOP_JS)
         (folder / "template.yaml").write_text(cold_template(ROUNDS + 1))
-        process, endpoint, _ = start_up(folder, "--max-sandboxes", str(2 * ROUNDS + 4))
+        process, endpoint, _ = start_up(folder, "--max-sandboxes", str(2 * ROUNDS + 4), env=env)
 
         async def measure() -> dict[str, list[float]]:
             found: dict[str, list[float]] = {"python3.11": [], "nodejs20.x": []}
@@ -261,6 +267,7 @@ def run() -> dict[str, object]:
     figures: dict[str, object] = {"load_average": os.getloadavg()[0]}
     if "cold" in parts:
         figures["cold_start"] = cold_starts()
+        figures["cold_start_zygote"] = cold_starts(zygote=True)
     if "up" in parts:
         figures["up_200_functions"] = up_time()
     if "memory" in parts:

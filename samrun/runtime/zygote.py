@@ -11,7 +11,8 @@ reports when it reaps it. An instance the zygote could not make exactly as a fre
 would be is spawned as before (`spawn` returns None): another interpreter or bootstrap, Python
 or loader variables read only at interpreter start (PYTHONHASHSEED, LC_*, LD_PRELOAD...), a
 shared library beside the code that LD_LIBRARY_PATH would load, or a module on its PYTHONPATH
-named like one the zygote has imported (the function would get the zygote's).
+named like one the zygote has imported (the function would get the zygote's); and every
+instance where samrun has no cgroups (/proc/PID/environ of a forked child is the zygote's).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ logger = logging.getLogger(__name__)
 SWITCH = "SAMRUN_ZYGOTE"  # "1": Python cold starts fork from a zygote
 PYTHON_BOOTSTRAP = str(BOOTSTRAPS / "python" / "bootstrap.py")
 ZYGOTE = str(BOOTSTRAPS / "python" / "zygote.py")
-FIXED = {"LANG": "en_US.UTF-8"}  # read at interpreter start (stdio's encoding): the zygote's
-READ_LATER = {"PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"}  # the child sets these
+# read at interpreter start (stdio's encoding, sys.flags): the zygote's, and so the instance's
+FIXED = {"LANG": "en_US.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+READ_LATER = {"PYTHONPATH", "PYTHONUNBUFFERED", *FIXED}  # the child sets these, or -u does
 START_TIMEOUT_S = 10.0
 REPLY_TIMEOUT_S = 10.0
 
@@ -244,6 +246,8 @@ class Zygotes:
         """The instance forked from its interpreter's zygote, or None: spawn it as before."""
         if len(spec.argv) != 4 or spec.argv[1:] != ("-u", "-S", PYTHON_BOOTSTRAP):
             return None
+        if not cgroups:  # orphans are then found by /proc/PID/environ (descendants.py), and a
+            return None  # forked child's is the zygote's: only cgroups find them all
         zygote = await self._zygote(spec.argv[0])
         if zygote is None or not zygote.serves(spec):
             return None

@@ -38,6 +38,9 @@ def probe(event, context):
         "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
         "stdin": os.readlink("/proc/self/fd/0"),
         "argv": sys.argv,
+        "orig_argv": sys.orig_argv,
+        "no_bytecode": [sys.flags.dont_write_bytecode, sys.dont_write_bytecode],
+        "main": sys.modules["__main__"].__file__,
         "path": sys.path,
         "modules": "app" in sys.modules,
     }
@@ -125,7 +128,11 @@ def test_cold_starts_are_forked_from_one_zygote(server: SamrunProcess) -> None:
     assert forked(first) and forked(second), (first["parent"], second["parent"])
     assert first["parent"] == second["parent"]  # one zygote for the interpreter
     assert first["pid"] != second["pid"]
-    assert first["argv"] == [str(Path(first["path"][1]) / "bootstrap.py")]
+    bootstrap = str(Path(first["path"][1]) / "bootstrap.py")
+    assert first["argv"] == [bootstrap]
+    assert first["orig_argv"][1:] == ["-u", "-S", bootstrap]  # what a spawn's would be
+    assert first["main"] == bootstrap
+    assert first["no_bytecode"] == [1, True]
     assert first["modules"]  # the handler's module, imported in the child
     report = server.wait_for(r"First \| REPORT .*Init Duration: ([\d.]+) ms")
     assert float(report.group(1)) > 0

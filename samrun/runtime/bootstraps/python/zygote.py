@@ -189,7 +189,11 @@ def become_instance(request, fds, base_path):
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
     sys.argv[:] = [bootstrap.__file__]
+    orig = getattr(sys, "orig_argv", None)  # Python 3.10+
+    if orig and __file__ in orig:
+        sys.orig_argv = [*orig[: orig.index(__file__)], bootstrap.__file__]
     bootstrap = importlib.reload(bootstrap)
+    sys.modules["__main__"] = bootstrap  # the script a fresh interpreter would have run
 
 
 if __name__ == "__main__":
