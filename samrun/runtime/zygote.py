@@ -12,7 +12,11 @@ would be is spawned as before (`spawn` returns None): another interpreter or boo
 or loader variables read only at interpreter start (PYTHONHASHSEED, LC_*, LD_PRELOAD...), a
 shared library beside the code that LD_LIBRARY_PATH would load, or a module on its PYTHONPATH
 named like one the zygote has imported (the function would get the zygote's); and every
-instance where samrun has no cgroups (/proc/PID/environ of a forked child is the zygote's).
+instance where samrun has no cgroups (only that path is tested).
+
+What still differs from a fresh interpreter: the hash seed (PYTHONHASHSEED unset: one random
+seed per zygote, so per samrun and interpreter, not per instance), and a traceback of the
+runtime client itself ending in zygote.py's `<module>` frame instead of bootstrap.py's.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ZYGOTE = str(BOOTSTRAPS / "python" / "zygote.py")
 # read at interpreter start (stdio's encoding, sys.flags): the zygote's, and so the instance's
 FIXED = {"LANG": "en_US.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 READ_LATER = {"PYTHONPATH", "PYTHONUNBUFFERED", *FIXED}  # the child sets these, or -u does
+ROOM = 64 * 1024  # Lambda allows 4 KB of variables; samrun's own add ~2 KB
 START_TIMEOUT_S = 10.0
 REPLY_TIMEOUT_S = 10.0
 
@@ -74,6 +79,7 @@ class Zygote:
     def __init__(self, interpreter: str) -> None:
         self.interpreter = interpreter
         self.preloaded: frozenset[str] = frozenset()
+        self.environment_room = 0  # bytes of its environment block (its children reuse it)
         self._socket: socket.socket | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._ids = itertools.count(1)
@@ -104,6 +110,7 @@ class Zygote:
                 raise ZygoteGone(f"the zygote of {self.interpreter} did not start: {exc}") from None
             raise
         self.preloaded = frozenset(ready["modules"])
+        self.environment_room = int(ready["environment_room"])
         self._socket = ours
         loop.add_reader(ours, self._on_messages)
 
@@ -117,7 +124,8 @@ class Zygote:
                 str(theirs.fileno()),
                 str(os.getpid()),
                 pass_fds=(theirs.fileno(),),
-                env={**FIXED, "PATH": path},
+                # ROOM: its environment block, which each child overwrites with its own
+                env={**FIXED, "PATH": path, "SAMRUN_ZYGOTE_ROOM": "." * ROOM},
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 start_new_session=True,
@@ -128,6 +136,9 @@ class Zygote:
     def serves(self, spec: LaunchSpec) -> bool:
         """Whether a fork gives this instance exactly what a fresh interpreter would."""
         if spec.argv != (self.interpreter, "-u", "-S", PYTHON_BOOTSTRAP):
+            return False
+        block = sum(len(os.fsencode(f"{k}={v}")) + 1 for k, v in spec.env.items())
+        if block > self.environment_room:
             return False
         return faithful_environment(spec.env) and not shadows(
             spec.env.get("PYTHONPATH", ""), self.preloaded
@@ -158,6 +169,7 @@ class Zygote:
             "tmpfs": tmpfs,
             "uid": uid,
             "pass_fds": list(pass_fds),
+            "argv": list(spec.argv),
         }
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[number] = reply
@@ -246,8 +258,8 @@ class Zygotes:
         """The instance forked from its interpreter's zygote, or None: spawn it as before."""
         if len(spec.argv) != 4 or spec.argv[1:] != ("-u", "-S", PYTHON_BOOTSTRAP):
             return None
-        if not cgroups:  # orphans are then found by /proc/PID/environ (descendants.py), and a
-            return None  # forked child's is the zygote's: only cgroups find them all
+        if not cgroups:  # without them, orphans are found by /proc/PID/environ: the child
+            return None  # rewrites it, but only the cgroup path is tested, so spawned as before
         zygote = await self._zygote(spec.argv[0])
         if zygote is None or not zygote.serves(spec):
             return None

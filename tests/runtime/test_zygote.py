@@ -19,6 +19,9 @@ from tests.conftest import SamrunProcess, alive, invoke_http, start_up, wait_unt
 PROBE = r"""
 import os, resource, signal, sys, time
 
+def entries(name):
+    return [e for e in open(f"/proc/self/{name}", "rb").read().decode().split("\0") if e]
+
 def probe(event, context):
     parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read().replace(b"\0", b" ").decode()
     mounts = open("/proc/self/mounts").read()
@@ -41,6 +44,8 @@ def probe(event, context):
         "orig_argv": sys.orig_argv,
         "no_bytecode": [sys.flags.dont_write_bytecode, sys.dont_write_bytecode],
         "main": sys.modules["__main__"].__file__,
+        "proc_cmdline": entries("cmdline"),
+        "proc_environ": entries("environ"),
         "path": sys.path,
         "modules": "app" in sys.modules,
     }
@@ -133,6 +138,7 @@ def test_cold_starts_are_forked_from_one_zygote(server: SamrunProcess) -> None:
     assert first["orig_argv"][1:] == ["-u", "-S", bootstrap]  # what a spawn's would be
     assert first["main"] == bootstrap
     assert first["no_bytecode"] == [1, True]
+    assert first["proc_cmdline"] == first["orig_argv"]  # ps shows the runtime, not the zygote
     assert first["modules"]  # the handler's module, imported in the child
     report = server.wait_for(r"First \| REPORT .*Init Duration: ([\d.]+) ms")
     assert float(report.group(1)) > 0
@@ -149,6 +155,9 @@ def test_an_instance_has_its_own_environment_and_nothing_of_another(
     assert secret["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Secret"
     assert other["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Second"
     assert not any(key.startswith("SAMRUN") for key in other["env"])
+    initial = {f"{k}={v}" for k, v in secret["env"].items() if k != "_X_AMZN_TRACE_ID"}
+    assert set(secret["proc_environ"]) == initial  # /proc/PID/environ: its own, from the start
+    assert "ONLY_SECRET=mine" not in other["proc_environ"]
     assert secret["cwd"] == secret["env"]["LAMBDA_TASK_ROOT"]
     assert secret["path"][0] == secret["env"]["LAMBDA_TASK_ROOT"]
 

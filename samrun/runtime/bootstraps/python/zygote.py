@@ -59,7 +59,9 @@ def serve(control, parent):
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     preloaded = sorted({name.split(".")[0] for name in sys.modules})
-    control.send(json.dumps({"ready": os.getpid(), "modules": preloaded}).encode())
+    room = block_size(os.fsencode(f"{k}={v}") for k, v in os.environ.items())
+    ready = {"ready": os.getpid(), "modules": preloaded, "environment_room": room}
+    control.send(json.dumps(ready).encode())
     while True:
         if os.getppid() != parent:
             os._exit(0)
@@ -168,6 +170,25 @@ def descriptors(fds, numbers):
     os.closerange(HIGH_FD + len(fds), max(HIGH_FD + len(fds), os.sysconf("SC_OPEN_MAX")))
 
 
+def rewrite_block(field, strings):
+    """Overwrite the process's initial argument (field 48 of /proc/self/stat) or environment
+    (field 50) block in place, NUL-padded: /proc/PID/cmdline and /proc/PID/environ (ps, and
+    samrun's search for an instance's orphans) then show the instance's, not the zygote's.
+    Python copied both at start; os.environ.clear() left none of the C environment there."""
+    with open("/proc/self/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()  # fields[0] is field 3
+    start, end = int(fields[field - 3]), int(fields[field - 2])
+    data = b"".join(item + b"\0" for item in strings)
+    if not start or len(data) > end - start:
+        return False
+    ctypes.memmove(start, data + b"\0" * (end - start - len(data)), end - start)
+    return True
+
+
+def block_size(strings):
+    return sum(len(item) + 1 for item in strings)
+
+
 def become_instance(request, fds, base_path):
     """Everything exec would have done; the runtime client's module is executed again, so what
     it reads from the environment at import time is the function's."""
@@ -182,6 +203,8 @@ def become_instance(request, fds, base_path):
     env = request["env"]
     os.environ.clear()
     os.environ.update(env)
+    rewrite_block(50, [os.fsencode(f"{key}={value}") for key, value in env.items()])
+    rewrite_block(48, [os.fsencode(arg) for arg in request["argv"]])
     time.tzset()
     sys.dont_write_bytecode = bool(env.get("PYTHONDONTWRITEBYTECODE"))
     paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
