@@ -58,12 +58,16 @@ class ForkedProcess:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.returncode: int | None = None
-        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self.started: asyncio.Future[None] = loop.create_future()  # isolated, about to run
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
 
     def exited(self, code: int) -> None:
+        if not self.started.done():
+            self.started.set_result(None)
         if not self._exited.done():
             self.returncode = code
             self._exited.set_result(code)
@@ -184,6 +188,7 @@ class Zygote:
         if "pid" not in answer:
             raise ZygoteGone(f"the zygote could not fork: {answer.get('error')}")
         child = self._children.setdefault(answer["pid"], ForkedProcess(answer["pid"]))
+        await child.started  # as a spawn returns once exec succeeded (or the child is gone)
         return child
 
     def _on_messages(self) -> None:
@@ -198,7 +203,11 @@ class Zygote:
                 self._gone()
                 return
             answer = json.loads(message)
-            if "exit" in answer:
+            if "started" in answer:
+                started = self._children.get(answer["started"])
+                if started is not None and not started.started.done():
+                    started.started.set_result(None)
+            elif "exit" in answer:
                 child = self._children.pop(answer["exit"], None)
                 if child is not None:
                     child.exited(answer["code"])

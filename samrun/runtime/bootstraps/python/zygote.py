@@ -16,8 +16,8 @@ and it runs the runtime client's main() as bootstrap.py's `__main__` would. Stan
 any Python 3.9+.
 """
 
-import contextlib
 import ctypes
+import fcntl
 import importlib
 import json
 import os
@@ -92,8 +92,7 @@ def serve(control, parent):
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.close(wake_read)
             os.close(wake_write)
-            control.close()
-            return request, fds
+            return request, fds  # it tells samrun on `control` once it is set up
         for fd in fds:
             os.close(fd)
         control.send(json.dumps({"id": request["id"], "pid": pid}).encode())
@@ -152,22 +151,24 @@ def become(uid):
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # a uid change clears it
 
 
-def descriptors(fds, numbers):
+def descriptors(fds, numbers, control):
     """stdin from /dev/null, stdout and stderr the output pipe (fds[0]), fds[1:] at `numbers`,
-    and nothing else open: what exec with close_fds and pass_fds would leave."""
-    moved = [os.dup2(fd, HIGH_FD + i, inheritable=False) for i, fd in enumerate(fds)]
+    and nothing else open but `control` (returned at its new number): what exec with
+    close_fds and pass_fds would leave. Everything is first moved above every number in play,
+    so no descriptor is overwritten before it is placed."""
+    base = max([HIGH_FD, control, *fds, *numbers]) + 1
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, base) for fd in fds]
+    channel = fcntl.fcntl(control, fcntl.F_DUPFD_CLOEXEC, base)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(moved[0], 1)
     os.dup2(moved[0], 2)
     for fd, number in zip(moved[1:], numbers):  # noqa: B905 - Python 3.9 has no strict
         os.dup2(fd, number)  # inheritable, as pass_fds makes them
-    keep = {0, 1, 2, *numbers}
-    for fd in range(3, HIGH_FD + len(fds)):
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    os.closerange(HIGH_FD + len(fds), max(HIGH_FD + len(fds), os.sysconf("SC_OPEN_MAX")))
+    kept = sorted({0, 1, 2, *numbers, channel})
+    for low, high in zip(kept, [*kept[1:], max(channel + 1, os.sysconf("SC_OPEN_MAX"))]):  # noqa: B905
+        os.closerange(low + 1, high)
+    return channel
 
 
 def rewrite_block(field, strings):
@@ -189,12 +190,12 @@ def block_size(strings):
     return sum(len(item) + 1 for item in strings)
 
 
-def become_instance(request, fds, base_path):
+def become_instance(request, fds, base_path, control):
     """Everything exec would have done; the runtime client's module is executed again, so what
     it reads from the environment at import time is the function's."""
     global bootstrap
     isolate(request)
-    descriptors(fds, request["pass_fds"])
+    channel = descriptors(fds, request["pass_fds"], control.fileno())
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     if request["uid"] is not None:
@@ -217,6 +218,10 @@ def become_instance(request, fds, base_path):
         sys.orig_argv = [*orig[: orig.index(__file__)], bootstrap.__file__]
     bootstrap = importlib.reload(bootstrap)
     sys.modules["__main__"] = bootstrap  # the script a fresh interpreter would have run
+    # set up: samrun's spawn returns now, as a spawn returns once exec succeeded (so REPORT's
+    # Init Duration counts from here, the runtime's start, as it does for a spawned one)
+    os.write(channel, json.dumps({"started": os.getpid()}).encode())
+    os.close(channel)
 
 
 if __name__ == "__main__":
@@ -225,8 +230,9 @@ if __name__ == "__main__":
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     request, fds = serve(channel, int(sys.argv[2]))
     try:
-        become_instance(request, fds, base)
+        become_instance(request, fds, base, channel)
     except BaseException:  # as a failed exec: samrun reports the exit, nothing runs
         os._exit(127)
+    channel.detach()  # closed already, at its new number
     del request, fds, base, channel
     bootstrap.main()
