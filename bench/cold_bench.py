@@ -214,11 +214,12 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def memory() -> dict[str, Any]:
+def memory(zygote: bool = False) -> dict[str, Any]:
+    env = {**os.environ, "SAMRUN_ZYGOTE": "1" if zygote else "0"}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_template(folder)
-        process, endpoint, _ = start_up(folder, "--max-sandboxes", "64")
+        process, endpoint, _ = start_up(folder, "--max-sandboxes", "64", env=env)
         try:
             baseline_kb = status_kb(process.pid, "VmRSS")
 
@@ -230,10 +231,15 @@ def memory() -> dict[str, Any]:
             uvloop.run(warm())
             samrun_kb = status_kb(process.pid, "VmRSS")
             samrun_hwm_kb = status_kb(process.pid, "VmHWM")
-            instances, moto_kb = [], 0
-            for pid in children(process.pid):
+            instances, moto_kb, zygote_kb = [], 0, 0
+            pids = children(process.pid)
+            for pid in list(pids):
+                if "zygote.py" in cmdline(pid):  # its children are the instances
+                    zygote_kb = status_kb(pid, "VmRSS")
+                    pids += children(pid)
+            for pid in pids:
                 line = cmdline(pid)
-                if "bootstrap.py" in line or "zygote" in line:
+                if "bootstrap.py" in line:
                     rss = status_kb(pid, "VmRSS")
                     pss = status_kb(pid, "Pss", "smaps_rollup")
                     instances.append((rss, pss))
@@ -250,6 +256,7 @@ def memory() -> dict[str, Any]:
         "samrun_rss_before_instances_mb": round(baseline_kb / 1024, 1),
         "samrun_peak_rss_mb": round(samrun_hwm_kb / 1024, 1),
         "moto_rss_mb": round(moto_kb / 1024, 1),
+        "zygote_rss_mb": round(zygote_kb / 1024, 1),
         "instance_rss_mb": {
             "p50": round(statistics.median(rss), 1) if rss else None,
             "max": round(max(rss), 1) if rss else None,
@@ -272,6 +279,7 @@ def run() -> dict[str, object]:
         figures["up_200_functions"] = up_time()
     if "memory" in parts:
         figures["memory"] = memory()
+        figures["memory_zygote"] = memory(zygote=True)
     return figures
 
 
