@@ -144,7 +144,7 @@ def samrun_side() -> dict[str, object]:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        from bench.cold_bench import READY
+        from bench.invoke_bench import READY
 
         assert process.stdout is not None
         endpoint = ""
