@@ -257,8 +257,8 @@ def memory(zygote: bool = False) -> dict[str, Any]:
                     moto_kb = status_kb(pid, "VmRSS")
         finally:
             stop(process)
-    rss = [kb / 1024 for kb, _ in instances]
-    pss = [kb / 1024 for _, kb in instances]
+    rss_mb = [kb / 1024 for kb, _ in instances]
+    pss_mb = [kb / 1024 for _, kb in instances]
     return {
         "functions": 200,
         "warm_instances": len(instances),
@@ -268,12 +268,12 @@ def memory(zygote: bool = False) -> dict[str, Any]:
         "moto_rss_mb": round(moto_kb / 1024, 1),
         "zygote_rss_mb": round(zygote_kb / 1024, 1),
         "instance_rss_mb": {
-            "p50": round(statistics.median(rss), 1) if rss else None,
-            "max": round(max(rss), 1) if rss else None,
+            "p50": round(statistics.median(rss_mb), 1) if rss_mb else None,
+            "max": round(max(rss_mb), 1) if rss_mb else None,
         },
         "instance_pss_mb": {
-            "p50": round(statistics.median(pss), 1) if pss else None,
-            "max": round(max(pss), 1) if pss else None,
+            "p50": round(statistics.median(pss_mb), 1) if pss_mb else None,
+            "max": round(max(pss_mb), 1) if pss_mb else None,
         },
         "targets_mb": {"samrun": 150, "instance": 20},
     }
