@@ -9,6 +9,8 @@ import sys
 from bench import (
     async_bench,
     burst_bench,
+    cold_bench,
+    cold_breakdown,
     docker_bench,
     gate_bench,
     idle_flood_bench,
@@ -36,6 +38,8 @@ BENCHMARKS = {
     "peers": vs_peers.run,
     "samcli": vs_samcli.run,
     "lane": lane_bench.run,
+    "cold": cold_bench.run,
+    "cold_breakdown": cold_breakdown.run,
 }
 
 

@@ -86,14 +86,15 @@ async def serve(config: Config, graph: AppGraph) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     app = App(config, graph)
+    # the interpreters are looked up (each one run once) while the app starts, not after it
+    runtimes = [f.config.runtime for f in graph.functions]
+    looked_up = asyncio.create_task(asyncio.to_thread(app.locator.warn_missing, runtimes))
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
         for line in not_run_lines(graph):
             logger.warning("%s", line)
-        await asyncio.to_thread(
-            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
-        )
+        await looked_up
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)

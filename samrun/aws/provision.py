@@ -33,6 +33,7 @@ QUEUE_ATTRIBUTES = (
     "FifoThroughputLimit",
 )
 Substitutions = dict[str, str]
+PARALLEL = 6  # calls in flight to the endpoint while provisioning
 
 
 async def provision(endpoint: AwsEndpoint, graph: AppGraph) -> Substitutions:
@@ -41,15 +42,25 @@ async def provision(endpoint: AwsEndpoint, graph: AppGraph) -> Substitutions:
     kinds = {"sqs": _queue, "sns": _topic, "s3": _bucket, "kinesis": _stream}
     kinds |= {"dynamodb": _table, "eventbridge": _bus}
     kinds |= CREATORS  # SSM parameters, secrets, KMS keys, log groups, IAM roles
-    ordered = sorted(graph.resources, key=lambda r: (r.type != "sqs", r.type == "sns"))
-    for resource in ordered:
-        create = kinds.get(resource.type)
-        if create is None:
-            continue
-        try:
-            found.update(await asyncio.to_thread(create, endpoint, resource, graph))
-        except Exception as exc:  # botocore's errors: report, keep the app running
-            logger.warning("could not create %s %s: %s", resource.type, resource.name, exc)
+    parallel = asyncio.Semaphore(PARALLEL)
+
+    async def create(resource: Resource) -> Substitutions:
+        async with parallel:
+            try:
+                return await asyncio.to_thread(kinds[resource.type], endpoint, resource, graph)
+            except Exception as exc:  # botocore's errors: report, keep the app running
+                logger.warning("could not create %s %s: %s", resource.type, resource.name, exc)
+                return {}
+
+    # Stages in order (queues, the rest, topics: subscriptions reach queues); within a stage,
+    # several calls at once: 200 queues one after another took 1.6 s of `up` (bench cold).
+    for stage in (
+        [r for r in graph.resources if r.type == "sqs"],
+        [r for r in graph.resources if r.type not in ("sqs", "sns") and r.type in kinds],
+        [r for r in graph.resources if r.type == "sns"],
+    ):
+        for substitutions in await asyncio.gather(*(create(r) for r in stage)):
+            found.update(substitutions)
     for resource in graph.resources:
         policy = resource.properties.get("RedrivePolicy")
         if resource.type == "sqs" and isinstance(policy, Mapping):
@@ -63,15 +74,21 @@ async def provision(endpoint: AwsEndpoint, graph: AppGraph) -> Substitutions:
 def _queue(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
     sqs = endpoint.client("sqs")
     template_url = f"https://sqs.{graph.region}.amazonaws.com/{graph.account_id}/{resource.name}"
-    try:
-        url = sqs.get_queue_url(QueueName=resource.name)["QueueUrl"]
-    except sqs.exceptions.QueueDoesNotExist:
-        props = resource.properties
-        attributes = {k: _text(props[k]) for k in QUEUE_ATTRIBUTES if k in props}
-        if attributes.get("FifoQueue") == "false":
-            del attributes["FifoQueue"]
+    props = resource.properties
+    attributes = {k: _text(props[k]) for k in QUEUE_ATTRIBUTES if k in props}
+    if attributes.get("FifoQueue") == "false":
+        del attributes["FifoQueue"]
+    try:  # one call: CreateQueue answers an existing queue's URL when its attributes match
         url = sqs.create_queue(QueueName=resource.name, Attributes=attributes)["QueueUrl"]
+    except sqs.exceptions.ClientError as exc:  # it exists with other attributes: kept as it is
+        if _code(exc) not in ("QueueAlreadyExists", "QueueNameExists"):
+            raise
+        url = sqs.get_queue_url(QueueName=resource.name)["QueueUrl"]
     return {template_url: url}
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def _redrive(endpoint: AwsEndpoint, resource: Resource, policy: Mapping[str, Any]) -> None:

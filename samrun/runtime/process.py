@@ -23,6 +23,7 @@ from samrun.runtime.descendants import kill_marked, kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 from samrun.runtime.unprivileged import SandboxUsers
+from samrun.runtime.zygote import ForkedProcess, Zygotes, enabled
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class ProcessSandbox:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: asyncio.subprocess.Process | ForkedProcess,
         pipe: int,
         spec: LaunchSpec,
         on_output: OutputSink,
@@ -194,6 +195,8 @@ class ProcessBackend:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
         self.users = SandboxUsers()  # as root: each instance its own unprivileged uid
+        # SAMRUN_ZYGOTE=1: Python instances forked from a pre-started interpreter (zygote.py)
+        self.zygotes = Zygotes(os.environ.get("PATH", "")) if enabled() else None
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
         folders = self.cgroups.create(spec.name.replace(":", "-"))
@@ -203,7 +206,17 @@ class ProcessBackend:
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
         try:
-            process = await asyncio.create_subprocess_exec(
+            process: asyncio.subprocess.Process | ForkedProcess | None = None
+            if self.zygotes is not None:
+                process = await self.zygotes.spawn(
+                    spec,
+                    cgroups=folders,
+                    tmpfs=self.tmpfs,
+                    uid=uid,
+                    output=write_end,
+                    pass_fds=spec.pass_fds,
+                )
+            process = process or await asyncio.create_subprocess_exec(
                 *spec.argv,
                 env=dict(spec.env),
                 cwd=spec.code_dir,
@@ -227,4 +240,6 @@ class ProcessBackend:
         return ProcessSandbox(process, read_end, spec, on_output, folders, limit_cpu)
 
     async def close(self) -> None:
+        if self.zygotes is not None:
+            await self.zygotes.close()
         self.cgroups.close()

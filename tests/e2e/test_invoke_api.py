@@ -395,7 +395,8 @@ def test_kill_9_of_samrun_leaves_no_function_process(samrun_up) -> None:
     server.wait_for(r"^Slow \| START RequestId")
 
     def with_slow_running() -> set[int] | None:
-        pids = children(server.process.pid)
+        pids = children(server.process.pid)  # and theirs: a zygote's (SAMRUN_ZYGOTE=1)
+        pids |= {grandchild for pid in pids for grandchild in children(pid)}
         return pids if "Slow" in {function_of(pid) for pid in pids} else None
 
     pids = wait_until(with_slow_running)

@@ -1,0 +1,296 @@
+"""Benchmark: cold starts by language, `samrun up` of a large app, and memory (issue 15).
+
+- cold start: the first call of a fresh no-op function, Python 3.11 and Node.js alternating (one
+  fresh function each per round), through the Lambda API on a keep-alive connection; beside the
+  bare start of each interpreter (`python -S -c pass`, `node -e 0`) measured in the same run
+  (targets: Python <= 20 ms, Node.js <= 40 ms); and Python again on a second `samrun up` with
+  the zygote (SAMRUN_ZYGOTE=1: Python instances forked from a pre-started interpreter)
+- `samrun up` to its ready line for a generated 200-function template (bench/plan_bench.py's:
+  a queue, an SQS mapping and a schedule each), the second and later starts, when the SAM
+  transform is read back from the state folder's cache (target <= 1.5 s); the first start too
+- memory with those 200 functions and 50 warm Python instances: samrun's own resident memory
+  (VmRSS of its process, and of the embedded moto server, its own process), and each warm
+  instance's VmRSS and Pss (/proc/PID/smaps_rollup: shared pages divided among the processes
+  that share them) (targets: samrun <= 150 MB, each instance <= 20 MB)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import uvloop
+
+from bench.invoke_bench import READY, percentile
+from bench.plan_bench import write_template
+
+ROUNDS = 30  # fresh functions per language
+UP_RUNS = 5
+WARM_INSTANCES = 50
+NOOP_PY = "def handler(event, context):\n    return None\n"
+NOOP_JS = "exports.handler = async () => null;\n"
+
+
+def cold_template(functions: int) -> str:
+    lines = ["Transform: AWS::Serverless-2016-10-31", "Resources:"]
+    for i in range(functions):
+        for name, runtime, handler, code in (
+            ("Py", "python3.11", "app.handler", "py/"),
+            ("Js", "nodejs20.x", "index.handler", "js/"),
+        ):
+            lines += [
+                f"  {name}{i}:",
+                "    Type: AWS::Serverless::Function",
+                "    Properties:",
+                f"      Runtime: {runtime}",
+                f"      Handler: {handler}",
+                f"      CodeUri: {code}",
+                "      MemorySize: 1769",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def start_up(
+    folder: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str, float]:
+    """`samrun up` in `folder`: the process, its Lambda API, seconds from spawn to ready."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "samrun",
+            "up",
+            "--port",
+            "0",
+            "--invoke-port",
+            "0",
+            "--state-dir",
+            str(folder / ".samrun"),
+            *extra,
+        ],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = READY.search(line)
+        if match:
+            elapsed = time.perf_counter() - began
+            # keep reading its log, or samrun blocks on a full pipe
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return process, match.group(1), elapsed
+    process.kill()
+    raise RuntimeError("samrun up did not become ready")
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def first_call(session: aiohttp.ClientSession, endpoint: str, name: str) -> float:
+    url = f"{endpoint}/2015-03-31/functions/{name}/invocations"
+    began = time.perf_counter()
+    async with session.post(url, data=b"{}") as response:
+        await response.read()
+        assert response.status == 200, (name, response.status, await response.text())
+    return (time.perf_counter() - began) * 1000
+
+
+def bare_ms(argv: list[str], runs: int = 20) -> float:
+    samples = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(argv, check=True)
+        samples.append((time.perf_counter() - began) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(statistics.median(samples), 1),
+        "p90_ms": round(percentile(samples, 0.9), 1),
+        "min_ms": round(min(samples), 1),
+    }
+
+
+def cold_starts() -> dict[str, Any]:
+    """Two `samrun up` of the same app at once, one with the Python zygote (SAMRUN_ZYGOTE=1);
+    per round a fresh Python function on each and a fresh Node.js one, alternating, so a load
+    spike from the machine's other users hits all three alike."""
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = {}
+        for mode in ("spawn", "zygote"):
+            folder = Path(tmp) / mode
+            (folder / "py").mkdir(parents=True)
+            (folder / "py" / "app.py").write_text(NOOP_PY)
+            (folder / "js").mkdir()
+            (folder / "js" / "index.js").write_text(NOOP_JS)
+            (folder / "template.yaml").write_text(cold_template(ROUNDS + 1))
+            env = {**os.environ, "SAMRUN_ZYGOTE": "1" if mode == "zygote" else "0"}
+            servers[mode] = start_up(folder, "--max-sandboxes", str(2 * ROUNDS + 4), env=env)
+
+        async def measure() -> dict[str, list[float]]:
+            found: dict[str, list[float]] = {"python3.11": [], "zygote": [], "nodejs20.x": []}
+            spawn, zygote = servers["spawn"][1], servers["zygote"][1]
+            async with aiohttp.ClientSession() as session:
+                for endpoint in (spawn, zygote):  # the connection, samrun's caches, the zygote
+                    await first_call(session, endpoint, "Py0")
+                    await first_call(session, endpoint, "Js0")
+                for i in range(1, ROUNDS + 1):
+                    found["python3.11"].append(await first_call(session, spawn, f"Py{i}"))
+                    found["zygote"].append(await first_call(session, zygote, f"Py{i}"))
+                    found["nodejs20.x"].append(await first_call(session, spawn, f"Js{i}"))
+            return found
+
+        try:
+            found = uvloop.run(measure())
+        finally:
+            for process, _, _ in servers.values():
+                stop(process)
+    node = shutil.which("node") or "node"
+    return {
+        "functions_per_language": ROUNDS,
+        "python3.11": {**summary(found["python3.11"]), "target_ms": 20},
+        "python3.11_zygote": {**summary(found["zygote"]), "target_ms": 20},
+        "nodejs20.x": {**summary(found["nodejs20.x"]), "target_ms": 40},
+        "bare_python_S_ms": bare_ms([sys.executable, "-S", "-c", "pass"]),
+        "bare_node_ms": bare_ms([node, "-e", "0"]),
+    }
+
+
+def up_time() -> dict[str, Any]:
+    """First start (the transform runs and is cached), then UP_RUNS starts reading the cache."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_template(folder)
+        process, _, first = start_up(folder)
+        stop(process)
+        again = []
+        for _ in range(UP_RUNS):
+            process, _, elapsed = start_up(folder)
+            stop(process)
+            again.append(elapsed)
+    return {
+        "functions": 200,
+        "first_start_s": round(first, 2),
+        "cached_p50_s": round(statistics.median(again), 2),
+        "cached_min_s": round(min(again), 2),
+        "cached_max_s": round(max(again), 2),
+        "target_s": 1.5,
+    }
+
+
+def status_kb(pid: int, field: str, file: str = "status") -> int:
+    with open(f"/proc/{pid}/{file}") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as listing:
+            return [int(p) for p in listing.read().split()]
+    except OSError:
+        return []
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as text:
+            return text.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def memory(zygote: bool = False) -> dict[str, Any]:
+    env = {**os.environ, "SAMRUN_ZYGOTE": "1" if zygote else "0"}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_template(folder)
+        process, endpoint, _ = start_up(folder, "--max-sandboxes", "64", env=env)
+        try:
+            baseline_kb = status_kb(process.pid, "VmRSS")
+
+            async def warm() -> None:
+                async with aiohttp.ClientSession() as session:
+                    for i in range(WARM_INSTANCES):
+                        await first_call(session, endpoint, f"Fn{i}")
+
+            uvloop.run(warm())
+            samrun_kb = status_kb(process.pid, "VmRSS")
+            samrun_hwm_kb = status_kb(process.pid, "VmHWM")
+            instances: list[tuple[int, int]] = []
+            moto_kb = zygote_kb = 0
+            pids = children(process.pid)
+            for pid in list(pids):
+                if "zygote.py" in cmdline(pid):  # its children are the instances
+                    zygote_kb = status_kb(pid, "VmRSS")
+                    pids += children(pid)
+            for pid in pids:
+                line = cmdline(pid)
+                if "bootstrap.py" in line:
+                    rss = status_kb(pid, "VmRSS")
+                    pss = status_kb(pid, "Pss", "smaps_rollup")
+                    instances.append((rss, pss))
+                elif "moto" in line:
+                    moto_kb = status_kb(pid, "VmRSS")
+        finally:
+            stop(process)
+    rss_mb = [kb / 1024 for kb, _ in instances]
+    pss_mb = [kb / 1024 for _, kb in instances]
+    return {
+        "functions": 200,
+        "warm_instances": len(instances),
+        "samrun_rss_mb": round(samrun_kb / 1024, 1),
+        "samrun_rss_before_instances_mb": round(baseline_kb / 1024, 1),
+        "samrun_peak_rss_mb": round(samrun_hwm_kb / 1024, 1),
+        "moto_rss_mb": round(moto_kb / 1024, 1),
+        "zygote_rss_mb": round(zygote_kb / 1024, 1),
+        "instance_rss_mb": {
+            "p50": round(statistics.median(rss_mb), 1) if rss_mb else None,
+            "max": round(max(rss_mb), 1) if rss_mb else None,
+        },
+        "instance_pss_mb": {
+            "p50": round(statistics.median(pss_mb), 1) if pss_mb else None,
+            "max": round(max(pss_mb), 1) if pss_mb else None,
+        },
+        "targets_mb": {"samrun": 150, "instance": 20},
+    }
+
+
+def run() -> dict[str, object]:
+    parts = os.environ.get("SAMRUN_COLD_PARTS", "cold,up,memory").split(",")
+    figures: dict[str, object] = {"load_average": os.getloadavg()[0]}
+    if "cold" in parts:
+        figures["cold_start"] = cold_starts()
+    if "up" in parts:
+        figures["up_200_functions"] = up_time()
+    if "memory" in parts:
+        figures["memory"] = memory()
+        figures["memory_zygote"] = memory(zygote=True)
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

@@ -1,0 +1,227 @@
+"""SAMRUN_ZYGOTE=1: Python cold starts are forked from a zygote (samrun/runtime/zygote.py), and
+every isolation rule of a freshly spawned runtime still holds: the instance's own environment and
+nothing of another's, its rlimits, uid, cgroups and tmpfs, its process group, the timeout kill,
+the exit code of a crash, the memory kill; and what a fork cannot reproduce is spawned as before.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SamrunProcess, alive, invoke_http, start_up, wait_until
+
+PROBE = r"""
+import os, resource, signal, sys, time
+
+def entries(name):
+    return [e for e in open(f"/proc/self/{name}", "rb").read().decode().split("\0") if e]
+
+def probe(event, context):
+    parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    mounts = open("/proc/self/mounts").read()
+    return {
+        "parent": parent,
+        "ppid": os.getppid(),
+        "pid": os.getpid(),
+        "pgid_is_pid": os.getpgid(0) == os.getpid(),
+        "sid_is_pid": os.getsid(0) == os.getpid(),
+        "uid": os.getuid(),
+        "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+        "nproc": list(resource.getrlimit(resource.RLIMIT_NPROC)),
+        "cgroups": open("/proc/self/cgroup").read(),
+        "tmp_is_tmpfs": f" {os.environ['TMPDIR']} tmpfs " in mounts,
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+        "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")),
+        "stdin": os.readlink("/proc/self/fd/0"),
+        "argv": sys.argv,
+        "orig_argv": sys.orig_argv,
+        "no_bytecode": [sys.flags.dont_write_bytecode, sys.dont_write_bytecode],
+        "main": sys.modules["__main__"].__file__,
+        "proc_cmdline": entries("cmdline"),
+        "proc_environ": entries("environ"),
+        "path": sys.path,
+        "modules": "app" in sys.modules,
+    }
+
+def slow(event, context):
+    time.sleep(event.get("seconds", 0))
+    return os.getpid()
+
+def crash(event, context):
+    print("about to go", flush=True)
+    if event.get("signal"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    os._exit(event.get("code", 7))
+
+def hog(event, context):
+    global kept
+    kept = bytearray(event["mb"] * 1024 * 1024)
+    for i in range(0, len(kept), 4096):
+        kept[i] = 1
+    return event["mb"]
+"""
+
+
+def function(name: str, handler: str, extra: str = "") -> str:
+    return f"""  {name}:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.{handler}
+      CodeUri: src/
+      MemorySize: 256
+      Timeout: 2
+{extra}"""
+
+
+TEMPLATE = "Transform: AWS::Serverless-2016-10-31\nResources:\n" + "".join(
+    [
+        function("First", "probe"),
+        function("Second", "probe"),
+        function(
+            "Secret",
+            "probe",
+            "      Environment:\n        Variables:\n          ONLY_SECRET: mine\n",
+        ),
+        function(
+            "Seeded",
+            "probe",
+            "      Environment:\n        Variables:\n          PYTHONHASHSEED: '0'\n",
+        ),
+        function("Slow", "slow"),
+        function("Crash", "crash"),
+        function("Hog", "hog").replace("MemorySize: 256", "MemorySize: 128"),
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamrunProcess]:
+    folder = tmp_path_factory.mktemp("zygote")
+    (folder / "src").mkdir()
+    (folder / "src" / "app.py").write_text(PROBE)
+    (folder / "template.yaml").write_text(TEMPLATE)
+    os.environ["SAMRUN_ZYGOTE"] = "1"
+    try:
+        process = start_up(folder / "template.yaml", folder / ".samrun")
+    finally:
+        del os.environ["SAMRUN_ZYGOTE"]
+    yield process
+    process.stop()
+
+
+def call(server: SamrunProcess, name: str, payload: object = None) -> tuple[dict[str, str], Any]:
+    status, headers, body = invoke_http(server.lambda_endpoint, name, payload)
+    assert status == 200, body
+    return headers, body
+
+
+def forked(body: dict[str, Any]) -> bool:
+    return "bootstraps/python/zygote.py" in body["parent"]
+
+
+def test_cold_starts_are_forked_from_one_zygote(server: SamrunProcess) -> None:
+    _, first = call(server, "First")
+    _, second = call(server, "Second")
+    assert forked(first) and forked(second), (first["parent"], second["parent"])
+    assert first["parent"] == second["parent"]  # one zygote for the interpreter
+    assert first["pid"] != second["pid"]
+    bootstrap = str(Path(first["path"][1]) / "bootstrap.py")
+    assert first["argv"] == [bootstrap]
+    assert first["orig_argv"][1:] == ["-u", "-S", bootstrap]  # what a spawn's would be
+    assert first["main"] == bootstrap
+    assert first["no_bytecode"] == [1, True]
+    assert first["proc_cmdline"] == first["orig_argv"]  # ps shows the runtime, not the zygote
+    assert first["modules"]  # the handler's module, imported in the child
+    report = server.wait_for(r"First \| REPORT .*Init Duration: ([\d.]+) ms")
+    assert float(report.group(1)) > 0
+
+
+def test_an_instance_has_its_own_environment_and_nothing_of_another(
+    server: SamrunProcess,
+) -> None:
+    _, secret = call(server, "Secret")
+    _, other = call(server, "Second")
+    assert forked(secret)
+    assert secret["env"]["ONLY_SECRET"] == "mine"
+    assert "ONLY_SECRET" not in other["env"]
+    assert secret["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Secret"
+    assert other["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Second"
+    assert not any(key.startswith("SAMRUN") for key in other["env"])
+    initial = {f"{k}={v}" for k, v in secret["env"].items() if k != "_X_AMZN_TRACE_ID"}
+    assert set(secret["proc_environ"]) == initial  # /proc/PID/environ: its own, from the start
+    assert "ONLY_SECRET=mine" not in other["proc_environ"]
+    assert secret["cwd"] == secret["env"]["LAMBDA_TASK_ROOT"]
+    assert secret["path"][0] == secret["env"]["LAMBDA_TASK_ROOT"]
+
+
+def test_limits_uid_cgroups_and_session_hold_in_a_forked_instance(
+    server: SamrunProcess,
+) -> None:
+    _, body = call(server, "First")
+    assert forked(body)
+    assert body["nofile"] == [1024, 1024]
+    assert body["nproc"] == [1024, 1024]
+    assert body["pgid_is_pid"] and body["sid_is_pid"]
+    assert body["stdin"] == "/dev/null"
+    assert body["fds"][:3] == [0, 1, 2] and len(body["fds"]) <= 5  # stdio, its socket, listdir
+    if os.geteuid() == 0:
+        assert body["uid"] != 0
+    if os.geteuid() == 0 and Path("/sys/fs/cgroup/cpu").is_dir():
+        assert "samrun-" in body["cgroups"]
+
+
+def test_the_timeout_kills_a_forked_instance_and_the_next_one_works(
+    server: SamrunProcess,
+) -> None:
+    _, _, body = invoke_http(server.lambda_endpoint, "Slow", {"seconds": 30})
+    assert body["errorType"] == "Sandbox.Timedout", body
+    assert "Task timed out after 2.0" in body["errorMessage"]
+    _, pid = call(server, "Slow", {"seconds": 0})
+    assert pid > 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [({"code": 7}, "exit status 7"), ({"signal": True}, "signal: segmentation fault")],
+)
+def test_a_crash_reports_its_exit_as_a_spawned_runtime_does(
+    server: SamrunProcess, payload: dict[str, object], reason: str
+) -> None:
+    _, _, body = invoke_http(server.lambda_endpoint, "Crash", payload)
+    assert body["errorType"] == "Runtime.ExitError", body
+    assert body["errorMessage"].endswith(f"Runtime exited with error: {reason}")
+    server.wait_for(r"Crash \| about to go")
+
+
+def test_memory_over_the_limit_kills_a_forked_instance(server: SamrunProcess) -> None:
+    _, _, body = invoke_http(server.lambda_endpoint, "Hog", {"mb": 400})
+    assert body["errorType"] == "Runtime.OutOfMemory", body
+    _, mb = call(server, "Hog", {"mb": 10})
+    assert mb == 10
+
+
+def test_what_a_fork_cannot_reproduce_is_spawned_as_before(server: SamrunProcess) -> None:
+    _, body = call(server, "Seeded")
+    assert not forked(body)  # PYTHONHASHSEED is read at interpreter start
+    assert body["env"]["PYTHONHASHSEED"] == "0"
+
+
+def test_the_zygote_and_its_instances_die_with_samrun(server: SamrunProcess) -> None:
+    folder = Path(server.process.args[server.process.args.index("--state-dir") + 1]).parent
+    os.environ["SAMRUN_ZYGOTE"] = "1"
+    try:
+        other = start_up(folder / "template.yaml", folder / ".samrun-killed")
+    finally:
+        del os.environ["SAMRUN_ZYGOTE"]
+    _, body = call(other, "First")
+    assert forked(body)
+    assert other.stop(signal.SIGKILL) == -signal.SIGKILL
+    wait_until(lambda: not alive(body["ppid"]) and not alive(body["pid"]), timeout=10)
