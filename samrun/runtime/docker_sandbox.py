@@ -57,8 +57,8 @@ class DockerSandbox:
         self._frames = b""
         self._partial = b""
         self._peak_mb = 0
-        self._oom = False
-        self._exit_reason: str | None = None
+        self.out_of_memory = False  # the Sandbox protocol's, read by the instance
+        self.exit_reason: str | None = None
         self._cpu_task: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         self._eof = loop.create_future()
@@ -74,14 +74,6 @@ class DockerSandbox:
             loop.add_reader(fifo[0], self._drain_fifo)
         self._waiter = loop.create_task(self._wait())
 
-    @property
-    def exit_reason(self) -> str | None:
-        return self._exit_reason
-
-    @property
-    def out_of_memory(self) -> bool:
-        return self._oom
-
     def peak_memory_mb(self) -> int:
         """The container's cgroup high-water mark, where this machine can read it."""
         for template in CGROUP_PEAKS:
@@ -96,7 +88,7 @@ class DockerSandbox:
     def init_done(self) -> None:
         """Init is over: the CPU share of MemorySize from now on (Lambda boosts init)."""
         quota = max(1000, CPU_PERIOD_US * self._memory_mb // FULL_VCPU_MB)
-        if self._exit_reason is None and self._cpu_task is None:
+        if self.exit_reason is None and self._cpu_task is None:
             self._cpu_task = asyncio.get_running_loop().create_task(
                 self._call(self._container.update, cpu_period=CPU_PERIOD_US, cpu_quota=quota)
             )
@@ -152,7 +144,7 @@ class DockerSandbox:
         await asyncio.shield(self._waiter)
 
     async def stop(self) -> None:
-        if self._exit_reason is None and not self._eof.done():
+        if self.exit_reason is None and not self._eof.done():
             await self._call(self._container.kill)
         await self.wait()
 
@@ -212,13 +204,13 @@ class DockerSandbox:
         finally:
             await self._call(remove_container, container=self._container)
         code = int(state.get("ExitCode", -1))
-        self._oom = bool(state.get("OOMKilled"))
-        if self._oom or code == 137:
-            self._exit_reason = "signal: killed"
+        self.out_of_memory = bool(state.get("OOMKilled"))
+        if self.out_of_memory or code == 137:
+            self.exit_reason = "signal: killed"
         elif code > 128:
-            self._exit_reason = f"signal: {signal_name(code - 128)}"
+            self.exit_reason = f"signal: {signal_name(code - 128)}"
         else:
-            self._exit_reason = f"exit status {code}"
+            self.exit_reason = f"exit status {code}"
 
     def _final_state(self) -> dict[str, Any]:
         """The container's state once it has stopped (its stream may close a moment before)."""

@@ -54,20 +54,12 @@ class ProcessSandbox:
         self._on_output = on_output
         self._memory_limit_pages = spec.memory_mb / PAGE_MB
         self._peak_pages = 0
-        self._oom = False
-        self._exit_reason: str | None = None
+        self.out_of_memory = False  # the Sandbox protocol's, read by the instance
+        self.exit_reason: str | None = None
         loop = asyncio.get_running_loop()
         loop.add_reader(pipe, self._read_available)
         self._watchdog = loop.create_task(self._watch_memory())
         self._waiter = loop.create_task(self._wait())
-
-    @property
-    def exit_reason(self) -> str | None:
-        return self._exit_reason
-
-    @property
-    def out_of_memory(self) -> bool:
-        return self._oom
 
     def peak_memory_mb(self) -> int:
         """The kernel's exact high-water mark (VmHWM) while it runs; the last sample after."""
@@ -157,7 +149,7 @@ class ProcessSandbox:
             pages = self._resident_pages()
             self._peak_pages = max(self._peak_pages, pages)
             if pages > self._memory_limit_pages:
-                self._oom = True
+                self.out_of_memory = True
                 self._kill_everything()
                 return
             await asyncio.sleep(MEMORY_POLL_S)
@@ -173,7 +165,7 @@ class ProcessSandbox:
             if not any(folder.exists() for folder in self._cgroup_folders):
                 break
             await asyncio.sleep(0.01)
-        self._exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
+        self.exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
 
 
 def signal_name(number: int) -> str:

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from samrun.runtime.lane import LANE_ENV
 from tests.conftest import SamrunProcess, alive, invoke_http, start_up, wait_until
+from tests.runtime.test_lane import transports
 
 PROBE = r"""
 import os, resource, signal, sys, time
@@ -142,6 +144,7 @@ def test_cold_starts_are_forked_from_one_zygote(server: SamrunProcess) -> None:
     assert first["modules"]  # the handler's module, imported in the child
     report = server.wait_for(r"First \| REPORT .*Init Duration: ([\d.]+) ms")
     assert float(report.group(1)) > 0
+    assert transports(server)["First"] == {"lane": 1}  # the forked runtime speaks the lane
 
 
 def test_an_instance_has_its_own_environment_and_nothing_of_another(
@@ -156,7 +159,10 @@ def test_an_instance_has_its_own_environment_and_nothing_of_another(
     assert other["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Second"
     assert not any(key.startswith("SAMRUN") for key in other["env"])
     initial = {f"{k}={v}" for k, v in secret["env"].items() if k != "_X_AMZN_TRACE_ID"}
-    assert set(secret["proc_environ"]) == initial  # /proc/PID/environ: its own, from the start
+    # /proc/PID/environ: its own, from the start (with the lane's descriptor, as a spawned
+    # runtime's: the bootstrap takes it out of os.environ, the kernel's copy keeps it)
+    lane = {entry for entry in secret["proc_environ"] if entry.startswith(f"{LANE_ENV}=")}
+    assert set(secret["proc_environ"]) - lane == initial
     assert "ONLY_SECRET=mine" not in other["proc_environ"]
     assert secret["cwd"] == secret["env"]["LAMBDA_TASK_ROOT"]
     assert secret["path"][0] == secret["env"]["LAMBDA_TASK_ROOT"]
