@@ -286,3 +286,19 @@ def complete_lines(path: Path) -> list[str]:
     if not path.exists():
         return []
     return [line for line in path.read_text().rpartition("\n")[0].splitlines() if line.strip()]
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    """A moto server of the test's own (samrun's moto child, with its patches), for an endpoint
+    that outlives the samrun a test kills: `--aws-endpoint`, or a profile's `endpoint_url`."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "samrun.aws.moto_child", "127.0.0.1", str(os.getpid())],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    yield f"http://127.0.0.1:{int(process.stdout.readline())}"
+    process.terminate()
+    process.wait(10)
+    process.stdout.close()

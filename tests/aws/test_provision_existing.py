@@ -4,16 +4,12 @@ attributes differ from the template's, and functions get its URL on that endpoin
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.aws.helpers import endpoint_client
 from tests.conftest import invoke_http
 
 TEMPLATE = """Transform: AWS::Serverless-2016-10-31
@@ -37,33 +33,14 @@ def handler(event, context):
 
 
 @pytest.fixture
-def endpoint() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "samrun.aws.moto_child", "127.0.0.1", str(os.getpid())],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    process.terminate()
-    process.wait(10)
-    process.stdout.close()
-
-
-def sqs_client(endpoint: str) -> Any:
-    return boto3.client(
-        "sqs",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 def test_existing_queues_are_kept_and_new_ones_made(
     tmp_path: Path, endpoint: str, samrun_up: Any
 ) -> None:
-    sqs = sqs_client(endpoint)
+    sqs = endpoint_client(endpoint, "sqs")
     same = sqs.create_queue(QueueName="same", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
     other = sqs.create_queue(QueueName="other", Attributes={"VisibilityTimeout": "99"})
     names = ("same", "other", *(f"fresh{i}" for i in range(12)))

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,17 +42,8 @@ Resources:
 
 
 @pytest.fixture
-def endpoint() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "samrun.aws.moto_child", "127.0.0.1", str(os.getpid())],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    process.terminate()
-    process.wait(10)
-    process.stdout.close()
+def endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 def test_kill_9_mid_batch_leaves_the_message_on_the_queue(
