@@ -37,6 +37,16 @@ LOST = (
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
+def exists(probe: Callable[[], object], missing: type[Exception]) -> bool:
+    """True when `probe` (a describe or get call) finds the resource; False when it raises
+    `missing`, the service's not-found error. Creators make what does not exist yet."""
+    try:
+        probe()
+    except missing:
+        return False
+    return True
+
+
 class AwsEndpoint:
     """Where the app's AWS calls go; `url` is None for real AWS (--aws-profile)."""
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.endpoint import AwsEndpoint, exists
 from samrun.aws.provision_config import CREATORS
 from samrun.model import AppGraph, FunctionConfig, Resource, Route
 
@@ -120,11 +120,8 @@ def _topic(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substi
 
 def _bucket(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
     s3 = endpoint.client("s3")
-    try:
-        s3.head_bucket(Bucket=resource.name)
+    if exists(lambda: s3.head_bucket(Bucket=resource.name), s3.exceptions.ClientError):
         return {}
-    except s3.exceptions.ClientError:
-        pass
     kwargs: dict[str, Any] = {"Bucket": resource.name}
     if graph.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": graph.region}
@@ -134,11 +131,9 @@ def _bucket(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Subst
 
 def _stream(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substitutions:
     kinesis = endpoint.client("kinesis")
-    try:
-        kinesis.describe_stream_summary(StreamName=resource.name)
+    missing = kinesis.exceptions.ResourceNotFoundException
+    if exists(lambda: kinesis.describe_stream_summary(StreamName=resource.name), missing):
         return {}
-    except kinesis.exceptions.ResourceNotFoundException:
-        pass
     props = resource.properties
     mode = (props.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
     kwargs: dict[str, Any] = {"StreamName": resource.name}

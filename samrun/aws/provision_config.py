@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from samrun.aws.endpoint import AwsEndpoint
+from samrun.aws.endpoint import AwsEndpoint, exists
 from samrun.model import AppGraph, Resource, is_unresolved
 
 Substitutions = dict[str, str]
@@ -26,11 +26,8 @@ def _parameter(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Su
     value = props.get("Value")
     if value is None or is_unresolved(value):
         return {}
-    try:
-        ssm.get_parameter(Name=resource.name)
+    if exists(lambda: ssm.get_parameter(Name=resource.name), ssm.exceptions.ParameterNotFound):
         return {}
-    except ssm.exceptions.ParameterNotFound:
-        pass
     kind = str(props.get("Type", "String"))
     text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
     kwargs: dict[str, Any] = {"Name": resource.name, "Value": text, "Type": kind}
@@ -124,11 +121,8 @@ def _role(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -> Substit
     if endpoint.profile:  # real AWS: samrun never changes an account's IAM
         return {}
     iam = endpoint.client("iam")
-    try:
-        iam.get_role(RoleName=resource.name)
+    if exists(lambda: iam.get_role(RoleName=resource.name), iam.exceptions.NoSuchEntityException):
         return {}
-    except iam.exceptions.NoSuchEntityException:
-        pass
     policy = resource.properties.get("AssumeRolePolicyDocument") or {}
     text = policy if isinstance(policy, str) else json.dumps(policy)
     kwargs: dict[str, Any] = {"RoleName": resource.name, "AssumeRolePolicyDocument": text}
