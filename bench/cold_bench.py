@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import READY, percentile
+from bench.invoke_bench import READY, percentile, up_command
 from bench.plan_bench import write_template
 
 ROUNDS = 30  # fresh functions per language
@@ -66,19 +66,7 @@ def start_up(
     """`samrun up` in `folder`: the process, its Lambda API, seconds from spawn to ready."""
     began = time.perf_counter()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "samrun",
-            "up",
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(folder / ".samrun"),
-            *extra,
-        ],
+        up_command(folder, *extra),
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -64,6 +64,23 @@ def template(functions: int, memory_mb: int = 1769) -> str:
     return "\n".join(lines) + "\n"
 
 
+def up_command(folder: Path, *extra: str) -> list[str]:
+    """`samrun up` of the app in `folder` on free ports, its state folder inside it."""
+    return [
+        sys.executable,
+        "-m",
+        "samrun",
+        "up",
+        "--port",
+        "0",
+        "--invoke-port",
+        "0",
+        "--state-dir",
+        str(folder / ".samrun"),
+        *extra,
+    ]
+
+
 def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
     process, endpoint, _ = start_server_with_route(folder)
     return process, endpoint
@@ -72,20 +89,7 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
 def start_server_with_route(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
     """`samrun up` in `folder`: the process, its Lambda API and the URL of its /noop route."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "samrun",
-            "up",
-            "--port",
-            "0",
-            "--invoke-port",
-            "0",
-            "--state-dir",
-            str(folder / ".samrun"),
-            "--max-sandboxes",
-            "64",
-        ],
+        up_command(folder, "--max-sandboxes", "64"),
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -20,7 +20,6 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from bench.floor import floor_warm
+from bench.invoke_bench import up_command
 
 EDITS = 20
 READY = re.compile(r"Lambda API on (http://\S+)")
@@ -57,19 +57,7 @@ class Server:
 
     def __init__(self, folder: Path) -> None:
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "samrun",
-                "up",
-                "--watch",
-                "--port",
-                "0",
-                "--invoke-port",
-                "0",
-                "--state-dir",
-                str(folder / ".samrun"),
-            ],
+            up_command(folder, "--watch"),
             cwd=folder,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
