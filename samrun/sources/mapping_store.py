@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 from samrun.model import EventSourceMapping
+from samrun.sources.state_file import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,8 @@ class MappingStore:
             return {}
 
     def save(self, mappings: dict[str, EventSourceMapping]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {key: asdict(esm) for key, esm in mappings.items()}
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(body, indent=1, sort_keys=True, default=str))
-        os.replace(temporary, self.path)
+        write_json(self.path, body, indent=1, sort_keys=True, default=str)
 
 
 def _esm(value: dict[str, Any]) -> EventSourceMapping:

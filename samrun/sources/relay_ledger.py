@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from samrun.model import PushSource
+from samrun.sources.state_file import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,8 @@ class RelayLedger:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {name: _plain(wiring) for name, wiring in self.entries.items()}
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(body, indent=1, sort_keys=True, default=str))
-        os.replace(temporary, self.path)
+        write_json(self.path, body, indent=1, sort_keys=True, default=str)
 
 
 def _plain(wiring: Wiring) -> dict[str, Any]:

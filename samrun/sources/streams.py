@@ -25,7 +25,7 @@ import contextlib
 import functools
 import json
 import logging
-import os
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from typing import Any
 from samrun.sources import blocking
 from samrun.sources.base import Context, LiveMapping
 from samrun.sources.records import dynamodb_record, filter_view, kinesis_record, sequence_of
+from samrun.sources.state_file import write_json
 from samrun.sources.stream_batches import BatchDelivery
 from samrun.sources.windows import TumblingWindows
 
@@ -53,17 +54,16 @@ class Checkpoints:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.Lock()  # shards checkpoint from threads of their own
         try:
             self.done: dict[str, str] = json.loads(path.read_text())
         except (OSError, ValueError):
             self.done = {}
 
     def advance(self, shard_id: str, sequence: str) -> None:
-        self.done[shard_id] = sequence
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.done))
-        os.replace(temporary, self.path)
+        with self._lock:
+            self.done[shard_id] = sequence
+            write_json(self.path, self.done)
 
 
 class StreamPoller:
@@ -119,7 +119,7 @@ class StreamPoller:
 
     async def _discover(self) -> None:
         shards = await blocking.call(self._list_shards)
-        first = not self._readers and not self._finished  # the shards `up` starts with
+        first = not self._shards  # the shards `up` starts with
         self._shards |= {s["ShardId"]: s for s in shards}
         for shard in shards:
             shard_id = shard["ShardId"]
@@ -131,7 +131,24 @@ class StreamPoller:
                 continue
             opener = functools.partial(self._iterator, shard_id, position)
             iterator = await blocking.call(opener)
-            self._readers[shard_id] = asyncio.create_task(self._read(shard_id, iterator))
+            reader = asyncio.create_task(self._read(shard_id, iterator))
+            reader.add_done_callback(functools.partial(self._reader_ended, shard_id))
+            self._readers[shard_id] = reader
+
+    def _reader_ended(self, shard_id: str, reader: asyncio.Task[None]) -> None:
+        """A reader that failed is logged and forgotten: the next discovery reopens its shard
+        at the checkpoint."""
+        if reader.cancelled() or reader.exception() is None:
+            return
+        logger.error(
+            "%s: reading %s stopped; it resumes at its checkpoint within %.0f s",
+            self.mapping.uuid,
+            shard_id,
+            DISCOVER_S,
+            exc_info=reader.exception(),
+        )
+        if self._readers.get(shard_id) is reader:
+            del self._readers[shard_id]
 
     def _at_latest(self, shard_id: str) -> bool:
         position = (self.mapping.esm.starting_position or "LATEST").upper()
