@@ -290,6 +290,13 @@ class App:
             return
         self._host = replace(self._host, containers=self.containers)
 
+    def start_spares(self, runtimes: Iterable[str | None]) -> None:
+        """A spare interpreter for each Python runtime among `runtimes`, ready for its first
+        cold start (runtime/spares.py; the process backend's)."""
+        if isinstance(self.backend, ProcessBackend):
+            for interpreter in self.locator.pythons(runtimes):
+                self.backend.prepare(interpreter)
+
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
         pools = [
@@ -301,6 +308,7 @@ class App:
                 "provisioned": len(pool.provisioned),
                 "cold_starts": pool.cold_starts,
                 "runtime_api": runtime_api_transports(pool.live),  # "lane" or "http"
+                "started_from": started_from(pool.live),  # "spare" or "interpreter"
             }
             for (name, version), pool in self.pools.pools.items()
         ]
@@ -383,6 +391,11 @@ class App:
 def runtime_api_transports(instances: Iterable[Instance]) -> dict[str, int]:
     """Live instances by how their runtime last asked for an event (runtime/lane.py)."""
     return dict(Counter(i.session.transport for i in instances if i.session.transport))
+
+
+def started_from(instances: Iterable[Instance]) -> dict[str, int]:
+    """Live process instances by what became them: a spare interpreter or a fresh one."""
+    return dict(Counter(getattr(i.sandbox, "started_from", "container") for i in instances))
 
 
 def build_options(config: Config) -> BuildOptions:

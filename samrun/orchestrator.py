@@ -95,6 +95,7 @@ async def serve(config: Config, graph: AppGraph) -> int:
         for line in not_run_lines(graph):
             logger.warning("%s", line)
         await looked_up
+        app.start_spares(runtimes)
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)

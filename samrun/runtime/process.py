@@ -22,8 +22,8 @@ from samrun.runtime.cgroups import Cgroups, kill_all
 from samrun.runtime.descendants import kill_marked, kill_tree
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
+from samrun.runtime.spares import Spares, enabled
 from samrun.runtime.unprivileged import SandboxUsers
-from samrun.runtime.zygote import ForkedProcess, Zygotes, enabled
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +37,16 @@ class ProcessSandbox:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process | ForkedProcess,
+        process: asyncio.subprocess.Process,
         pipe: int,
         spec: LaunchSpec,
         on_output: OutputSink,
         cgroup_folders: list[Path],
         limit_cpu: Callable[[], None],
+        started_from: str = "interpreter",
     ) -> None:
         self._process = process
+        self.started_from = started_from  # "spare": a spare interpreter became it (spares.py)
         self._cgroup_folders = cgroup_folders
         api = spec.env.get("AWS_LAMBDA_RUNTIME_API", "")
         self._marker = f"AWS_LAMBDA_RUNTIME_API={api}".encode()
@@ -187,39 +189,39 @@ class ProcessBackend:
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
         self.users = SandboxUsers()  # as root: each instance its own unprivileged uid
-        # SAMRUN_ZYGOTE=1: Python instances forked from a pre-started interpreter (zygote.py)
-        self.zygotes = Zygotes(os.environ.get("PATH", "")) if enabled() else None
+        # Python instances from interpreters started ahead (spares.py); SAMRUN_SPARES=0: not
+        self.spares = (
+            Spares(os.environ.get("PATH", ""), self.cgroups)
+            if enabled() and self.cgroups.available  # (only the cgroup path is tested)
+            else None
+        )
+
+    def prepare(self, interpreter: str) -> None:
+        """Have a spare `interpreter` ready for the first cold start that needs one."""
+        if self.spares is not None:
+            self.spares.prepare(interpreter)
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
-        folders = self.cgroups.create(spec.name.replace(":", "-"))
         uid = self.users.next_uid()
         if uid is not None:  # its TMPDIR is its own (a tmpfs over it is mode 1777 anyway)
             os.chown(spec.tmp_dir, uid, uid)
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
+        folders: list[Path] = []
         try:
-            process: asyncio.subprocess.Process | ForkedProcess | None = None
-            if self.zygotes is not None:
-                process = await self.zygotes.spawn(
-                    spec,
-                    cgroups=folders,
-                    tmpfs=self.tmpfs,
-                    uid=uid,
-                    output=write_end,
-                    pass_fds=spec.pass_fds,
+            taken = None
+            if self.spares is not None:
+                taken = await self.spares.take(
+                    spec, tmpfs=self.tmpfs, uid=uid, output=write_end, pass_fds=spec.pass_fds
                 )
-            process = process or await asyncio.create_subprocess_exec(
-                *spec.argv,
-                env=dict(spec.env),
-                cwd=spec.code_dir,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=write_end,
-                start_new_session=True,
-                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio
-                pass_fds=spec.pass_fds,  # and the runtime's end of its lane, when it has one
-                preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
-            )
+            if taken is not None:
+                (process, folders), started_from = taken, "spare"
+            else:
+                folders = self.cgroups.create(spec.name.replace(":", "-"))
+                process, started_from = (
+                    await self._spawn(spec, folders, uid, write_end),
+                    "interpreter",
+                )
         except (OSError, subprocess.SubprocessError) as exc:
             os.close(read_end)
             Cgroups.remove(folders)
@@ -229,9 +231,26 @@ class ProcessBackend:
         finally:
             os.close(write_end)
         limit_cpu = partial(self.cgroups.limit_cpu, folders, spec.memory_mb)
-        return ProcessSandbox(process, read_end, spec, on_output, folders, limit_cpu)
+        return ProcessSandbox(process, read_end, spec, on_output, folders, limit_cpu, started_from)
+
+    async def _spawn(
+        self, spec: LaunchSpec, folders: list[Path], uid: int | None, output: int
+    ) -> asyncio.subprocess.Process:
+        """A fresh runtime process: fork, its setup (runtime/isolation.py), exec."""
+        return await asyncio.create_subprocess_exec(
+            *spec.argv,
+            env=dict(spec.env),
+            cwd=spec.code_dir,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+            close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio
+            pass_fds=spec.pass_fds,  # and the runtime's end of its lane, when it has one
+            preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
+        )
 
     async def close(self) -> None:
-        if self.zygotes is not None:
-            await self.zygotes.close()
+        if self.spares is not None:
+            await self.spares.close()
         self.cgroups.close()

@@ -151,6 +151,11 @@ class RuntimeLocator:
                 self._nodes[major] = find_node(major, self._node_search)
             return self._nodes[major]
 
+    def pythons(self, runtimes: Iterable[str | None]) -> list[str]:
+        """The interpreters that run the Python runtimes among `runtimes`."""
+        versions = {r.removeprefix("python") for r in runtimes if r and r.startswith("python")}
+        return sorted({self.python_for(v) for v in versions if v in PYTHON_VERSIONS})
+
     def warn_missing(self, runtimes: Iterable[str | None]) -> None:
         """Look up each runtime's interpreter now, so what is missing (and what runs instead)
         is said at startup rather than at the first invoke."""

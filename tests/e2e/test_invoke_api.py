@@ -395,7 +395,7 @@ def test_kill_9_of_samrun_leaves_no_function_process(samrun_up) -> None:
     server.wait_for(r"^Slow \| START RequestId")
 
     def with_slow_running() -> set[int] | None:
-        pids = children(server.process.pid)  # and theirs: a zygote's (SAMRUN_ZYGOTE=1)
+        pids = children(server.process.pid)  # its runtimes and spare interpreters, and theirs
         pids |= {grandchild for pid in pids for grandchild in children(pid)}
         return pids if "Slow" in {function_of(pid) for pid in pids} else None
 

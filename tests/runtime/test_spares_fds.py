@@ -1,6 +1,7 @@
-"""A zygote's child gets the descriptors samrun passes at the numbers they have in samrun (as
-`pass_fds` keeps them for a spawned runtime), none of the zygote's or samrun's others, and its
-exit is reported by the zygote. Driven here with a real zygote and a bare Runtime API socket."""
+"""An instance made from a spare interpreter gets the descriptors samrun passes at the numbers
+they have in samrun (as `pass_fds` keeps them for a spawned runtime) and none of the spare's or
+samrun's others, and samrun sees its exit as a child's. Driven here with a real spare and a bare
+Runtime API socket."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from samrun.runtime.sandbox import LaunchSpec
-from samrun.runtime.zygote import PYTHON_BOOTSTRAP, Zygote
+from samrun.runtime.spares import PYTHON_BOOTSTRAP, Spare
 
 HANDLER = """import json, os
 
@@ -75,12 +76,12 @@ async def test_passed_descriptors_keep_their_numbers_and_nothing_else_leaks(
         memory_mb=128,
         ephemeral_storage_mb=512,
     )
-    zygote = Zygote(sys.executable)
-    await zygote.start(os.environ.get("PATH", ""))
+    spare = Spare(sys.executable, [])
+    await spare.start(os.environ.get("PATH", ""))
     try:
-        assert zygote.serves(spec)
-        child = await zygote.spawn(
-            spec, cgroups=[], tmpfs=False, uid=None, output=output_write, pass_fds=[extra_write]
+        assert spare.serves(spec)
+        child = await spare.become(
+            spec, tmpfs=False, uid=None, output=output_write, pass_fds=[extra_write]
         )
         os.close(extra_write)
         os.close(output_write)
@@ -93,7 +94,7 @@ async def test_passed_descriptors_keep_their_numbers_and_nothing_else_leaks(
         assert await asyncio.wait_for(child.wait(), 10) == -signal.SIGKILL
         assert child.returncode == -signal.SIGKILL
     finally:
-        await zygote.stop()
+        await spare.discard()
         listener.close()
         for fd in (extra_read, output_read, unrelated):
             os.close(fd)

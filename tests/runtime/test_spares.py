@@ -1,13 +1,16 @@
-"""SAMRUN_ZYGOTE=1: Python cold starts are forked from a zygote (samrun/runtime/zygote.py), and
-every isolation rule of a freshly spawned runtime still holds: the instance's own environment and
-nothing of another's, its rlimits, uid, cgroups and tmpfs, its process group, the timeout kill,
-the exit code of a crash, the memory kill; and what a fork cannot reproduce is spawned as before.
+"""Python cold starts are served by spare interpreters (samrun/runtime/spares.py), and every
+isolation rule of a freshly spawned runtime still holds: samrun's own child, the instance's own
+environment and nothing of another's, its own hash seed, its rlimits, uid, cgroups and tmpfs, its
+process group, the timeout kill, the exit code of a crash, the memory kill; and what a spare
+cannot reproduce is spawned as before, as is every instance with SAMRUN_SPARES=0.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,8 @@ def entries(name):
     return [e for e in open(f"/proc/self/{name}", "rb").read().decode().split("\0") if e]
 
 def probe(event, context):
-    parent = open(f"/proc/{os.getppid()}/cmdline", "rb").read().replace(b"\0", b" ").decode()
     mounts = open("/proc/self/mounts").read()
     return {
-        "parent": parent,
         "ppid": os.getppid(),
         "pid": os.getpid(),
         "pgid_is_pid": os.getpgid(0) == os.getpid(),
@@ -50,6 +51,7 @@ def probe(event, context):
         "proc_environ": entries("environ"),
         "path": sys.path,
         "modules": "app" in sys.modules,
+        "hash": hash("same text, another seed"),
     }
 
 def slow(event, context):
@@ -106,15 +108,11 @@ TEMPLATE = "Transform: AWS::Serverless-2016-10-31\nResources:\n" + "".join(
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SamrunProcess]:
-    folder = tmp_path_factory.mktemp("zygote")
+    folder = tmp_path_factory.mktemp("spares")
     (folder / "src").mkdir()
     (folder / "src" / "app.py").write_text(PROBE)
     (folder / "template.yaml").write_text(TEMPLATE)
-    os.environ["SAMRUN_ZYGOTE"] = "1"
-    try:
-        process = start_up(folder / "template.yaml", folder / ".samrun")
-    finally:
-        del os.environ["SAMRUN_ZYGOTE"]
+    process = start_up(folder / "template.yaml", folder / ".samrun")
     yield process
     process.stop()
 
@@ -125,22 +123,29 @@ def call(server: SamrunProcess, name: str, payload: object = None) -> tuple[dict
     return headers, body
 
 
-def forked(body: dict[str, Any]) -> bool:
-    return "bootstraps/python/zygote.py" in body["parent"]
+def started_from(server: SamrunProcess, name: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{server.lambda_endpoint}/_samrun/state", timeout=30) as reply:
+        pools = json.loads(reply.read())["pools"]
+    return next(pool["started_from"] for pool in pools if pool["function"] == name)
 
 
-def test_cold_starts_are_forked_from_one_zygote(server: SamrunProcess) -> None:
+def from_spare(server: SamrunProcess, name: str) -> bool:
+    return started_from(server, name) == {"spare": 1}
+
+
+def test_cold_starts_are_served_by_spare_interpreters(server: SamrunProcess) -> None:
     _, first = call(server, "First")
     _, second = call(server, "Second")
-    assert forked(first) and forked(second), (first["parent"], second["parent"])
-    assert first["parent"] == second["parent"]  # one zygote for the interpreter
+    assert from_spare(server, "First") and from_spare(server, "Second")
+    assert first["ppid"] == second["ppid"] == server.process.pid  # samrun's children
     assert first["pid"] != second["pid"]
+    assert first["hash"] != second["hash"]  # each its own interpreter and hash seed
     bootstrap = str(Path(first["path"][1]) / "bootstrap.py")
     assert first["argv"] == [bootstrap]
     assert first["orig_argv"][1:] == ["-u", "-S", bootstrap]  # what a spawn's would be
     assert first["main"] == bootstrap
     assert first["no_bytecode"] == [1, True]
-    assert first["proc_cmdline"] == first["orig_argv"]  # ps shows the runtime, not the zygote
+    assert first["proc_cmdline"] == first["orig_argv"]  # ps shows the runtime, not the spare
     assert first["modules"]  # the handler's module, imported in the child
     report = server.wait_for(r"First \| REPORT .*Init Duration: ([\d.]+) ms")
     assert float(report.group(1)) > 0
@@ -152,7 +157,7 @@ def test_an_instance_has_its_own_environment_and_nothing_of_another(
 ) -> None:
     _, secret = call(server, "Secret")
     _, other = call(server, "Second")
-    assert forked(secret)
+    assert from_spare(server, "Secret")
     assert secret["env"]["ONLY_SECRET"] == "mine"
     assert "ONLY_SECRET" not in other["env"]
     assert secret["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "Secret"
@@ -168,11 +173,11 @@ def test_an_instance_has_its_own_environment_and_nothing_of_another(
     assert secret["path"][0] == secret["env"]["LAMBDA_TASK_ROOT"]
 
 
-def test_limits_uid_cgroups_and_session_hold_in_a_forked_instance(
+def test_limits_uid_cgroups_and_session_hold_in_an_instance_from_a_spare(
     server: SamrunProcess,
 ) -> None:
     _, body = call(server, "First")
-    assert forked(body)
+    assert from_spare(server, "First")
     assert body["nofile"] == [1024, 1024]
     assert body["nproc"] == [1024, 1024]
     assert body["pgid_is_pid"] and body["sid_is_pid"]
@@ -184,10 +189,11 @@ def test_limits_uid_cgroups_and_session_hold_in_a_forked_instance(
         assert "samrun-" in body["cgroups"]
 
 
-def test_the_timeout_kills_a_forked_instance_and_the_next_one_works(
+def test_the_timeout_kills_an_instance_from_a_spare_and_the_next_one_works(
     server: SamrunProcess,
 ) -> None:
     _, _, body = invoke_http(server.lambda_endpoint, "Slow", {"seconds": 30})
+    assert started_from(server, "Slow") in ({"spare": 1}, {})  # (gone after the kill)
     assert body["errorType"] == "Sandbox.Timedout", body
     assert "Task timed out after 2.0" in body["errorMessage"]
     _, pid = call(server, "Slow", {"seconds": 0})
@@ -207,27 +213,55 @@ def test_a_crash_reports_its_exit_as_a_spawned_runtime_does(
     server.wait_for(r"Crash \| about to go")
 
 
-def test_memory_over_the_limit_kills_a_forked_instance(server: SamrunProcess) -> None:
+def test_memory_over_the_limit_kills_an_instance_from_a_spare(server: SamrunProcess) -> None:
     _, _, body = invoke_http(server.lambda_endpoint, "Hog", {"mb": 400})
     assert body["errorType"] == "Runtime.OutOfMemory", body
     _, mb = call(server, "Hog", {"mb": 10})
     assert mb == 10
 
 
-def test_what_a_fork_cannot_reproduce_is_spawned_as_before(server: SamrunProcess) -> None:
+def test_what_a_spare_cannot_reproduce_is_spawned_as_before(server: SamrunProcess) -> None:
     _, body = call(server, "Seeded")
-    assert not forked(body)  # PYTHONHASHSEED is read at interpreter start
+    assert started_from(server, "Seeded") == {"interpreter": 1}  # PYTHONHASHSEED: read at start
     assert body["env"]["PYTHONHASHSEED"] == "0"
 
 
-def test_the_zygote_and_its_instances_die_with_samrun(server: SamrunProcess) -> None:
+def spares_of(pid: int) -> set[int]:
+    """samrun's children that are spare interpreters, still waiting for an instance."""
+    found = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid and b"bootstraps/python/spare.py" in cmdline.read_bytes():
+                found.add(int(cmdline.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_spares_and_their_instances_die_with_samrun(server: SamrunProcess) -> None:
     folder = Path(server.process.args[server.process.args.index("--state-dir") + 1]).parent
-    os.environ["SAMRUN_ZYGOTE"] = "1"
-    try:
-        other = start_up(folder / "template.yaml", folder / ".samrun-killed")
-    finally:
-        del os.environ["SAMRUN_ZYGOTE"]
+    other = start_up(folder / "template.yaml", folder / ".samrun-killed")
     _, body = call(other, "First")
-    assert forked(body)
+    assert from_spare(other, "First")
+    spares = wait_until(lambda: spares_of(other.process.pid))  # the next one, waiting
     assert other.stop(signal.SIGKILL) == -signal.SIGKILL
-    wait_until(lambda: not alive(body["ppid"]) and not alive(body["pid"]), timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in {body["pid"], *spares}), timeout=10)
+
+
+def test_with_spares_off_every_instance_starts_its_own_interpreter(
+    server: SamrunProcess,
+) -> None:
+    folder = Path(server.process.args[server.process.args.index("--state-dir") + 1]).parent
+    os.environ["SAMRUN_SPARES"] = "0"
+    try:
+        other = start_up(folder / "template.yaml", folder / ".samrun-off")
+    finally:
+        del os.environ["SAMRUN_SPARES"]
+    try:
+        _, body = call(other, "First")
+        assert started_from(other, "First") == {"interpreter": 1}
+        assert body["ppid"] == other.process.pid
+        assert not spares_of(other.process.pid)
+    finally:
+        other.stop()

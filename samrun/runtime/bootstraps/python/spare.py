@@ -1,18 +1,20 @@
-"""samrun's Python zygote: an interpreter with the runtime client already imported, which forks
-one child per cold start instead of samrun starting a fresh interpreter (samrun/runtime/zygote.py
-is samrun's side; it decides which instances a zygote may serve, and starts the rest as before).
+"""samrun's spare Python interpreter: started before it is needed, with the runtime client
+already imported, it waits for the one instance it will become (samrun/runtime/spares.py is
+samrun's side: it decides which instances a spare may serve, and starts the rest as before).
 
-`python -u -S zygote.py CONTROL_FD SAMRUN_PID`: CONTROL_FD is a SOCK_SEQPACKET socket to samrun.
-samrun sends one JSON message per instance, with its descriptors attached (SCM_RIGHTS): the output
-pipe, then any it wants the child to have at the same numbers. The zygote forks, answers the
-child's pid, and answers its exit code (negative: the signal) when it reaps it.
+`python -u -S spare.py CONTROL_FD SAMRUN_PID CGROUP...`: CONTROL_FD is a SOCK_SEQPACKET socket
+to samrun. The spare joins the cgroup folders (the instance's to be) at once, says it is ready
+(with the modules it imported and the size of its environment block), then waits for one JSON
+message with descriptors attached (SCM_RIGHTS): the output pipe, then any to keep at the same
+numbers. It dies with samrun, and exits when samrun closes the socket.
 
-The child does what runtime/isolation.py and runtime/unprivileged.py do between fork and exec, in
-the same order: its own session; PDEATHSIG; its cgroups (else it is a child subreaper); a private
-tmpfs as TMPDIR (else RLIMIT_FSIZE); Lambda's rlimits; an unprivileged uid keeping only
+It becomes the instance as runtime/isolation.py and runtime/unprivileged.py make a spawned one,
+in the same order: PDEATHSIG; its cgroups (joined already; else it is a child subreaper); a
+private tmpfs as TMPDIR (else RLIMIT_FSIZE); Lambda's rlimits; an unprivileged uid keeping only
 CAP_DAC_READ_SEARCH. Then what exec would have given it: stdio, only the descriptors asked for,
 the working folder, the environment (replaced whole), sys.path as PYTHONPATH makes it, sys.argv;
-and it runs the runtime client's main() as bootstrap.py's `__main__` would. Standard library only,
+it tells samrun it started, and runs the runtime client's main() as bootstrap.py's `__main__`
+would. samrun started it in a session of its own, as it starts a runtime. Standard library only,
 any Python 3.9+.
 """
 
@@ -28,7 +30,7 @@ import socket
 import sys
 import time
 
-import bootstrap  # the point of the zygote: imported once, here, for every instance
+import bootstrap  # the point of the spare: imported before the instance needs it
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_CHILD_SUBREAPER = 1, 8, 36
@@ -51,73 +53,34 @@ class CapData(ctypes.Structure):
     ]
 
 
-def serve(control, parent):
-    """Fork children as asked; returns only in a child, with its request and descriptors."""
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_read, False)
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+def wait_for_instance(control, parent):
+    """Say it is ready; return the instance's request and descriptors when samrun sends them."""
     preloaded = sorted({name.split(".")[0] for name in sys.modules})
     room = block_size(os.fsencode(f"{k}={v}") for k, v in os.environ.items())
     ready = {"ready": os.getpid(), "modules": preloaded, "environment_room": room}
     control.send(json.dumps(ready).encode())
     while True:
-        if os.getppid() != parent:
+        if os.getppid() != parent:  # samrun died before PDEATHSIG was set
             os._exit(0)
-        readable, _, _ = select.select([control, wake_read], [], [], 1.0)
-        if wake_read in readable:
-            while True:
-                try:
-                    if not os.read(wake_read, 512):
-                        break
-                except BlockingIOError:
-                    break
-        reap(control)
-        if control not in readable:
+        readable, _, _ = select.select([control], [], [], 1.0)
+        if not readable:
             continue
         message, fds, _, _ = socket.recv_fds(control, 1 << 20, 64)
         if not message:
-            os._exit(0)  # samrun closed its end
-        request = json.loads(message)
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            for fd in fds:
-                os.close(fd)
-            control.send(json.dumps({"id": request["id"], "error": str(exc)}).encode())
-            continue
-        if pid == 0:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            os.close(wake_read)
-            os.close(wake_write)
-            return request, fds  # it tells samrun on `control` once it is set up
-        for fd in fds:
-            os.close(fd)
-        control.send(json.dumps({"id": request["id"], "pid": pid}).encode())
+            os._exit(0)  # samrun closed its end: not needed
+        return json.loads(message), fds
 
 
-def reap(control):
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        code = os.waitstatus_to_exitcode(status)
-        control.send(json.dumps({"exit": pid, "code": code}).encode())
-
-
-def isolate(request):
-    """runtime/isolation.py's child_setup, step for step."""
-    os.setsid()
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    for folder in request["cgroups"]:
+def join(cgroups):
+    for folder in cgroups:
         with open(os.path.join(folder, "cgroup.procs"), "w") as procs:
             procs.write(str(os.getpid()))
-    if not request["cgroups"]:
+
+
+def isolate(request, cgroups):
+    """runtime/isolation.py's child_setup, step for step (the session is samrun's doing, the
+    cgroups were joined at the start)."""
+    if not cgroups:
         LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
     fsize = request["ephemeral_storage_mb"] * 1024 * 1024
     if not (request["tmpfs"] and private_tmp(request)):
@@ -174,7 +137,7 @@ def descriptors(fds, numbers, control):
 def rewrite_block(field, strings):
     """Overwrite the process's initial argument (field 48 of /proc/self/stat) or environment
     (field 50) block in place, NUL-padded: /proc/PID/cmdline and /proc/PID/environ (ps, and
-    samrun's search for an instance's orphans) then show the instance's, not the zygote's.
+    samrun's search for an instance's orphans) then show the instance's, not the spare's.
     Python copied both at start; os.environ.clear() left none of the C environment there."""
     with open("/proc/self/stat", "rb") as stat:
         fields = stat.read().rsplit(b")", 1)[1].split()  # fields[0] is field 3
@@ -190,11 +153,11 @@ def block_size(strings):
     return sum(len(item) + 1 for item in strings)
 
 
-def become_instance(request, fds, base_path, control):
+def become_instance(request, fds, base_path, control, cgroups):
     """Everything exec would have done; the runtime client's module is executed again, so what
     it reads from the environment at import time is the function's."""
     global bootstrap
-    isolate(request)
+    isolate(request, cgroups)
     channel = descriptors(fds, request["pass_fds"], control.fileno())
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_FILES, MAX_FILES))
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
@@ -225,14 +188,16 @@ def become_instance(request, fds, base_path, control):
 
 
 if __name__ == "__main__":
-    base = sys.path[1:]  # the interpreter's own entries: the zygote has no PYTHONPATH
+    base = sys.path[1:]  # the interpreter's own entries: the spare has no PYTHONPATH
     channel = socket.socket(fileno=int(sys.argv[1]))
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    request, fds = serve(channel, int(sys.argv[2]))
+    cgroups = sys.argv[3:]
+    join(cgroups)
+    request, fds = wait_for_instance(channel, int(sys.argv[2]))
     try:
-        become_instance(request, fds, base, channel)
-    except BaseException:  # as a failed exec: samrun reports the exit, nothing runs
+        become_instance(request, fds, base, channel, cgroups)
+    except BaseException:  # as a failed exec: samrun sees the exit, nothing runs
         os._exit(127)
     channel.detach()  # closed already, at its new number
-    del request, fds, base, channel
+    del request, fds, base, channel, cgroups
     bootstrap.main()
