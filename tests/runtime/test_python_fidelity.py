@@ -35,7 +35,7 @@ def test_a_handler_returning_bytes_answers_those_bytes(server: SamrunProcess) ->
 
 def test_output_without_newline_reaches_the_log_before_end(server: SamrunProcess) -> None:
     assert raw_invoke(server, "NoNewline") == b'"ok"'
-    start = next(i for i, line in enumerate(server.lines) if line.startswith("NoNewline | START"))
+    start = server.lines.index(server.wait_for(r"^NoNewline \| START").string)
     end = server.wait_for(r"^NoNewline \| END", start=start)
     lines = server.lines[start : server.lines.index(end.string)]
     assert "NoNewline | partial output without newline" in lines
