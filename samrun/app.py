@@ -22,6 +22,7 @@ from samrun.api.guard import RequestGuard
 from samrun.api.lambda_api import LambdaApi
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.aws.layers import fetch_remote_layers
+from samrun.aws.moto_process import MotoProcess
 from samrun.aws.provision import localise, provision
 from samrun.build import BuildOptions, node_sdk_folder
 from samrun.config import Config
@@ -103,7 +104,8 @@ def listen(host: str, port: int) -> socket.socket:
 class App:
     """One running application: its pools, its invoker, and its listeners."""
 
-    def __init__(self, config: Config, graph: AppGraph) -> None:
+    def __init__(self, config: Config, graph: AppGraph, moto: MotoProcess | None = None) -> None:
+        """`moto`: the embedded moto server, when `up` started it before loading the app."""
         self.config = config
         self.graph = graph
         self.containers = make_containers(config, graph)
@@ -129,6 +131,7 @@ class App:
             region=graph.region,
             host=config.host,
             state_dir=config.state_dir,
+            started=moto,
         )
         self.aws.lambda_endpoint = self.lambda_endpoint  # state machines' Lambda tasks
         self.aws_substitutions: dict[str, str] = {}  # template value -> real one (provision)

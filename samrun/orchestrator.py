@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from samrun.aws.moto_process import MotoProcess, moto_host
 from samrun.build import Progress, build_app
 from samrun.config import Config
 from samrun.errors import SamrunError
@@ -26,9 +27,8 @@ from samrun.runtime.host_limits import raise_fd_limit
 from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
+    from samrun.app import App
     from samrun.reload.session import WatchSession
-
-from samrun.app import App, build_options
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ def load(config: Config) -> AppGraph:
 
 def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:
     """Install what the app's functions and layers need (samrun.build), before serving."""
+    from samrun.app import build_options
+
     return build_app(graph, build_options(config), progress or Progress())
 
 
@@ -73,19 +75,33 @@ def run_up(config: Config) -> int:
     setup_logging(sys.stdout)
     raise_fd_limit()  # one descriptor per caller, listener and pipe: a burst needs thousands
     lock = lock_state_dir(config.state_dir)  # one samrun per state folder, or exit 2
+    # the embedded moto server first: its start overlaps samrun's imports and the app's load
+    moto = embedded_moto(config)
     try:
         graph = build(config, load(config))
-        return run_loop(serve(config, graph))
+        return run_loop(serve(config, graph, moto))
     finally:
+        if moto is not None and moto.returncode is None:  # the app never started
+            moto.kill()
         unlock_state_dir(lock)
 
 
-async def serve(config: Config, graph: AppGraph) -> int:
+def embedded_moto(config: Config) -> MotoProcess | None:
+    """The embedded moto server, started now, when the app uses one (no --aws-endpoint or
+    --aws-profile)."""
+    if config.aws_endpoint or config.aws_profile:
+        return None
+    return MotoProcess(moto_host(config.host), config.state_dir)
+
+
+async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None) -> int:
+    from samrun.app import App
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = App(config, graph)
+    app = App(config, graph, moto)
     # the interpreters are looked up (each one run once) while the app starts, not after it
     runtimes = [f.config.runtime for f in graph.functions]
     looked_up = asyncio.create_task(asyncio.to_thread(app.locator.warn_missing, runtimes))
@@ -170,6 +186,8 @@ def nested_name(graph: AppGraph, target: str) -> str:
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+    from samrun.app import App
+
     target = nested_name(graph, target)
     # the embedded endpoint stops with this one invocation: nothing to publish metrics to
     cloudwatch = config.cloudwatch and config.aws_endpoint is not None
@@ -214,6 +232,8 @@ def run_trigger_remote(url: str, name: str) -> int:
 
 
 async def trigger_once(config: Config, graph: AppGraph, name: str) -> int:
+    from samrun.app import App
+
     async with App(replace(config, invoke_port=0, port=0), graph) as app:
         function, qualifier, event = app.triggers.event_for(name, app.graph)
         from samrun.sources.triggers import state_machine_of

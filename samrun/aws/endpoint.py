@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from samrun.aws.moto_process import MotoProcess, moto_host
 from samrun.errors import SamrunError
 
 logger = logging.getLogger(__name__)
@@ -51,17 +50,26 @@ class AwsEndpoint:
     """Where the app's AWS calls go; `url` is None for real AWS (--aws-profile)."""
 
     def __init__(
-        self, *, url: str | None, profile: str | None, region: str, host: str, state_dir: Path
+        self,
+        *,
+        url: str | None,
+        profile: str | None,
+        region: str,
+        host: str,
+        state_dir: Path,
+        started: MotoProcess | None = None,
     ) -> None:
+        """`started`: the embedded moto server, when `up` started it early (moto_process.py)."""
         if url and profile:
             raise SamrunError("--aws-endpoint and --aws-profile exclude each other")
         self.url = url
         self.profile = profile
         self.embedded = not url and not profile
         self.region = region
-        self._host = host if host in ("127.0.0.1", "localhost", "::1") else "127.0.0.1"
+        self._host = moto_host(host)
         self._state_dir = state_dir
-        self._process: asyncio.subprocess.Process | None = None
+        self._started = started if self.embedded else None
+        self._process: MotoProcess | None = None
         self._port = 0  # kept across restarts
         self._watcher: asyncio.Task[None] | None = None
         self._deaths: list[float] = []
@@ -133,41 +141,16 @@ class AwsEndpoint:
             )
 
     async def _start_moto(self) -> str:
-        self._state_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self._state_dir / "moto.log", "ab")  # noqa: SIM115 - the child keeps it
+        process, self._started = self._started, None
+        self._process = process or MotoProcess(self._host, self._state_dir, self._port)
         try:
-            # Started from the loop's thread: PDEATHSIG fires when the forking *thread* exits.
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "samrun.aws.moto_child",
-                self._host,
-                str(os.getpid()),
-                str(self._port),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=log,
-                # its own session: a Ctrl-C or SIGTERM to samrun's process group is samrun's to
-                # handle (it drains, and may still need the endpoint), never a death to restart
-                start_new_session=True,
-                env={
-                    **os.environ,
-                    "PYTHONUNBUFFERED": "1",
-                    "SAMRUN_LAMBDA_ENDPOINT": self.lambda_endpoint or "",
-                },
-            )
-        finally:
-            log.close()
-        assert self._process.stdout is not None
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                line = await self._process.stdout.readline()
-            port = int(line)
+            port = await self._process.port(START_TIMEOUT_S)
         except (TimeoutError, ValueError):
             await self._stop_process()
             raise SamrunError(
                 f"the embedded moto server did not start; see {self._state_dir / 'moto.log'}"
             ) from None
+        self._process.tell(self.lambda_endpoint or "")
         self._port = port
         return f"http://{self._host}:{port}"
 
@@ -216,6 +199,8 @@ class AwsEndpoint:
 
     async def stop(self) -> None:
         watcher, self._watcher = self._watcher, None
+        if self._started is not None:  # started early, never used
+            self._process, self._started = self._started, None
         await self._stop_process()
         if watcher is not None:
             watcher.cancel()

@@ -2,9 +2,11 @@
 moto's handlers would share samrun's GIL and event loop).
 
 `python -m samrun.aws.moto_child HOST PARENT_PID [PORT]` binds HOST on PORT (a restart: the
-port the app already knows) or an ephemeral one, prints the port on one line, and serves until
-samrun goes: SIGKILL from the kernel when the parent dies (prctl PR_SET_PDEATHSIG, Linux), and a
-watchdog on the parent pid where prctl is missing or the parent died before it took effect.
+port the app already knows) or an ephemeral one, prints the port on one line, reads the URL of
+samrun's Lambda API (for state machines' Lambda tasks) from its first line of stdin, and serves
+until samrun goes: SIGKILL from the kernel when the parent dies (prctl PR_SET_PDEATHSIG,
+Linux), and a watchdog on the parent pid where prctl is missing or the parent died before it
+took effect.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import uuid
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
-LAMBDA_ENDPOINT_VARIABLE = "SAMRUN_LAMBDA_ENDPOINT"  # where state machines' Lambda tasks go
 WATCHDOG_S = 0.5
 
 
@@ -124,6 +125,14 @@ def main(host: str, parent: int, port: int = 0) -> None:
 
     lock = threading.Lock()
     state_machines: list[bool] = []
+    lambda_endpoint: list[str] = []  # samrun sends it once its Lambda API has a port
+    told = threading.Event()
+
+    def listen_to_samrun() -> None:
+        lambda_endpoint.append(sys.stdin.readline().strip())
+        told.set()
+
+    threading.Thread(target=listen_to_samrun, name="lambda-endpoint", daemon=True).start()
 
     def backend_app(service: Any) -> Any:
         """The interpreter's patches at the first Step Functions request (moto builds a
@@ -131,7 +140,8 @@ def main(host: str, parent: int, port: int = 0) -> None:
         if service == "stepfunctions":
             with lock:
                 if not state_machines:
-                    run_state_machines(server.server_port, os.environ.get(LAMBDA_ENDPOINT_VARIABLE))
+                    told.wait(10)  # sent before samrun's first AWS call: never waits in fact
+                    run_state_machines(server.server_port, "".join(lambda_endpoint) or None)
                     state_machines.append(True)
         return create_backend_app(service)
 
