@@ -56,6 +56,7 @@ class ProcessSandbox:
         self._on_output = on_output
         self._memory_limit_pages = spec.memory_mb / PAGE_MB
         self._peak_pages = 0
+        self._status = open_status(process.pid)  # read again at each REPORT, never reopened
         self.out_of_memory = False  # the Sandbox protocol's, read by the instance
         self.exit_reason: str | None = None
         loop = asyncio.get_running_loop()
@@ -66,9 +67,8 @@ class ProcessSandbox:
     def peak_memory_mb(self) -> int:
         """The kernel's exact high-water mark (VmHWM) while it runs; the last sample after."""
         peak_mb = self._peak_pages * PAGE_MB
-        try:  # one read and a find: iterating the file's lines cost ~4 % of samrun's CPU
-            with open(f"/proc/{self._process.pid}/status", "rb", buffering=0) as status:
-                text = status.read(8192)
+        try:  # one pread and a find (an open, a read and a close cost ~5 % of samrun's CPU)
+            text = os.pread(self._status, 8192, 0)
             start = text.find(b"VmHWM:")
             if start >= 0:
                 peak_mb = max(peak_mb, int(text[start + 6 : text.index(b"kB", start)]) / 1024)
@@ -158,6 +158,9 @@ class ProcessSandbox:
 
     async def _wait(self) -> None:
         code = await self._process.wait()
+        if self._status >= 0:
+            os.close(self._status)
+            self._status = -1
         self._kill_everything()  # leave no grandchild behind, nor a daemon in its cgroups
         self._watchdog.cancel()
         self.drain_output()
@@ -168,6 +171,14 @@ class ProcessSandbox:
                 break
             await asyncio.sleep(0.01)
         self.exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
+
+
+def open_status(pid: int) -> int:
+    """A descriptor of /proc/PID/status, or -1."""
+    try:
+        return os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
 
 
 def signal_name(number: int) -> str:
