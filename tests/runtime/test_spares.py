@@ -220,6 +220,17 @@ def test_memory_over_the_limit_kills_an_instance_from_a_spare(server: SamrunProc
     assert mb == 10
 
 
+def test_max_memory_used_follows_the_instance_from_call_to_call(server: SamrunProcess) -> None:
+    for mb in (20, 60):  # the same warm instance: REPORT reads its high-water mark each time
+        headers, got = call(server, "Hog", {"mb": mb})
+        assert got == mb
+        request_id = headers["x-amzn-RequestId"]
+        report = server.wait_for(
+            rf"Hog \| REPORT RequestId: {request_id}.*Max Memory Used: (\d+) MB"
+        )
+        assert int(report.group(1)) >= mb
+
+
 def test_what_a_spare_cannot_reproduce_is_spawned_as_before(server: SamrunProcess) -> None:
     _, body = call(server, "Seeded")
     assert started_from(server, "Seeded") == {"interpreter": 1}  # PYTHONHASHSEED: read at start
