@@ -2,11 +2,11 @@
 imported, which becomes the next instance of any Python function.
 
 A fresh interpreter costs each cold start its start and the runtime client's imports (~21 ms of
-~23, bench/RESULTS.md). The process backend keeps one spare per Python interpreter
-(runtime/bootstraps/python/spare.py), started in a session and cgroups of its own as a runtime
-is (joining cgroups costs a cold start ~7 ms each on cgroup v1: an RCU grace period); a cold
-start hands it the instance (its environment, folders, limits and descriptors) and starts the
-next spare in the background. The spare isolates itself as runtime/isolation.py does and becomes
+~23, bench/RESULTS.md). The process backend keeps two spares per Python interpreter
+(runtime/bootstraps/python/spare.py), each started in a session and cgroups of its own as a
+runtime is (joining cgroups costs a cold start ~7 ms on cgroup v1: an RCU grace period); a cold
+start hands one the instance (its environment, folders, limits and descriptors) and starts
+another in the background. The spare isolates itself as runtime/isolation.py does and becomes
 what exec would have made it. samrun sees exactly a spawned runtime: its own child, with its pid,
 process group, cgroups, output pipe and exit code, and a hash seed of its own.
 
@@ -14,8 +14,8 @@ An instance a spare could not make exactly as a fresh interpreter would be is sp
 (`take` returns None): another interpreter or bootstrap, Python or loader variables read only at
 interpreter start (PYTHONHASHSEED, LC_*, LD_PRELOAD...), a shared library beside the code that
 LD_LIBRARY_PATH would load, or a module on its PYTHONPATH named like one the spare has imported
-(the function would get the spare's); and a cold start that finds no spare ready or starting (in
-a burst the next spare is one interpreter start away, so the others start their own at once).
+(the function would get the spare's); and a cold start that finds no spare ready or starting
+(in a burst the next spares are an interpreter start away, so the others start their own).
 There are no spares where samrun has no cgroups (only that path is tested), nor with
 SAMRUN_SPARES=0.
 """
@@ -45,6 +45,7 @@ SPARE = str(BOOTSTRAPS / "python" / "spare.py")
 FIXED = {"LANG": "en_US.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
 READ_LATER = {"PYTHONPATH", "PYTHONUNBUFFERED", *FIXED}  # the spare sets these, or -u does
 ROOM = 64 * 1024  # Lambda allows 4 KB of variables; samrun's own add ~2 KB
+SPARES = 2  # per interpreter: back-to-back cold starts find one ready while the next starts
 START_TIMEOUT_S = 10.0
 REPLY_TIMEOUT_S = 10.0
 
@@ -186,19 +187,22 @@ class Spare:
 
 
 class Spares:
-    """The process backend's spares: one per Python interpreter, replaced as each is taken."""
+    """The process backend's spares: SPARES per Python interpreter, replaced as each is taken."""
 
     def __init__(self, path: str, cgroups: Cgroups) -> None:
         self._path = path
         self._cgroups = cgroups
         self._numbers = itertools.count(1)
-        self._next: dict[str, asyncio.Task[Spare | None]] = {}  # ready, or starting
+        self._next: dict[str, list[asyncio.Task[Spare | None]]] = {}  # ready, or starting
         self._broken: set[str] = set()
 
     def prepare(self, interpreter: str) -> None:
-        """Start a spare for `interpreter` unless one is ready or starting."""
-        if interpreter not in self._next and interpreter not in self._broken:
-            self._next[interpreter] = asyncio.create_task(self._start(interpreter))
+        """Start spares for `interpreter` until SPARES are ready or starting."""
+        if interpreter in self._broken:
+            return
+        upcoming = self._next.setdefault(interpreter, [])
+        while len(upcoming) < SPARES:
+            upcoming.append(asyncio.create_task(self._start(interpreter)))
 
     async def take(
         self,
@@ -209,19 +213,20 @@ class Spares:
         output: int,
         pass_fds: Sequence[int] = (),
     ) -> tuple[asyncio.subprocess.Process, list[Path]] | None:
-        """The instance, started from its interpreter's spare, and its cgroups; None: spawn it
-        as before."""
+        """The instance, started from one of its interpreter's spares (a ready one, else the
+        one that started first), and its cgroups; None: spawn it as before."""
         if len(spec.argv) != 4 or spec.argv[1:] != ("-u", "-S", PYTHON_BOOTSTRAP):
             return None
         interpreter = spec.argv[0]
         upcoming = self._next.get(interpreter)
-        if upcoming is None:
-            self.prepare(interpreter)  # for the next cold start
+        if not upcoming:
+            self.prepare(interpreter)  # for the next cold starts
             return None
-        spare = await asyncio.shield(upcoming)  # no later than a fresh start begun now
-        if spare is None or not spare.serves(spec) or self._next.get(interpreter) is not upcoming:
+        chosen = next((task for task in upcoming if task.done()), upcoming[0])
+        spare = await asyncio.shield(chosen)  # no later than a fresh start begun now
+        if spare is None or not spare.serves(spec) or chosen not in upcoming:
             return None  # it failed, it would not be faithful, or another cold start took it
-        del self._next[interpreter]
+        upcoming.remove(chosen)
         self.prepare(interpreter)
         try:
             process = await spare.become(
@@ -233,22 +238,24 @@ class Spares:
         return process, spare.cgroups
 
     async def _start(self, interpreter: str) -> Spare | None:
+        spare = None
         cgroups = self._cgroups.create(f"spare-{next(self._numbers)}")
-        if not cgroups:  # without them, orphans are found by /proc/PID/environ: the spare
-            self._next.pop(interpreter, None)  # rewrites it, but only the cgroup path is
-            return None  # tested: spawned as before
-        spare = Spare(interpreter, cgroups)
-        try:
-            await spare.start(self._path)
-        except (SpareGone, OSError) as exc:
-            logger.warning("%s; its functions start fresh interpreters", exc)
-            self._broken.add(interpreter)
-            self._next.pop(interpreter, None)
-            return None
+        if cgroups:  # without them, orphans are found by /proc/PID/environ: the spare
+            spare = Spare(interpreter, cgroups)  # rewrites it, but only the cgroup path is
+            try:  # tested: spawned as before
+                await spare.start(self._path)
+            except (SpareGone, OSError) as exc:
+                logger.warning("%s; its functions start fresh interpreters", exc)
+                self._broken.add(interpreter)
+                spare = None
+        if spare is None:  # forgotten: a later prepare() may try again (unless broken)
+            with contextlib.suppress(ValueError):
+                self._next.get(interpreter, []).remove(asyncio.current_task())  # type: ignore[arg-type]
         return spare
 
     async def close(self) -> None:
-        upcoming, self._next = list(self._next.values()), {}
+        upcoming = [task for tasks in self._next.values() for task in tasks]
+        self._next = {}
         for task in upcoming:
             task.cancel()
         for task in upcoming:
