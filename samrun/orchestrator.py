@@ -102,16 +102,21 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     app = App(config, graph, moto)
-    # the interpreters are looked up (each one run once) while the app starts, not after it
+    # the interpreters are looked up (each one run once) while the app starts, not after it,
+    # and their spares start then too: the first call after `ready` finds them ready
     runtimes = [f.config.runtime for f in graph.functions]
-    looked_up = asyncio.create_task(asyncio.to_thread(app.locator.warn_missing, runtimes))
+
+    async def look_up_interpreters() -> None:
+        await asyncio.to_thread(app.locator.warn_missing, runtimes)
+        app.start_spares(runtimes)
+
+    looked_up = asyncio.create_task(look_up_interpreters())
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
         for line in not_run_lines(graph):
             logger.warning("%s", line)
         await looked_up
-        app.start_spares(runtimes)
         print(function_table(graph, app.lambda_endpoint), flush=True)
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)

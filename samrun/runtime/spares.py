@@ -195,10 +195,11 @@ class Spares:
         self._numbers = itertools.count(1)
         self._next: dict[str, list[asyncio.Task[Spare | None]]] = {}  # ready, or starting
         self._broken: set[str] = set()
+        self._closed = False
 
     def prepare(self, interpreter: str) -> None:
         """Start spares for `interpreter` until SPARES are ready or starting."""
-        if interpreter in self._broken:
+        if interpreter in self._broken or self._closed:
             return
         upcoming = self._next.setdefault(interpreter, [])
         while len(upcoming) < SPARES:
@@ -254,6 +255,7 @@ class Spares:
         return spare
 
     async def close(self) -> None:
+        self._closed = True
         upcoming = [task for tasks in self._next.values() for task in tasks]
         self._next = {}
         for task in upcoming:
