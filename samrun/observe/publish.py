@@ -54,7 +54,7 @@ class Observability:
         self.store = MetricStore(prices, self.period_s)
         self.alarms = Alarms(graph.alarms, self.store, LAMBDA_PERIOD_S)
         self.registry = prometheus.registry(self.store, in_flight)
-        self.logs = LogShipper(lambda: aws.client("logs"))
+        self.logs = LogShipper(lambda: aws.client("logs", validated=False))
         self._provisioned = provisioned
         self._task: asyncio.Task[None] | None = None
         self._publishing: set[asyncio.Task[None]] = set()
