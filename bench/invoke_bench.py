@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from bench.cpu import descendants, tree_cpu_s
 from bench.floor import measure_floor, ratio
 
 WARM_CALLS = 3000
@@ -254,14 +255,27 @@ if __name__ == "__main__":
     print(json.dumps(run(), indent=2))
 
 
-async def tool_figures(url: str) -> dict[str, float]:
-    """One tool's figures for the side-by-side benchmarks: first call, warm p50/p99, 4 clients."""
+async def tool_figures(url: str, pid: int | None = None) -> dict[str, float]:
+    """One tool's figures for the side-by-side benchmarks: first call, warm p50/p99, 4 clients;
+    with the tool's `pid`, the CPU each request of the 4-client run cost the tool (its process
+    and every process under it) and the client (this process)."""
     async with aiohttp.ClientSession() as session:
         cold = await invoke(session, url)
     warm = await warm_latency(url)
-    return {
+    await throughput(url, 4)  # its instances warm before counting
+    tree = descendants(pid) if pid is not None else []
+    tool_before, client_before = tree_cpu_s(tree), time.process_time()
+    began = time.perf_counter()
+    rate = await throughput(url, 4)
+    requests = rate * (time.perf_counter() - began)
+    figures = {
         "cold_start_ms": round(cold, 1),
         "p50_ms": round(warm["p50_ms"], 3),
         "p99_ms": round(warm["p99_ms"], 3),
-        "throughput_4_per_s": round(await throughput(url, 4)),
+        "throughput_4_per_s": round(rate),
     }
+    if pid is not None:
+        tool_us = (tree_cpu_s(tree) - tool_before) / requests * 1e6
+        client_us = (time.process_time() - client_before) / requests * 1e6
+        figures |= {"cpu_us_per_request": round(tool_us), "client_cpu_us": round(client_us)}
+    return figures

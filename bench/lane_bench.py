@@ -19,35 +19,14 @@ import aiohttp
 import uvloop
 
 from bench import invoke_bench as ib
+from bench.cpu import children, cpu_s
 from bench.floor import measure_floor, ratio
 
 ROUNDS = 3
 WARM_CALLS = 1500
-TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 MODES = {"lane": "1", "http": "0"}
 RUNTIMES = ("python3.11", "nodejs20.x")
 NODE_NOOP = "exports.handler = async () => null;\n"
-
-
-def cpu_s(pid: int) -> float:
-    """User + system CPU of one process (all its threads), in seconds."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * TICK_S
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                found += [int(child) for child in listing.read().split()]
-        except OSError:
-            continue
-    return found
 
 
 async def warm(url: str) -> tuple[float, float]:

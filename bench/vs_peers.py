@@ -114,7 +114,8 @@ def one_round(tool: str, cli: Path) -> dict[str, float]:
         else:
             process, url, startup = start_serverless(cli)
         try:
-            return {"startup_s": round(startup, 2)} | uvloop.run(tool_figures(url))
+            figures = uvloop.run(tool_figures(url, process.pid))
+            return {"startup_s": round(startup, 2)} | figures
         finally:
             process.terminate()
             process.wait(30)
