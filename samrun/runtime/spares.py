@@ -198,7 +198,8 @@ class Spares:
         self._closed = False
 
     def prepare(self, interpreter: str) -> None:
-        """Start spares for `interpreter` until SPARES are ready or starting."""
+        """Start spares for `interpreter` until SPARES are ready or starting; from now on, each
+        one taken is replaced."""
         if interpreter in self._broken or self._closed:
             return
         upcoming = self._next.setdefault(interpreter, [])
@@ -220,8 +221,9 @@ class Spares:
             return None
         interpreter = spec.argv[0]
         upcoming = self._next.get(interpreter)
-        if not upcoming:
-            self.prepare(interpreter)  # for the next cold starts
+        if not upcoming:  # none left (a burst); none ever asked for (a one-shot `invoke`)
+            if upcoming is not None:
+                self.prepare(interpreter)  # for the next cold starts
             return None
         chosen = next((task for task in upcoming if task.done()), upcoming[0])
         spare = await asyncio.shield(chosen)  # no later than a fresh start begun now
