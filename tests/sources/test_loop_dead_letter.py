@@ -33,6 +33,8 @@ Resources:
       Runtime: python3.11
       CodeUri: {CODE}
       Handler: app.echo
+      MemorySize: 1769  # a whole CPU and time to import boto3 at its first call: a timeout
+      Timeout: 10  # would leave a message to come back after the visibility timeout, a 17th
       Environment:
         Variables:
           LOG_FILE: {{log}}
