@@ -311,7 +311,7 @@ class App:
                 "provisioned": len(pool.provisioned),
                 "cold_starts": pool.cold_starts,
                 "runtime_api": runtime_api_transports(pool.live),  # "lane" or "http"
-                "started_from": started_from(pool.live),  # "spare" or "interpreter"
+                "started_from": started_from(pool.live),  # "spare", "interpreter", "container"
             }
             for (name, version), pool in self.pools.pools.items()
         ]
