@@ -14,6 +14,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from samrun.api import lambda_api
@@ -62,9 +63,9 @@ logger = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 5.0
 
 
-def make_backend(name: str) -> Backend:
+def make_backend(name: str, state_dir: Path) -> Backend:
     if name == "process":
-        return ProcessBackend()
+        return ProcessBackend(state_dir / "tmp")
     raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
 
 
@@ -113,7 +114,7 @@ class App:
         self.backend: Backend = (
             self.containers
             if config.backend == "docker" and self.containers
-            else make_backend(config.backend)
+            else make_backend(config.backend, config.state_dir)
         )
         self.runtime_server = RuntimeApiServer(config.container_host or LOOPBACK)  # never --host
         self.build_options = build_options(config)  # watch mode rebuilds with these
@@ -294,11 +295,11 @@ class App:
         self._host = replace(self._host, containers=self.containers)
 
     def start_spares(self, runtimes: Iterable[str | None]) -> None:
-        """A spare interpreter for each Python runtime among `runtimes`, ready for its first
-        cold start (runtime/spares.py; the process backend's)."""
+        """Spares of each Python and Node.js runtime client among `runtimes`, ready for their
+        first cold start (runtime/spares.py; the process backend's)."""
         if isinstance(self.backend, ProcessBackend):
-            for interpreter in self.locator.pythons(runtimes):
-                self.backend.prepare(interpreter)
+            for argv in self.locator.clients(runtimes):
+                self.backend.prepare(argv)
 
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""

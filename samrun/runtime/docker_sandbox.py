@@ -16,6 +16,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ CGROUP_PEAKS = (
 class DockerSandbox:
     """A started container, its attach stream, and why it ended."""
 
+    runtime_lane = None  # a container's runtime speaks the HTTP Runtime API
+
     def __init__(
         self,
         engine: Engine,
@@ -58,6 +61,7 @@ class DockerSandbox:
         self._partial = b""
         self._peak_mb = 0
         self.out_of_memory = False  # the Sandbox protocol's, read by the instance
+        self.started_at = time.monotonic()
         self.exit_reason: str | None = None
         self._cpu_task: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()

@@ -71,8 +71,9 @@ class Instance:
         self._emit = emit
         self.platform_json = platform_json  # LoggingConfig LogFormat JSON
         self.platform_info = platform_info  # SystemLogLevel lets INFO events through
-        self._log: list[str] | None = None
-        self._started = time.monotonic()
+        # the init phase's lines, from the runtime's start (a spare's come before `start`)
+        self._log: list[str] | None = []
+        self._started = sandbox.started_at
         self._exit_watch = asyncio.get_running_loop().create_task(self._watch_exit())
 
     def on_output(self, line: str) -> None:
@@ -84,7 +85,6 @@ class Instance:
     async def start(self, timeout_s: float, request_id: str = "") -> Outcome | None:
         """The init phase: None once the runtime asks for work, else the init failure, logged
         with Lambda's INIT_REPORT (and START / END / REPORT for the `request_id` it fails)."""
-        self._log = []
         status = "error"
         try:
             async with asyncio.timeout(timeout_s):

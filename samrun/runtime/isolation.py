@@ -25,7 +25,6 @@ from pathlib import Path
 
 from samrun.runtime.cgroups import Cgroups
 from samrun.runtime.descendants import PR_SET_CHILD_SUBREAPER
-from samrun.runtime.sandbox import LaunchSpec
 from samrun.runtime.unprivileged import switcher
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -37,14 +36,18 @@ MAX_FILES = MAX_PROCESSES = 1024
 
 
 def child_setup(
-    spec: LaunchSpec, cgroup_folders: list[Path], tmpfs: bool, uid: int | None = None
+    tmp_folder: Path,
+    storage_mb: int,
+    cgroup_folders: list[Path],
+    tmpfs: bool,
+    uid: int | None = None,
 ) -> Callable[[], None]:
-    """The child's setup; with `tmpfs` (probed by `can_mount_tmpfs`), its TMPDIR is a tmpfs;
-    with `uid`, it runs as that user."""
+    """The child's setup; `tmp_folder` is its TMPDIR, of `storage_mb` (EphemeralStorage): with
+    `tmpfs` (probed by `can_mount_tmpfs`), a tmpfs; with `uid`, it runs as that user."""
     become = switcher(uid) if uid is not None else None
-    fsize = spec.ephemeral_storage_mb * 1024 * 1024
-    tmp_dir = os.fsencode(spec.tmp_dir)
-    tmpfs_options = f"size={spec.ephemeral_storage_mb}m,mode=1777".encode()
+    fsize = storage_mb * 1024 * 1024
+    tmp_dir = os.fsencode(tmp_folder)
+    tmpfs_options = f"size={storage_mb}m,mode=1777".encode()
 
     def apply() -> None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

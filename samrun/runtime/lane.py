@@ -180,6 +180,20 @@ class Lane:
     def environment(self) -> dict[str, str]:
         return {LANE_ENV: str(self.runtime_fd)}
 
+    async def adopt(self, ours: socket.socket) -> None:
+        """Serve the session on `ours` from now on: the runtime was started with its other end
+        (a Node.js spare, runtime/node_spare.py). What it sent already waits there."""
+        session = self.protocol.session
+        self.close()
+        loop = asyncio.get_running_loop()
+        try:
+            _, self.protocol = await loop.connect_accepted_socket(
+                lambda: LaneProtocol(session), ours
+            )
+        except BaseException:
+            ours.close()
+            raise
+
     def handed_over(self) -> None:
         """The runtime's process has started (or failed to): its end is no business of ours."""
         if self._theirs is not None:

@@ -173,6 +173,12 @@ class Launcher:
             platform_info=(self.config.logging.system_log_level or "INFO").upper() != "WARN",
         )
         holder.append(instance)
+        if lane is not None and sandbox.runtime_lane is not None:
+            try:  # (the instance exists first: a spare runs already, and may write)
+                await lane.adopt(sandbox.runtime_lane)
+            except BaseException:
+                await instance.stop()
+                raise
         return instance
 
     def backend(self) -> Backend:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from samrun.errors import BackendError
 from samrun.runtime.cgroups import Cgroups, kill_all
 from samrun.runtime.descendants import kill_marked, kill_tree
+from samrun.runtime.handover import Started
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
 from samrun.runtime.spares import Spares, enabled
@@ -37,21 +39,21 @@ class ProcessSandbox:
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
-        pipe: int,
+        started: Started,
         spec: LaunchSpec,
         on_output: OutputSink,
-        cgroup_folders: list[Path],
         limit_cpu: Callable[[], None],
-        started_from: str = "interpreter",
     ) -> None:
-        self._process = process
-        self.started_from = started_from  # "spare": a spare interpreter became it (spares.py)
-        self._cgroup_folders = cgroup_folders
+        process = self._process = started.process
+        self.started_from = started.origin  # "spare": a spare became it (runtime/spares.py)
+        self.started_at = started.began
+        self.runtime_lane = started.lane  # a Node.js spare's own lane: the instance's
+        self._tmp_dir = started.tmp_dir  # a Node.js spare's own TMPDIR: removed at its end
+        self._cgroup_folders = started.cgroups
         api = spec.env.get("AWS_LAMBDA_RUNTIME_API", "")
         self._marker = f"AWS_LAMBDA_RUNTIME_API={api}".encode()
         self._limit_cpu = limit_cpu
-        self._pipe = pipe
+        self._pipe = pipe = started.output
         self._partial = b""
         self._on_output = on_output
         self._memory_limit_pages = spec.memory_mb / PAGE_MB
@@ -170,6 +172,8 @@ class ProcessSandbox:
             if not any(folder.exists() for folder in self._cgroup_folders):
                 break
             await asyncio.sleep(0.01)
+        if self._tmp_dir is not None:
+            await asyncio.to_thread(shutil.rmtree, self._tmp_dir, True)
         self.exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
 
 
@@ -196,70 +200,70 @@ def signal_name(number: int) -> str:
 class ProcessBackend:
     provides_runtime = False
 
-    def __init__(self) -> None:
+    def __init__(self, spare_tmp: Path | None = None) -> None:
+        """`spare_tmp`: where Node.js spares keep their TMPDIR (none without it)."""
         self.cgroups = Cgroups()
         self.tmpfs = can_mount_tmpfs()  # a sized tmpfs as each instance's TMPDIR
         self.users = SandboxUsers()  # as root: each instance its own unprivileged uid
-        # Python instances from interpreters started ahead (spares.py); SAMRUN_SPARES=0: not
+        # instances from runtimes started ahead (spares.py); SAMRUN_SPARES=0: not
         self.spares = (
-            Spares(os.environ.get("PATH", ""), self.cgroups)
+            Spares(
+                path=os.environ.get("PATH", ""),
+                cgroups=self.cgroups,
+                users=self.users,
+                tmpfs=self.tmpfs,
+                tmp_root=spare_tmp,
+            )
             if enabled() and self.cgroups.available  # (only the cgroup path is tested)
             else None
         )
 
-    def prepare(self, interpreter: str) -> None:
-        """Have a spare `interpreter` ready for the first cold start that needs one."""
+    def prepare(self, argv: tuple[str, ...]) -> None:
+        """Have a spare of the runtime client `argv` ready for the first cold start of it."""
         if self.spares is not None:
-            self.spares.prepare(interpreter)
+            self.spares.prepare(argv)
 
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> ProcessSandbox:
-        uid = self.users.next_uid()
-        if uid is not None:  # its TMPDIR is its own (a tmpfs over it is mode 1777 anyway)
-            os.chown(spec.tmp_dir, uid, uid)
-        read_end, write_end = os.pipe()
-        os.set_blocking(read_end, False)
-        folders: list[Path] = []
         try:
-            taken = None
-            if self.spares is not None:
-                taken = await self.spares.take(
-                    spec, tmpfs=self.tmpfs, uid=uid, output=write_end, pass_fds=spec.pass_fds
-                )
-            if taken is not None:
-                (process, folders), started_from = taken, "spare"
-            else:
-                folders = self.cgroups.create(spec.name.replace(":", "-"))
-                process, started_from = (
-                    await self._spawn(spec, folders, uid, write_end),
-                    "interpreter",
-                )
+            started = await self.spares.take(spec) if self.spares is not None else None
+            if started is None:
+                started = await self._spawn(spec)
         except (OSError, subprocess.SubprocessError) as exc:
-            os.close(read_end)
-            Cgroups.remove(folders)
             what = getattr(exc, "filename", None) or spec.argv[0]
             reason = getattr(exc, "strerror", None) or exc
             raise BackendError(f"cannot start {spec.name}: {what}: {reason}") from None
+        limit_cpu = partial(self.cgroups.limit_cpu, started.cgroups, spec.memory_mb)
+        return ProcessSandbox(started, spec, on_output, limit_cpu)
+
+    async def _spawn(self, spec: LaunchSpec) -> Started:
+        """A fresh runtime process: fork, its setup (runtime/isolation.py), exec."""
+        uid = self.users.next_uid()
+        if uid is not None:  # its TMPDIR is its own (a tmpfs over it is mode 1777 anyway)
+            os.chown(spec.tmp_dir, uid, uid)
+        folders = self.cgroups.create(spec.name.replace(":", "-"))
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        setup = child_setup(spec.tmp_dir, spec.ephemeral_storage_mb, folders, self.tmpfs, uid)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.argv,
+                env=dict(spec.env),
+                cwd=spec.code_dir,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=write_end,
+                start_new_session=True,
+                close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio
+                pass_fds=spec.pass_fds,  # and the runtime's end of its lane, when it has one
+                preexec_fn=setup,
+            )
+        except BaseException:
+            os.close(read_end)
+            Cgroups.remove(folders)
+            raise
         finally:
             os.close(write_end)
-        limit_cpu = partial(self.cgroups.limit_cpu, folders, spec.memory_mb)
-        return ProcessSandbox(process, read_end, spec, on_output, folders, limit_cpu, started_from)
-
-    async def _spawn(
-        self, spec: LaunchSpec, folders: list[Path], uid: int | None, output: int
-    ) -> asyncio.subprocess.Process:
-        """A fresh runtime process: fork, its setup (runtime/isolation.py), exec."""
-        return await asyncio.create_subprocess_exec(
-            *spec.argv,
-            env=dict(spec.env),
-            cwd=spec.code_dir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            start_new_session=True,
-            close_fds=True,  # nothing of samrun's (sockets, pipes, the queue) but stdio
-            pass_fds=spec.pass_fds,  # and the runtime's end of its lane, when it has one
-            preexec_fn=child_setup(spec, folders, self.tmpfs, uid),
-        )
+        return Started(process=process, output=read_end, cgroups=folders, origin="interpreter")
 
     async def close(self) -> None:
         if self.spares is not None:

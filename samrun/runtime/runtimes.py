@@ -22,6 +22,20 @@ BOOTSTRAPS = Path(__file__).parent / "bootstraps"
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 NODE_MAJORS = ("18", "20", "22", "24")
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
+PYTHON_BOOTSTRAP = str(BOOTSTRAPS / "python" / "bootstrap.py")
+NODE_BOOTSTRAP = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
+
+
+def python_argv(interpreter: str) -> tuple[str, ...]:
+    """How samrun's Python runtime client starts. -S: no site-packages of the interpreter (nor
+    samrun's own): as on Lambda, a function sees its code, its layers, the standard library and
+    the AWS SDK, nothing else."""
+    return (interpreter, "-u", "-S", PYTHON_BOOTSTRAP)
+
+
+def node_argv(node: str) -> tuple[str, ...]:
+    """How samrun's Node.js runtime client starts."""
+    return (node, NODE_BOOTSTRAP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +106,10 @@ class RuntimeLocator:
             ]
         if self._sdk_dir is not None and self._sdk_supports(version):
             paths.append(str(self._sdk_dir))
-        bootstrap = str(BOOTSTRAPS / "python" / "bootstrap.py")
-        # -S: no site-packages of the interpreter (nor samrun's own): as on Lambda, a function
-        # sees its code, its layers, the standard library and the AWS SDK, nothing else.
-        argv = (interpreter, "-u", "-S", bootstrap)
         # No bytecode written beside the user's sources (Lambda's /var/task is read-only too);
         # the stdlib's and pip-installed packages' own bytecode is still read.
         env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
-        return RuntimeCommand(argv, env, lane=True)
+        return RuntimeCommand(python_argv(interpreter), env, lane=True)
 
     def _sdk_supports(self, version: str) -> bool:
         """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
@@ -140,8 +150,7 @@ class RuntimeLocator:
         if sdk is not None and (sdk / "@aws-sdk").is_dir():
             paths.append(str(sdk))
         paths.append(str(code_dir))  # Lambda's NODE_PATH ends with /var/task
-        bootstrap = str(BOOTSTRAPS / "nodejs" / "bootstrap.js")
-        return RuntimeCommand((node, bootstrap), {"NODE_PATH": ":".join(paths)}, lane=True)
+        return RuntimeCommand(node_argv(node), {"NODE_PATH": ":".join(paths)}, lane=True)
 
     def node_for(self, major: str) -> str | None:
         """node `major` when it is installed (PATH, nvm, fnm, volta, n), else the PATH's node
@@ -151,10 +160,19 @@ class RuntimeLocator:
                 self._nodes[major] = find_node(major, self._node_search)
             return self._nodes[major]
 
-    def pythons(self, runtimes: Iterable[str | None]) -> list[str]:
-        """The interpreters that run the Python runtimes among `runtimes`."""
-        versions = {r.removeprefix("python") for r in runtimes if r and r.startswith("python")}
-        return sorted({self.python_for(v) for v in versions if v in PYTHON_VERSIONS})
+    def clients(self, runtimes: Iterable[str | None]) -> list[tuple[str, ...]]:
+        """How samrun's own runtime clients start for the Python and Node.js runtimes among
+        `runtimes` (each interpreter once): what spares are started as."""
+        argvs = set()
+        for runtime in {r for r in runtimes if r}:
+            if runtime.startswith("python") and runtime[6:] in PYTHON_VERSIONS:
+                argvs.add(python_argv(self.python_for(runtime[6:])))
+            major = runtime.removeprefix("nodejs").removesuffix(".x")
+            if runtime.startswith("nodejs") and major in NODE_MAJORS:
+                node = self.node_for(major)
+                if node is not None:
+                    argvs.add(node_argv(node))
+        return sorted(argvs)
 
     def warn_missing(self, runtimes: Iterable[str | None]) -> None:
         """Look up each runtime's interpreter now, so what is missing (and what runs instead)

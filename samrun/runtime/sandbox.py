@@ -6,6 +6,7 @@ inside it through the Runtime API, so backends stay small.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,18 @@ class LaunchSpec:
 
 class Sandbox(Protocol):
     """One running instance: a process tree or a container."""
+
+    @property
+    def started_at(self) -> float:
+        """time.monotonic() when the runtime began to run as this instance: its init phase
+        (REPORT's Init Duration) counts from there."""
+        ...
+
+    @property
+    def runtime_lane(self) -> socket.socket | None:
+        """samrun's end of a lane the runtime was started with before its instance was known
+        (a Node.js spare's, runtime/node_spare.py), to serve instead of the spec's."""
+        ...
 
     @property
     def exit_reason(self) -> str | None:

@@ -2,7 +2,8 @@
 
 `write_template` writes the template (JSON, which is YAML); `running` loads it with
 `samrun.template.load_graph` and runs it with `App`, in this process, so a test can invoke it and
-read the log tail; `run_cli` runs `python -m samrun invoke` as a user would.
+read the log tail (its cold starts from spare runtimes, as `samrun up`'s, or fresh ones);
+`run_cli` runs `python -m samrun invoke` as a user would.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ def write_template(folder: Path, resources: Mapping[str, Any]) -> Path:
 
 
 @asynccontextmanager
-async def running(template: Path) -> AsyncIterator[App]:
+async def running(template: Path, *, spares: bool = False) -> AsyncIterator[App]:
+    """With `spares`, cold starts come from spare runtimes, as under `samrun up`
+    (runtime/spares.py), and every instance still live at the end must have come from one."""
     graph = load_graph(template)
     config = Config(
         template=template,
@@ -63,7 +66,12 @@ async def running(template: Path) -> AsyncIterator[App]:
         host_env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
     )
     async with App(config, graph) as app:
+        if spares:
+            app.start_spares([f.config.runtime for f in graph.functions])
         yield app
+        if spares:
+            origins = {o for pool in app.state()["pools"] for o in pool["started_from"]}
+            assert origins <= {"spare"}, origins
 
 
 async def invoke(

@@ -1,5 +1,7 @@
 """samrun's Node.js runtime (bootstraps/nodejs/bootstrap.js), driven through the real stack:
-a SAM template -> load_graph -> App -> pool -> node process -> Runtime API -> result."""
+a SAM template -> load_graph -> App -> pool -> node process -> Runtime API -> result; each test
+twice: on a freshly spawned node, and on a spare node that becomes the instance (as `samrun up`
+starts them, runtime/node_spare.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,11 @@ from tests.runtime.sam_app import (
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
 BASIC = FUNCTIONS / "node_basic"
+
+
+@pytest.fixture(params=[False, True], ids=["fresh", "spare"])
+def spares(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
 
 
 def node(handler: str, code: Path = BASIC, runtime: str = "nodejs20.x", **properties: object):
@@ -63,8 +70,10 @@ def basic_template(tmp_path: Path) -> Path:
 # -- success --------------------------------------------------------------------------------
 
 
-async def test_async_handler_gets_the_event_and_lambdas_context(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_async_handler_gets_the_event_and_lambdas_context(
+    spares: bool, basic_template: Path
+) -> None:
+    async with running(basic_template, spares=spares) as app:
         started = time.time() * 1000
         result = await invoke(app, "AsyncEcho", {"n": 1, "text": "héllo"})
     assert result.function_error is None
@@ -85,9 +94,11 @@ async def test_async_handler_gets_the_event_and_lambdas_context(basic_template: 
     assert time.time() * 1000 - started < 10_000
 
 
-async def test_client_context_reaches_the_handler_parsed(basic_template: Path) -> None:
+async def test_client_context_reaches_the_handler_parsed(
+    spares: bool, basic_template: Path
+) -> None:
     context = {"client": {"app_title": "shop"}, "custom": {"tier": "gold"}, "env": {}}
-    async with running(basic_template) as app:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "AsyncEcho", {}, client_context=context)
     assert body(result)["clientContext"] == context
 
@@ -103,22 +114,24 @@ async def test_client_context_reaches_the_handler_parsed(basic_template: Path) -
     ],
 )
 async def test_handler_styles(
-    basic_template: Path, name: str, event: dict, expected: object
+    spares: bool, basic_template: Path, name: str, event: dict, expected: object
 ) -> None:
-    async with running(basic_template) as app:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, name, event)
     assert result.function_error is None, result.payload
     assert body(result) == expected
 
 
-async def test_empty_payload_is_an_empty_event(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_empty_payload_is_an_empty_event(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "AsyncEcho", raw=b"")
     assert body(result)["event"] == {}
 
 
-async def test_callback_waits_for_the_event_loop_to_empty(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_callback_waits_for_the_event_loop_to_empty(
+    spares: bool, basic_template: Path
+) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "WaitsForTimer")
     assert body(result) == "after timer"
     lines = tail(result).splitlines()
@@ -128,23 +141,25 @@ async def test_callback_waits_for_the_event_loop_to_empty(basic_template: Path) 
     assert result.duration_ms >= 250
 
 
-async def test_callback_does_not_wait_when_told_not_to(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_callback_does_not_wait_when_told_not_to(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "DoesNotWait")
     assert body(result) == "right away"
     assert result.duration_ms < 1500  # its 2 s timer is still pending
     assert "late timer fired" not in tail(result)
 
 
-async def test_streamified_handler_is_answered_with_the_whole_stream(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_streamified_handler_is_answered_with_the_whole_stream(
+    spares: bool, basic_template: Path
+) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "Streaming", {"n": 2})
     assert result.function_error is None, result.payload
     assert result.payload == b"chunk one, chunk 2"
 
 
-async def test_warm_instance_is_reused(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_warm_instance_is_reused(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         first = await invoke(app, "Pid")
         second = await invoke(app, "Pid")
     assert body(first) == body(second)
@@ -155,8 +170,8 @@ async def test_warm_instance_is_reused(basic_template: Path) -> None:
 # -- handler errors --------------------------------------------------------------------------
 
 
-async def test_thrown_error_has_lambdas_shape(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_thrown_error_has_lambdas_shape(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "Throws")
     assert result.function_error == "Unhandled"
     assert result.error_type == "ValidationError"
@@ -186,9 +201,9 @@ async def test_thrown_error_has_lambdas_shape(basic_template: Path) -> None:
     ],
 )
 async def test_other_handler_errors(
-    basic_template: Path, name: str, error_type: str, message: str, has_trace: bool
+    spares: bool, basic_template: Path, name: str, error_type: str, message: str, has_trace: bool
 ) -> None:
-    async with running(basic_template) as app:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, name)
     assert result.function_error == "Unhandled"
     assert result.error_type == error_type
@@ -200,9 +215,10 @@ async def test_other_handler_errors(
 
 
 async def test_unhandled_rejection_fails_the_invocation_and_ends_the_process(
+    spares: bool,
     basic_template: Path,
 ) -> None:
-    async with running(basic_template) as app:
+    async with running(basic_template, spares=spares) as app:
         before = await invoke(app, "UnhandledRejection", {})
         failed = await invoke(app, "UnhandledRejection", {"reject": True})
         after = await invoke(app, "UnhandledRejection", {})
@@ -218,8 +234,8 @@ async def test_unhandled_rejection_fails_the_invocation_and_ends_the_process(
     assert after.init_duration_ms is not None
 
 
-async def test_async_handler_that_never_settles(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_async_handler_that_never_settles(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "NeverSettles")
         again = await invoke(app, "Promise", {"n": 1})
     assert result.error_type == "Runtime.NodeJsExit"
@@ -269,10 +285,10 @@ async def test_async_handler_that_never_settles(basic_template: Path) -> None:
     ],
 )
 async def test_init_errors(
-    tmp_path: Path, handler: str, code: str, error_type: str, message: str
+    spares: bool, tmp_path: Path, handler: str, code: str, error_type: str, message: str
 ) -> None:
     template = write_template(tmp_path, {"Broken": node(handler, FUNCTIONS / code)})
-    async with running(template) as app:
+    async with running(template, spares=spares) as app:
         result = await invoke(app, "Broken")
         again = await invoke(app, "Broken")
     assert result.function_error == "Unhandled"
@@ -289,8 +305,8 @@ async def test_init_errors(
 # -- logs ------------------------------------------------------------------------------------
 
 
-async def test_console_lines_have_lambdas_text_format(basic_template: Path) -> None:
-    async with running(basic_template) as app:
+async def test_console_lines_have_lambdas_text_format(spares: bool, basic_template: Path) -> None:
+    async with running(basic_template, spares=spares) as app:
         result = await invoke(app, "Logs")
     assert body(result) == "logged"
     lines = tail(result).splitlines()
@@ -311,7 +327,7 @@ async def test_console_lines_have_lambdas_text_format(basic_template: Path) -> N
 # -- modules, layers, runtimes ---------------------------------------------------------------
 
 
-async def test_esm_handlers(tmp_path: Path) -> None:
+async def test_esm_handlers(spares: bool, tmp_path: Path) -> None:
     template = write_template(
         tmp_path,
         {
@@ -319,7 +335,7 @@ async def test_esm_handlers(tmp_path: Path) -> None:
             "TypeModule": node("lib/index.handler", FUNCTIONS / "node_esm_pkg"),
         },
     )
-    async with running(template) as app:
+    async with running(template, spares=spares) as app:
         mjs = await invoke(app, "Mjs", {"name": "ada"})
         typed = await invoke(app, "TypeModule")
     assert body(mjs) == {
@@ -331,7 +347,7 @@ async def test_esm_handlers(tmp_path: Path) -> None:
     assert body(typed) == {"esm": True}
 
 
-async def test_layer_node_modules_are_on_node_path(tmp_path: Path) -> None:
+async def test_layer_node_modules_are_on_node_path(spares: bool, tmp_path: Path) -> None:
     template = write_template(
         tmp_path,
         {
@@ -341,7 +357,7 @@ async def test_layer_node_modules_are_on_node_path(tmp_path: Path) -> None:
             ),
         },
     )
-    async with running(template) as app:
+    async with running(template, spares=spares) as app:
         result = await invoke(app, "UsesLayer", {"name": "bob"})
     assert result.function_error is None, result.payload
     got = body(result)
@@ -349,7 +365,7 @@ async def test_layer_node_modules_are_on_node_path(tmp_path: Path) -> None:
     assert "nodejs/node_modules" in got["nodePath"]
 
 
-async def test_nodejs24_refuses_callback_handlers(tmp_path: Path) -> None:
+async def test_nodejs24_refuses_callback_handlers(spares: bool, tmp_path: Path) -> None:
     template = write_template(
         tmp_path,
         {
@@ -358,7 +374,7 @@ async def test_nodejs24_refuses_callback_handlers(tmp_path: Path) -> None:
             "Async": node("index.promise", runtime="nodejs24.x"),
         },
     )
-    async with running(template) as app:
+    async with running(template, spares=spares) as app:
         callback = await invoke(app, "Callback")
         sync = await invoke(app, "Sync")
         promise = await invoke(app, "Async", {"n": 4})

@@ -14,8 +14,10 @@ import sys
 import time
 from pathlib import Path
 
+from samrun.runtime.python_spare import PythonSpare
+from samrun.runtime.runtimes import python_argv
 from samrun.runtime.sandbox import LaunchSpec
-from samrun.runtime.spares import PYTHON_BOOTSTRAP, Spare
+from samrun.runtime.unprivileged import SandboxUsers
 
 HANDLER = """import json, os
 
@@ -53,7 +55,6 @@ async def test_passed_descriptors_keep_their_numbers_and_nothing_else_leaks(
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
     extra_read, extra_write = os.pipe()
-    output_read, output_write = os.pipe()
     null = os.open(os.devnull, os.O_RDONLY)
     unrelated = os.dup2(null, 200, inheritable=True)  # samrun's, not passed: must not be in it
     os.close(null)
@@ -68,23 +69,24 @@ async def test_passed_descriptors_keep_their_numbers_and_nothing_else_leaks(
     }
     spec = LaunchSpec(
         name="Fds:000001",
-        argv=(sys.executable, "-u", "-S", PYTHON_BOOTSTRAP),
+        argv=python_argv(sys.executable),
         env=env,
         code_dir=code,
         opt_dir=None,
         tmp_dir=tmp_path,
         memory_mb=128,
         ephemeral_storage_mb=512,
+        pass_fds=(extra_write,),
     )
-    spare = Spare(sys.executable, [])
-    await spare.start(os.environ.get("PATH", ""))
+    path = os.environ.get("PATH", "")
+    spare = PythonSpare(sys.executable, [], path=path, tmpfs=False, users=SandboxUsers())
+    await spare.start()
     try:
         assert spare.serves(spec)
-        child = await spare.become(
-            spec, tmpfs=False, uid=None, output=output_write, pass_fds=[extra_write]
-        )
+        started = await spare.become(spec)
+        child = started.process
+        os.close(started.output)
         os.close(extra_write)
-        os.close(output_write)
         await asyncio.wait_for(serve_one_event(listener), 20)
         seen = json.loads(await asyncio.to_thread(os.read, extra_read, 4096))
         assert extra_write in seen and unrelated not in seen
@@ -96,5 +98,5 @@ async def test_passed_descriptors_keep_their_numbers_and_nothing_else_leaks(
     finally:
         await spare.discard()
         listener.close()
-        for fd in (extra_read, output_read, unrelated):
+        for fd in (extra_read, unrelated):
             os.close(fd)

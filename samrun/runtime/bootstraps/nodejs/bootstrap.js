@@ -33,8 +33,8 @@ const NodeJsExit = runtimeError('NodeJsExit');
 
 // Stack traces show the function's files and node's, never samrun's runtime (its frames say
 // nothing to the function's author; Lambda's show /var/runtime, which samrun does not mimic).
-const OWN_FILES = [__filename, path.join(__dirname, 'resolve.mjs'),
-  pathToFileURL(path.join(__dirname, 'resolve.mjs')).href];
+const OWN_FILES = [__filename, path.join(__dirname, 'spare.js'),
+  path.join(__dirname, 'resolve.mjs'), pathToFileURL(path.join(__dirname, 'resolve.mjs')).href];
 const cleanStack = (stack) => stack.split('\n')
   .filter((line) => !OWN_FILES.some((own) => line.includes(own))).join('\n');
 // In a message (a require stack), the runtime is named by the path Lambda's has.

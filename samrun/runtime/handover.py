@@ -1,0 +1,55 @@
+"""What the process backend holds of a runtime it started, however it started it: spawned fresh,
+or a spare (runtime/spares.py) that became the instance. Either way a `Started` becomes a
+ProcessSandbox, and samrun sees the same things: its own child with a pid, cgroups and output
+pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from samrun.runtime.sandbox import LaunchSpec
+
+
+@dataclass(slots=True, kw_only=True)
+class Started:
+    process: asyncio.subprocess.Process
+    output: int  # the read end of its stdout and stderr pipe, non-blocking
+    cgroups: list[Path]
+    origin: str  # "interpreter": spawned for the instance; "spare": a spare became it
+    # when it began to run as the instance (its exec; the spare's word that it is set up)
+    began: float = field(default_factory=time.monotonic)
+    # a Node.js spare was started before its instance was known, with its own lane and TMPDIR:
+    lane: socket.socket | None = None  # samrun's end of that lane, to serve instead of the spec's
+    tmp_dir: Path | None = None  # that TMPDIR, removed when it ends
+
+
+class SpareGone(Exception):
+    """The spare died or did not answer: start the instance the usual way."""
+
+
+class Spare(Protocol):
+    """One runtime started ahead, waiting for the instance it will become."""
+
+    cgroups: list[Path]
+
+    async def start(self) -> None:
+        """Start it and wait until it is ready; SpareGone when it is not."""
+        ...
+
+    def serves(self, spec: LaunchSpec) -> bool:
+        """Whether it gives the instance exactly what a fresh runtime would."""
+        ...
+
+    async def become(self, spec: LaunchSpec) -> Started:
+        """Hand it the instance; returns once it is set up, as a spawn returns once exec
+        succeeded (REPORT's Init Duration counts from there). SpareGone: spawn it instead."""
+        ...
+
+    async def discard(self) -> None:
+        """Make sure it is gone, with its cgroups and folders."""
+        ...
