@@ -111,6 +111,7 @@ class App:
         self.graph = graph
         self.containers = make_containers(config, graph)
         self.not_running: dict[str, str] = {}  # function -> why it cannot run here
+        self.has_spares = False  # runtimes started ahead for cold starts (start_spares)
         self.backend: Backend = (
             self.containers
             if config.backend == "docker" and self.containers
@@ -296,10 +297,19 @@ class App:
 
     def start_spares(self, runtimes: Iterable[str | None]) -> None:
         """Spares of each Python and Node.js runtime client among `runtimes`, ready for their
-        first cold start (runtime/spares.py; the process backend's)."""
+        first cold start (runtime/spares.py; the process backend's). From then on, a runtime a
+        watch reload brings gets its spares too (`more_spares`)."""
+        self.has_spares = True
         if isinstance(self.backend, ProcessBackend):
             for argv in self.locator.clients(runtimes):
                 self.backend.prepare(argv)
+
+    async def more_spares(self) -> None:
+        """Spares of the runtimes the graph has now, when the app keeps spares (under `up`)."""
+        if self.has_spares:
+            runtimes = [f.config.runtime for f in self.graph.functions]
+            await asyncio.to_thread(self.locator.warn_missing, runtimes)  # (runs interpreters)
+            self.start_spares(runtimes)
 
     def state(self) -> dict[str, object]:
         """What `GET /_samrun/state` shows: pools, concurrency in flight, target health."""
@@ -358,7 +368,10 @@ class App:
         """Hot reload: serve `graph`, reconciling only what changed (samrun.reload.apply)."""
         from samrun.reload import apply
 
-        return await apply.replace_graph(self, graph)
+        diff = await apply.replace_graph(self, graph)
+        if diff.functions.added or diff.functions.changed:  # maybe a runtime new to the app
+            await self.more_spares()
+        return diff
 
     def reload_code(self, function_names: Iterable[str]) -> list[str]:
         """Hot reload: new instances, with the code on disk, for these functions' $LATEST."""

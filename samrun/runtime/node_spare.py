@@ -33,10 +33,15 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from samrun.runtime.handover import SpareGone, Started
+from samrun.runtime.handover import (
+    SpareGone,
+    Started,
+    end_spare,
+    loads_a_library,
+    or_discard,
+)
 from samrun.runtime.isolated_exec import command as isolated
 from samrun.runtime.lane import LANE_ENV
-from samrun.runtime.python_spare import end, loads_a_library
 from samrun.runtime.runtimes import BOOTSTRAPS, NODE_BOOTSTRAP
 from samrun.runtime.sandbox import LaunchSpec
 from samrun.runtime.unprivileged import SandboxUsers
@@ -96,29 +101,30 @@ class NodeSpare:
             uid=self._uid,
         )
         try:
-            self.process = await asyncio.create_subprocess_exec(
-                *argv,
-                env={},
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=write_end,
-                start_new_session=True,
-                close_fds=True,
-                pass_fds=(control_theirs.fileno(), lane_theirs.fileno()),
-            )
-            control.setblocking(False)
-            ready = json.loads(await self._receive(START_TIMEOUT_S))
-            if not isinstance(ready, dict) or "ready" not in ready:
-                raise SpareGone(f"it said {ready!r}")
-        except BaseException as exc:
-            await self.discard()
-            if isinstance(exc, (SpareGone, OSError, ValueError)):
-                raise SpareGone(f"the spare {self.node} did not start: {exc}") from None
-            raise
+            async with or_discard(self, f"the spare {self.node} did not start"):
+                self.process = await self._spawn(argv, write_end, control_theirs, lane_theirs)
+                control.setblocking(False)
+                ready = json.loads(await self._receive(START_TIMEOUT_S))
+                if not isinstance(ready, dict) or "ready" not in ready:
+                    raise SpareGone(f"it said {ready!r}")
         finally:
             os.close(write_end)
             control_theirs.close()
             lane_theirs.close()
+
+    async def _spawn(
+        self, argv: list[str], output: int, *passed: socket.socket
+    ) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            env={},  # (isolated_exec gives node its own)
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+            close_fds=True,
+            pass_fds=[end.fileno() for end in passed],
+        )
 
     def serves(self, spec: LaunchSpec) -> bool:
         env = spec.env
@@ -136,14 +142,9 @@ class NodeSpare:
         env = {**spec.env, "TMPDIR": str(self.tmp_dir), LANE_ENV: str(self._lane_number)}
         request = {"env": env, "cwd": str(spec.code_dir), "bootstrap": spec.argv[1]}
         loop = asyncio.get_running_loop()
-        try:
+        async with or_discard(self, f"the spare did not become {spec.name}"):
             await loop.sock_sendall(self._control, json.dumps(request).encode() + b"\n")
             json.loads(await self._receive(REPLY_TIMEOUT_S))
-        except BaseException as exc:  # cancelled too: half an instance is no instance
-            await self.discard()
-            if isinstance(exc, (OSError, SpareGone, ValueError)):
-                raise SpareGone(f"the spare did not become {spec.name}: {exc}") from None
-            raise
         started = Started(
             began=time.monotonic(),
             process=self.process,
@@ -187,7 +188,7 @@ class NodeSpare:
         if self._output >= 0:
             os.close(self._output)
             self._output = -1
-        await end(self.process, self.cgroups)
+        await end_spare(self.process, self.cgroups)
         self.process = None
         with contextlib.suppress(OSError):
             await asyncio.to_thread(shutil.rmtree, self.tmp_dir, True)

@@ -19,7 +19,6 @@ named like one the spare has imported (the function would get the spare's).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import socket
@@ -27,7 +26,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from samrun.runtime.cgroups import Cgroups
-from samrun.runtime.handover import SpareGone, Started
+from samrun.runtime.handover import (
+    SpareGone,
+    Started,
+    end_spare,
+    loads_a_library,
+    or_discard,
+)
 from samrun.runtime.runtimes import BOOTSTRAPS, python_argv
 from samrun.runtime.sandbox import LaunchSpec
 from samrun.runtime.unprivileged import SandboxUsers
@@ -90,15 +95,10 @@ class PythonSpare:
             theirs.close()
         ours.setblocking(False)
         self._socket = ours
-        try:
+        async with or_discard(self, f"the spare {self.interpreter} did not start"):
             ready = json.loads(await self._receive(START_TIMEOUT_S))
             self.preloaded = frozenset(ready["modules"])
             self.environment_room = int(ready["environment_room"])
-        except BaseException as exc:
-            await self.discard()
-            if isinstance(exc, (SpareGone, ValueError, KeyError)):
-                raise SpareGone(f"the spare {self.interpreter} did not start: {exc}") from None
-            raise
 
     def serves(self, spec: LaunchSpec) -> bool:
         if spec.argv != python_argv(self.interpreter):
@@ -142,14 +142,9 @@ class PythonSpare:
             "pass_fds": list(spec.pass_fds),
             "argv": list(spec.argv),
         }
-        try:
+        async with or_discard(self, f"the spare did not become {spec.name}"):
             socket.send_fds(self._socket, [json.dumps(request).encode()], [output, *spec.pass_fds])
             json.loads(await self._receive(REPLY_TIMEOUT_S))
-        except BaseException as exc:  # cancelled too: half an instance is no instance
-            await self.discard()
-            if isinstance(exc, (OSError, SpareGone, ValueError)):
-                raise SpareGone(f"the spare did not become {spec.name}: {exc}") from None
-            raise
         process, self.process = self.process, None
         self._close()
         return process
@@ -174,22 +169,8 @@ class PythonSpare:
     async def discard(self) -> None:
         """Close its socket (it exits), make sure it is gone, and remove its cgroups."""
         self._close()
-        await end(self.process, self.cgroups)
+        await end_spare(self.process, self.cgroups)
         self.process = None
-
-
-async def end(process: asyncio.subprocess.Process | None, cgroups: list[Path]) -> None:
-    """Make sure a spare that did not become an instance is gone, and remove its cgroups."""
-    if process is not None:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-        await process.wait()
-    for _ in range(50):  # a killed process takes a moment to leave its cgroups
-        Cgroups.remove(cgroups)
-        if not any(folder.exists() for folder in cgroups):
-            return
-        await asyncio.sleep(0.01)
 
 
 def faithful_environment(env: Mapping[str, str]) -> bool:
@@ -202,23 +183,6 @@ def faithful_environment(env: Mapping[str, str]) -> bool:
     if any(env.get(key) != value for key, value in FIXED.items()):
         return False
     return not loads_a_library(env)
-
-
-def loads_a_library(env: Mapping[str, str]) -> bool:
-    """Whether a folder on LD_LIBRARY_PATH holds a shared library: the loader reads the
-    variable at a process's start, so a spare started without it would not find the library."""
-    return any(
-        has_shared_library(Path(folder))
-        for folder in env.get("LD_LIBRARY_PATH", "").split(os.pathsep)
-        if folder
-    )
-
-
-def has_shared_library(folder: Path) -> bool:
-    try:
-        return any(".so" in entry.name for entry in os.scandir(folder))
-    except OSError:
-        return False
 
 
 def shadows(pythonpath: str, preloaded: frozenset[str]) -> bool:

@@ -230,3 +230,24 @@ def test_node_spares_and_their_instances_die_with_samrun(tmp_path: Path) -> None
     assert isinstance(spares, set)
     assert other.stop(signal.SIGKILL) == -signal.SIGKILL
     wait_until(lambda: not any(alive(pid) for pid in {body["pid"], *spares}), timeout=10)
+
+
+def test_a_runtime_a_watch_reload_brings_gets_spares(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "index.js").write_text(PROBE)
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    python_only = "Transform: AWS::Serverless-2016-10-31\nResources:\n" + function(
+        "Py", "probe"
+    ).replace("nodejs20.x", "python3.11").replace("index.probe", "app.handler")
+    (tmp_path / "template.yaml").write_text(python_only)
+    server = start_up(tmp_path / "template.yaml", tmp_path / ".samrun", "--watch")
+    try:
+        server.wait_for("watching")
+        mark = len(server.lines)
+        (tmp_path / "template.yaml").write_text(python_only + function("First", "probe"))
+        server.wait_for(r"reloaded \(", start=mark, timeout=30)
+        _, body = call(server, "First")
+        assert body["ppid"] == server.process.pid
+        assert from_spare(server, "First")  # a node spare, started at the reload
+    finally:
+        server.stop()
