@@ -112,23 +112,6 @@ class Cgroups:
         except OSError as exc:
             logger.warning("could not limit the CPU of %s: %s", cpu.name, exc)
 
-    def set_background(self, folders: list[Path], background: bool) -> None:
-        """The CPU weight of a process waiting to be needed (a spare): the least there is, so it
-        starts on what instances leave idle; else the default."""
-        cpu = next((f for f in folders if f.parent == self.bases["cpu"]), None)
-        if cpu is None:
-            return
-        name, value = (
-            ("cpu.weight", 1 if background else 100)
-            if self.v2
-            else (
-                "cpu.shares",
-                2 if background else 1024,
-            )
-        )
-        with contextlib.suppress(OSError):
-            (cpu / name).write_text(str(value))
-
     @staticmethod
     def join(folders: list[Path]) -> None:
         """Move the calling process into `folders` (run in the child, before exec)."""

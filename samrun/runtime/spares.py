@@ -57,7 +57,6 @@ class Spares:
         self._tmp_root = tmp_root  # where Node.js spares keep their TMPDIR; None: no such spares
         self._numbers = itertools.count(1)
         self._next: dict[tuple[str, ...], list[asyncio.Task[Spare | None]]] = {}
-        self._folders: dict[asyncio.Task[Spare | None], list[Path]] = {}  # each one's cgroups
         self._broken: set[tuple[str, ...]] = set()
         self._closed = False
 
@@ -68,13 +67,7 @@ class Spares:
             return
         upcoming = self._next.setdefault(argv, [])
         while len(upcoming) < SPARES:
-            name = f"spare-{next(self._numbers)}"
-            cgroups = self._cgroups.create(name)
-            # it starts in the background: a cold start that takes it first lifts that
-            self._cgroups.set_background(cgroups, True)
-            task = asyncio.create_task(self._start(argv, name, cgroups))
-            self._folders[task] = cgroups
-            upcoming.append(task)
+            upcoming.append(asyncio.create_task(self._start(argv)))
 
     async def take(self, spec: LaunchSpec) -> Started | None:
         """The instance, started from one of its runtime client's spares; None: spawn it."""
@@ -84,12 +77,10 @@ class Spares:
                 self.prepare(spec.argv)  # for the next cold starts
             return None
         chosen = next((task for task in upcoming if task.done()), upcoming[0])
-        self._cgroups.set_background(self._folders.get(chosen, []), False)  # the instance's CPU
         spare = await asyncio.shield(chosen)  # no later than a fresh start begun now
         if spare is None or not spare.serves(spec) or chosen not in upcoming:
             return None  # it failed, it would not be faithful, or another cold start took it
         upcoming.remove(chosen)
-        del self._folders[chosen]
         self.prepare(spec.argv)
         try:
             return await spare.become(spec)
@@ -112,8 +103,10 @@ class Spares:
             users=self._users,
         )
 
-    async def _start(self, argv: tuple[str, ...], name: str, cgroups: list[Path]) -> Spare | None:
+    async def _start(self, argv: tuple[str, ...]) -> Spare | None:
         spare = None
+        name = f"spare-{next(self._numbers)}"
+        cgroups = self._cgroups.create(name)
         if cgroups:  # without them, orphans are found by /proc/PID/environ: a spare's is not
             spare = self._make(argv, name, cgroups)  # its instance's (only cgroups are tested)
             try:
@@ -123,16 +116,14 @@ class Spares:
                 self._broken.add(argv)
                 spare = None
         if spare is None:  # forgotten: a later prepare() may try again (unless broken)
-            task = asyncio.current_task()
-            self._folders.pop(task, None)  # type: ignore[arg-type]
             with contextlib.suppress(ValueError):
-                self._next.get(argv, []).remove(task)  # type: ignore[arg-type]
+                self._next.get(argv, []).remove(asyncio.current_task())  # type: ignore[arg-type]
         return spare
 
     async def close(self) -> None:
         self._closed = True
         upcoming = [task for tasks in self._next.values() for task in tasks]
-        self._next, self._folders = {}, {}
+        self._next = {}
         for task in upcoming:
             task.cancel()
         for task in upcoming:
