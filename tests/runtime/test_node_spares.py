@@ -17,10 +17,11 @@ import pytest
 
 from tests.conftest import SamrunProcess, alive, invoke_http, start_up, wait_until
 from tests.runtime.test_lane import transports
-from tests.runtime.test_spares import call, from_spare, started_from
+from tests.runtime.test_spares import call, from_spare, spares_of, started_from
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on PATH")
 
+NODE_SPARE = b"bootstraps/nodejs/spare.js"
 PROBE = r"""
 const fs = require('fs');
 const path = require('path');
@@ -44,7 +45,7 @@ exports.probe = async () => {
     argv: process.argv,
     main: require.main.filename,
     offset: new Date(0).getTimezoneOffset(),
-    sdk: require.resolve.paths('x').length,
+    paths: require.resolve.paths('x'),
   };
 };
 
@@ -145,7 +146,6 @@ def test_a_node_instance_has_its_own_environment_and_nothing_of_another(
     assert not any(key.startswith(("SAMRUN", "_SAMRUN")) for key in other["env"])
     assert secret["offset"] == -540 and other["offset"] == 0  # TZ, as node reads it at start
     assert secret["cwd"] == secret["env"]["LAMBDA_TASK_ROOT"]
-    assert secret["sdk"] == other["sdk"] > 0  # NODE_PATH's folders, as node reads them
 
 
 def test_limits_uid_cgroups_tmpfs_and_session_hold_in_a_node_instance_from_a_spare(
@@ -160,6 +160,8 @@ def test_limits_uid_cgroups_tmpfs_and_session_hold_in_a_node_instance_from_a_spa
     assert body["pgrp"] == body["session"] == body["pid"]
     assert body["stdin"] == "/dev/null"
     assert body["fds"] == fresh["fds"]  # what a spawned node holds, and nothing of samrun's
+    assert body["paths"] == fresh["paths"]  # module paths: NODE_PATH read as a fresh node does
+    assert set(body["env"]["NODE_PATH"].split(":")) <= set(body["paths"])
     assert body["tmpfs"] == fresh["tmpfs"]
     if body["uid"] != 0 or fresh["uid"] != 0:
         assert body["uid"] not in (0, fresh["uid"])  # an unprivileged user of its own
@@ -206,19 +208,6 @@ def test_the_spares_tmpdir_is_the_instances_and_goes_with_it(server: SamrunProce
     wait_until(lambda: not Path(tmp_dir).exists())
 
 
-def spares_of(pid: int) -> set[int]:
-    """samrun's children that are spare nodes, still waiting for an instance."""
-    found = set()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[1]) == pid and b"bootstraps/nodejs/spare.js" in cmdline.read_bytes():
-                found.add(int(cmdline.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
 def test_node_spares_and_their_instances_die_with_samrun(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "index.js").write_text(PROBE)
@@ -226,7 +215,7 @@ def test_node_spares_and_their_instances_die_with_samrun(tmp_path: Path) -> None
     other = start_up(tmp_path / "template.yaml", tmp_path / ".samrun")
     _, body = call(other, "First")
     assert from_spare(other, "First")
-    spares = wait_until(lambda: spares_of(other.process.pid))  # the next ones, waiting
+    spares = wait_until(lambda: spares_of(other.process.pid, NODE_SPARE))  # the next ones
     assert isinstance(spares, set)
     assert other.stop(signal.SIGKILL) == -signal.SIGKILL
     wait_until(lambda: not any(alive(pid) for pid in {body["pid"], *spares}), timeout=10)

@@ -237,13 +237,13 @@ def test_what_a_spare_cannot_reproduce_is_spawned_as_before(server: SamrunProces
     assert body["env"]["PYTHONHASHSEED"] == "0"
 
 
-def spares_of(pid: int) -> set[int]:
-    """samrun's children that are spare interpreters, still waiting for an instance."""
+def spares_of(pid: int, script: bytes = b"bootstraps/python/spare.py") -> set[int]:
+    """samrun's children that are spares (of `script`), still waiting for an instance."""
     found = set()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             stat = (cmdline.parent / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(stat[1]) == pid and b"bootstraps/python/spare.py" in cmdline.read_bytes():
+            if int(stat[1]) == pid and script in cmdline.read_bytes():
                 found.add(int(cmdline.parent.name))
         except (OSError, IndexError, ValueError):
             continue
