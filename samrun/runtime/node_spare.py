@@ -42,7 +42,7 @@ from samrun.runtime.handover import (
 )
 from samrun.runtime.isolated_exec import command as isolated
 from samrun.runtime.lane import LANE_ENV
-from samrun.runtime.runtimes import BOOTSTRAPS, NODE_BOOTSTRAP
+from samrun.runtime.runtimes import BOOTSTRAPS, node_argv
 from samrun.runtime.sandbox import LaunchSpec
 from samrun.runtime.unprivileged import SandboxUsers
 
@@ -129,7 +129,7 @@ class NodeSpare:
     def serves(self, spec: LaunchSpec) -> bool:
         env = spec.env
         return (
-            spec.argv == (self.node, NODE_BOOTSTRAP)
+            spec.argv == node_argv(self.node)
             and spec.ephemeral_storage_mb == STORAGE_MB
             and env.get("TMPDIR") == str(spec.tmp_dir)
             and LANE_ENV in env
