@@ -13,6 +13,11 @@
   (VmRSS of its process, and of the embedded moto server, its own process), and each warm
   instance's VmRSS and Pss (/proc/PID/smaps_rollup: shared pages divided among the processes
   that share them) (targets: samrun <= 150 MB, each instance <= 20 MB)
+- `sdk` (issue 19): the cold start of a function on another Python than samrun's (python3.13
+  beside samrun's 3.11) that imports boto3 and creates a client in its handler, at full CPU
+  (1769 MB) and at 128 MB; before (SAMRUN_PYTHON_BYTECODE=off: the SDK compiled from source at
+  every cold start) and after (the SDK compiled once per Python in the user cache, a fresh one
+  here, so the after's ready time includes that compile)
 """
 
 from __future__ import annotations
@@ -40,6 +45,13 @@ UP_RUNS = 5
 WARM_INSTANCES = 50
 NOOP_PY = "def handler(event, context):\n    return None\n"
 NOOP_JS = "exports.handler = async () => null;\n"
+SDK_ROUNDS = {1769: 8, 128: 3}  # fresh functions per memory size and mode
+SDK_PY = (
+    "def handler(event, context):\n"
+    "    import boto3\n\n"
+    '    boto3.client("s3", region_name="us-east-1")\n'
+    "    return None\n"
+)
 
 
 def cold_template(functions: int) -> str:
@@ -273,13 +285,77 @@ def memory(spares: bool = True) -> dict[str, Any]:
     }
 
 
+def sdk_template(version: str) -> str:
+    lines = ["Transform: AWS::Serverless-2016-10-31", "Resources:"]
+    for memory, rounds in SDK_ROUNDS.items():
+        for i in range(rounds):
+            lines += [
+                f"  Sdk{memory}x{i}:",
+                "    Type: AWS::Serverless::Function",
+                "    Properties:",
+                f"      Runtime: python{version}",
+                "      Handler: app.handler",
+                "      CodeUri: py/",
+                f"      MemorySize: {memory}",
+                "      Timeout: 60",  # the before at 128 MB takes longer than Lambda's 10 s
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def sdk_cold_starts() -> dict[str, Any]:
+    """Two `samrun up` at once, before and after; per round a fresh function on each."""
+    from samrun.runtime.runtimes import PYTHON_VERSIONS, locate_python, python_homes
+
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    homes = python_homes(dict(os.environ))
+    versions = [v for v in PYTHON_VERSIONS if v != running and locate_python(v, homes)]
+    if not versions:
+        return {"skipped": "no Python but samrun's own on this machine"}
+    version = versions[-1]
+    with tempfile.TemporaryDirectory() as tmp:
+        servers, ready = {}, {}
+        for mode in ("before", "after"):
+            folder = Path(tmp) / mode
+            (folder / "py").mkdir(parents=True)
+            (folder / "py" / "app.py").write_text(SDK_PY)
+            (folder / "template.yaml").write_text(sdk_template(version))
+            env = {**os.environ, "SAMRUN_CACHE_DIR": str(Path(tmp) / "cache")}
+            env["SAMRUN_PYTHON_BYTECODE"] = "off" if mode == "before" else "on"
+            process, endpoint, elapsed = start_up(folder, env=env)
+            servers[mode], ready[mode] = (process, endpoint), round(elapsed, 2)
+
+        async def measure() -> dict[str, list[float]]:
+            found: dict[str, list[float]] = {}
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(300)) as session:
+                for memory, rounds in SDK_ROUNDS.items():
+                    for i in range(rounds):
+                        for mode in ("before", "after"):
+                            ms = await first_call(session, servers[mode][1], f"Sdk{memory}x{i}")
+                            found.setdefault(f"{mode}_{memory}", []).append(ms)
+            return found
+
+        try:
+            found = uvloop.run(measure())
+        finally:
+            for process, _ in servers.values():
+                stop(process)
+    return {
+        "runtime": f"python{version}",
+        "handler": "import boto3; boto3.client('s3')",
+        "ready_s": ready,
+        **{f"{key}MB": summary(samples) for key, samples in found.items()},
+    }
+
+
 def run() -> dict[str, object]:
-    parts = os.environ.get("SAMRUN_COLD_PARTS", "cold,up,memory").split(",")
+    parts = os.environ.get("SAMRUN_COLD_PARTS", "cold,sdk,up,memory").split(",")
     figures: dict[str, object] = {"load_average": os.getloadavg()[0]}
     if "cold" in parts:
         figures["cold_start"] = cold_starts()
     if "up" in parts:
         figures["up_200_functions"] = up_time()
+    if "sdk" in parts:
+        figures["sdk_other_python"] = sdk_cold_starts()
     if "memory" in parts:
         figures["memory"] = memory()
         figures["memory_without_spares"] = memory(spares=False)

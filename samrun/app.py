@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections import Counter
 from collections.abc import Iterable
@@ -35,12 +36,13 @@ from samrun.invoke.destinations import Destinations
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.resolve import FunctionDirectory
-from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener
+from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener, ReadyGate
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.cost import load_prices
 from samrun.observe.logs import function_output
 from samrun.observe.not_run import not_run_document
 from samrun.observe.publish import Observability
+from samrun.runtime import bytecode
 from samrun.runtime.instance import Instance
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
@@ -123,6 +125,7 @@ class App:
             config.host_env,
             config.state_dir / "python-sdk",
             node_sdk_folder(config.state_dir, config.node_sdk_dir),
+            bytecode.cache_dir(os.environ),  # the SDK compiled per Python, shared by apps
         )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
@@ -193,9 +196,17 @@ class App:
             )
         )
         self.front_doors = FrontDoors(
-            graph, self.invoker, host=config.host, port=config.port, alb_ports=config.alb_ports
+            graph,
+            self.invoker,
+            host=config.host,
+            port=config.port,
+            alb_ports=config.alb_ports,
+            disable_authorizer=config.disable_authorizer,
         )
         self.front_doors.connections = self.connections
+        # every listener answers 503 while it is closed: `up` closes it until it is ready
+        self.ready = ReadyGate()
+        self.front_doors.ready = self.ready
         self.front_doors.starter = self._start_execution
         self.triggers = Triggers(  # started by `up` only (serve), not by `invoke`
             self.aws,
@@ -236,7 +247,11 @@ class App:
         guard = RequestGuard.of(self.config.host, port, self.config.allow_origins, containers)
         api.middlewares.append(guard.middleware())
         self._api_runner = Listener(
-            api, self._api_socket, budget=self.connections, reject=lambda_api.reject
+            api,
+            self._api_socket,
+            budget=self.connections,
+            reject=lambda_api.reject,
+            gate=self.ready,
         )
         await self._api_runner.start()
         await self.front_doors.start()

@@ -20,6 +20,7 @@ from samrun.options import build_config
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from samrun.plan import plan_document, plan_table
+    from samrun.selection import select_functions
     from samrun.template import load_graph
 
     config = build_config(args)
@@ -31,8 +32,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         cache_dir=config.state_dir / "cache",
         layer_map=config.layer_map,
     )
+    graph = select_functions(graph, config.functions)
     if args.json:
-        print(json.dumps(plan_document(graph), indent=2))
+        document = plan_document(graph)
+        found = args.samconfig
+        document["samconfig"] = {"file": str(found.path), "env": found.env} if found else None
+        print(json.dumps(document, indent=2))
     else:
         print(plan_table(graph))
     for warning in graph.warnings:
@@ -108,7 +113,6 @@ def cmd_trigger(args: argparse.Namespace) -> int:
         raise SamrunError("trigger takes [TEMPLATE] NAME")
     if args.url:
         return run_trigger_remote(args.url, args.target[-1])
-    args.template = args.target[0] if len(args.target) == 2 else None
     return run_trigger(build_config(args), args.target[-1])
 
 
@@ -193,16 +197,27 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> None:
     if template:
         parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
-    parser.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--parameter-overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE"
+    )
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID, help="AWS::AccountId")
     parser.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
     parser.add_argument(
         "--layer-map",
         nargs="+",
+        action="extend",
         default=[],
         metavar="ARN=PATH",
         help="local content (folder or .zip) for a layer the template names only by ARN",
+    )
+    parser.add_argument(
+        "--config-file",
+        metavar="PATH",
+        help="SAM CLI's samconfig file (default: samconfig.toml, .yaml, .yml in the project)",
+    )
+    parser.add_argument(
+        "--config-env", metavar="NAME", help="the samconfig environment to read (default)"
     )
 
 
@@ -211,6 +226,7 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--image-map",
         nargs="+",
+        action="extend",
         default=[],
         metavar="RUNTIME=IMAGE",
         help="docker: run RUNTIME's functions in IMAGE instead of the official Lambda image",
@@ -252,11 +268,37 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_function_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--function",
+        dest="functions",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="serve only these functions (logical id, FunctionName or Child/Function) and "
+        "what they need",
+    )
+
+
+def package_version() -> str:
+    """samrun's version from its installed metadata (the source's when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("samrun")
+    except PackageNotFoundError:
+        from samrun import __version__
+
+        return __version__
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="samrun",
         description="Run an AWS SAM or CloudFormation application locally, as Lambda runs it.",
     )
+    parser.add_argument("--version", action="version", version=f"samrun {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the app until Ctrl-C")
@@ -268,6 +310,7 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--alb-port",
         nargs="+",
+        action="extend",
         default=[],
         metavar="LISTENER=PORT",
         help="serve an ALB listener (logical id) on this local port",
@@ -275,9 +318,16 @@ def make_parser() -> argparse.ArgumentParser:
     up.add_argument("--watch", action="store_true", help="hot-reload code and template")
     up.add_argument(
         "--allow-origin",
-        action="append",
+        nargs="+",
+        action="extend",
         metavar="ORIGIN",
         help="a browser origin (http://host:port) the Lambda API accepts; '*': any origin and Host",
+    )
+    add_function_filter(up)
+    up.add_argument(
+        "--disable-authorizer",
+        action="store_true",
+        help="serve API routes without their authorizers (as `sam local start-api`)",
     )
     up.add_argument(
         "--watch-publish",
@@ -296,12 +346,14 @@ def make_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="what `up` would run")
     add_common(plan)
     plan.add_argument("--json", action="store_true", help="JSON (schemas/plan.schema.json)")
+    add_function_filter(plan)
     plan.set_defaults(run=cmd_plan)
 
     smoke = commands.add_parser("smoke", help="CI: deploy locally, run checks, tear down")
     add_common(smoke)
     add_runtime(smoke)
     smoke.add_argument("--checks", metavar="FILE", help="checks file (schemas/smoke-checks)")
+    add_function_filter(smoke)
     smoke.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     smoke.add_argument(
         "--timeout", type=float, default=300.0, help="limit of the whole run, seconds (300)"
@@ -330,12 +382,18 @@ def split_invoke_target(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = make_parser().parse_args(argv)
-    if args.command == "invoke":
-        try:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "invoke":
             split_invoke_target(args)
-        except SamrunError as exc:
-            sys.exit(report(exc))
+        if args.command == "trigger":
+            args.template = args.target[0] if len(args.target) == 2 else None
+        swallowed_template(args)
+        apply_samconfig(parser, args, argv)
+    except SamrunError as exc:
+        sys.exit(report(exc))
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         code = run(args)
@@ -344,6 +402,108 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+LIST_FLAGS = (
+    "parameter_overrides",
+    "layer_map",
+    "image_map",
+    "alb_port",
+    "allow_origin",
+    "functions",
+)
+
+
+def swallowed_template(args: argparse.Namespace) -> None:
+    """`up --function A template.yaml`: a list option takes every word after it, the template
+    too; say so rather than run ./template.yaml with a function named after a file."""
+    if getattr(args, "template", None) is not None:
+        return
+    for dest in LIST_FLAGS:
+        for value in getattr(args, dest, None) or ():
+            if Path(value).suffix in (".yaml", ".yml", ".json") and Path(value).is_file():
+                flag = "--function" if dest == "functions" else "--" + dest.replace("_", "-")
+                raise SamrunError(
+                    f"{value} was read as a value of {flag}: name TEMPLATE before the options, "
+                    "or end the list with --"
+                )
+
+
+def apply_samconfig(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str]
+) -> None:
+    """Values from SAM CLI's samconfig file for every flag not given on the command line."""
+    from samrun import samconfig
+
+    args.samconfig = None
+    if args.command not in samconfig.SECTIONS:
+        return
+    path = samconfig.find(args.config_file, args.template, Path.cwd())
+    if path is None:
+        if args.config_env is not None:
+            raise SamrunError(f"--config-env {args.config_env}: no samconfig file in the project")
+        return
+    env = args.config_env or samconfig.DEFAULT_ENV
+    found = samconfig.read(path, env, args.command, env_given=args.config_env is not None)
+    actions = {a.dest: a for a in command_parser(parser, args.command)._actions}
+    given = given_flags(argv)
+    for dest, value in found.values.items():
+        if dest == "template":  # `invoke` and `trigger` take it as their first positional
+            if args.template is None:
+                args.template = value
+            continue
+        action = actions.get(dest)
+        if action is not None and dest not in given:
+            setattr(args, dest, flag_value(action, value, found.path))
+    args.samconfig = found
+    print(f"samrun: read {found.describe()}", file=sys.stderr)
+    for warning in found.warnings:
+        print(f"samrun: warning: {warning}", file=sys.stderr)
+
+
+def command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    raise KeyError(command)
+
+
+def given_flags(argv: Sequence[str]) -> set[str]:
+    """The dests the command line sets itself: argv parsed again with no defaults at all."""
+    shadow = make_parser()
+    parsers = [shadow]
+    while parsers:
+        each = parsers.pop()
+        for action in each._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += action.choices.values()
+            elif action.dest != "help":
+                action.default = argparse.SUPPRESS
+    return set(vars(shadow.parse_args(argv)))
+
+
+def flag_value(action: argparse.Action, value: object, path: Path) -> object:
+    """A samconfig value as the flag's own parsing would have made it."""
+    where = f"{path}: {action.dest}"
+    if action.nargs == "+":
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if isinstance(value, list):
+        raise SamrunError(f"{where}: expected one value, got a list")
+    if action.nargs == 0:  # store_true
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise SamrunError(f"{where}: expected true or false, got {value!r}")
+    try:
+        converted = action.type(str(value)) if callable(action.type) else str(value)
+    except (TypeError, ValueError):
+        raise SamrunError(f"{where}: not a valid value: {value!r}") from None
+    if action.choices is not None and converted not in action.choices:
+        known = ", ".join(map(str, action.choices))
+        raise SamrunError(f"{where}: {value!r} is not one of {known}")
+    return converted
 
 
 def report(exc: SamrunError) -> int:

@@ -45,3 +45,5 @@ class Config:
     engine_env: Mapping[str, str] = field(default_factory=dict)  # DOCKER_HOST, DOCKER_TLS_VERIFY...
     queue_dir: Path | None = None  # the async queue's folder when not the state folder's
     allow_origins: tuple[str, ...] = ()  # --allow-origin: browser origins the Lambda API accepts
+    functions: tuple[str, ...] = ()  # --function: serve only these (and what they need)
+    disable_authorizer: bool = False  # --disable-authorizer: API routes skip their authorizers

@@ -54,11 +54,18 @@ class Location:
 class TemplateError(SamrunError):
     """A problem in a template, printed as `file:line:col: [rule] message`."""
 
-    def __init__(self, message: str, location: Location | None = None, rule: str = "samrun"):
+    def __init__(
+        self,
+        message: str,
+        location: Location | None = None,
+        rule: str = "samrun",
+        logical_id: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.location = location
         self.rule = rule
+        self.logical_id = logical_id  # the resource it is in, when it is in one: it alone fails
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""

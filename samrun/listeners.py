@@ -8,6 +8,7 @@ and a connection budget shared by every listener of one samrun, below the proces
 limit. At the budget a new connection closes the one that has been idle longest (a half-sent
 request counts as idle), so a client holding many idle connections cannot lock the others out.
 A malformed request is answered in the listener's own error shape, logged at debug level only.
+While the App's ReadyGate is closed (`up` still starting), every request is answered 503.
 """
 
 from __future__ import annotations
@@ -32,8 +33,30 @@ LINGER_S = 2.0  # how long an unread body is drained after an early answer
 BACKLOG = 512
 FD_RESERVE = 64  # descriptors kept for what is not a connection (plus 8 per sandbox)
 
+RETRY_AFTER_S = 1  # what a listener asks a client to wait while the app starts
+STARTING = "samrun is starting"
+
 Reject = Callable[[int, str], web.Response]  # status, message -> the edge's own error response
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ReadyGate:
+    """Whether the app answers yet, shared by every listener of one App. `up` closes it while it
+    starts what its `ready` line promises (pollers, triggers, schedules, provisioned instances):
+    until it opens, every listener answers 503 with `Retry-After` (boto3 retries a 503), so a
+    client that waits for a first answer never reaches a half-started app. Open by default:
+    `invoke`, `trigger` and `smoke` serve as soon as they listen."""
+
+    __slots__ = ("is_open",)
+
+    def __init__(self) -> None:
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def open(self) -> None:
+        self.is_open = True
 
 
 class ConnectionBudget:
@@ -150,13 +173,18 @@ class _Protocol(web.RequestHandler):
         return response
 
 
-def _middleware(reject: Reject) -> Middleware:
+def _middleware(reject: Reject, gate: ReadyGate | None) -> Middleware:
     @web.middleware
     async def track_and_read(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Read the body within its deadline, then mark the connection busy."""
+        """503 while the app starts; else read the body within its deadline, then mark the
+        connection busy."""
         protocol = request.protocol if isinstance(request.protocol, _Protocol) else None
         if protocol is not None:
             protocol.headers_received()
+        if gate is not None and not gate.is_open:
+            response = reject(503, STARTING)
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
         if request.body_exists:
             try:
                 async with asyncio.timeout(BODY_TIMEOUT_S):
@@ -211,9 +239,11 @@ class Listener:
         *,
         budget: ConnectionBudget,
         reject: Reject,
+        gate: ReadyGate | None = None,
         shutdown_timeout_s: float = 1.0,
     ) -> None:
-        app.middlewares.append(_middleware(reject))
+        """`gate`: answer 503 while it is closed (the App's ReadyGate)."""
+        app.middlewares.append(_middleware(reject, gate))
         self.runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout_s
         )

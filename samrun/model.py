@@ -362,10 +362,21 @@ class NotRun:
     """Something the template declares that samrun does not realise locally: named once at
     startup, in `plan` and in /_samrun/state, never dropped silently."""
 
-    what: str  # resource | property | event | authorizer | location | layer
+    what: str  # resource | property | event | authorizer | location | layer | function
     name: str  # where it is: a logical id, `Function.Events.Name`, `Api/authorizer`, an ARN
     type: str  # the resource type, property, event type, authorizer kind...
     reason: str
+    location: str | None = None  # `file:line:col` of the template error that keeps it out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unavailable:
+    """A function name the app cannot run: a function the template declares but samrun could
+    not build, or a FunctionName two functions share. Invoking it answers `error`."""
+
+    name: str
+    error: str  # Lambda's exception: ResourceNotFoundException | InvalidRuntimeException
+    message: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -387,10 +398,25 @@ class AppGraph:
     secrets: tuple[str, ...] = ()  # NoEcho parameter values: shown as **** wherever printed
     alarms: tuple[Alarm, ...] = ()
     not_run: tuple[NotRun, ...] = ()  # what the template declares and samrun does not realise
+    unavailable: tuple[Unavailable, ...] = ()  # names that answer an error instead of running
 
     def function(self, name: str) -> Function | None:
-        """The function whose name (or logical id) is `name`."""
+        """The function whose name (or logical id) is `name`, or the one nested application's
+        function whose own logical id it is (`functions_named`)."""
+        found = self.functions_named(name)
+        return found[0] if len(found) == 1 else None
+
+    def functions_named(self, name: str) -> tuple[Function, ...]:
+        """What `name` may mean, as SAM CLI looks a function up: the function of that name or
+        full logical id (`Child/Function`; a root function's own id), else every nested
+        application's function whose own logical id is `name` (two or more: ambiguous)."""
         for function in self.functions:
             if name in (function.name, function.logical_id):
-                return function
-        return None
+                return (function,)
+        return tuple(f for f in self.functions if bare_id(f.logical_id) == name)
+
+
+def bare_id(logical_id: str) -> str | None:
+    """A nested application's resource's own logical id (`Function` of `Child/Function`);
+    None for a root one."""
+    return logical_id.rsplit("/", 1)[1] if "/" in logical_id else None

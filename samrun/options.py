@@ -144,6 +144,8 @@ def build_config(args: argparse.Namespace) -> Config:
         price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
         cloudwatch=not getattr(args, "no_cloudwatch", False),
         allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
+        functions=tuple(getattr(args, "functions", None) or ()),
+        disable_authorizer=getattr(args, "disable_authorizer", False),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },

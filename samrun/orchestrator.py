@@ -24,6 +24,7 @@ from samrun.observe.console import function_table, table
 from samrun.observe.logs import setup_logging
 from samrun.observe.not_run import not_run_lines
 from samrun.runtime.host_limits import raise_fd_limit
+from samrun.selection import select_functions
 from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
@@ -43,9 +44,10 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
 
 
 def load(config: Config) -> AppGraph:
+    """The app's graph, cut down to `--function`'s functions when it names some."""
     from samrun.template import load_graph
 
-    return load_graph(
+    graph = load_graph(
         config.template,
         parameter_overrides=config.parameter_overrides,
         region=config.region,
@@ -53,6 +55,7 @@ def load(config: Config) -> AppGraph:
         cache_dir=config.state_dir / "cache",
         layer_map=config.layer_map,
     )
+    return select_functions(graph, config.functions)
 
 
 def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:
@@ -111,6 +114,7 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
         app.start_spares(runtimes)
 
     looked_up = asyncio.create_task(look_up_interpreters())
+    app.ready.close()  # every listener answers 503 until all that `ready` promises runs
     async with app:
         for warning in graph.warnings:
             logger.warning("%s", warning)
@@ -137,6 +141,7 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
         warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
+        app.ready.open()  # no await since the line: no request is answered before it is out
         await stop.wait()
         stop.clear()
         if watch is not None:

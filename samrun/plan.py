@@ -382,7 +382,12 @@ def plan_table(graph: AppGraph) -> str:
     out += _table(
         "Not run locally",
         ["WHAT", "NAME", "TYPE", "REASON"],
-        [(n["what"], n["name"], n["type"], n["reason"]) for n in doc["not_run"]],
+        [
+            (n["what"], n["name"], n["type"], f"{n['location']}: {n['reason']}")
+            if "location" in n
+            else (n["what"], n["name"], n["type"], n["reason"])
+            for n in doc["not_run"]
+        ],
     )
     if not out:
         out = ["(nothing to run)", ""]

@@ -1,5 +1,5 @@
 """Lambda authorizers: TOKEN and REQUEST (REST), REQUEST with simple or policy responses (HTTP),
-their identity sources and result cache, and API Gateway's 401/403 answers.
+their identity sources and result cache, and API Gateway's 401/403/500 answers.
 
 The cache keeps the authorizer's raw answer per identity for its TTL and evaluates the policy
 against each request's ARN, as API Gateway does (a cached policy may allow one method and not
@@ -27,7 +27,11 @@ REST_DENY = json_response(
     403, '{"Message":"User is not authorized to access this resource with an explicit deny"}'
 )
 HTTP_DENY = json_response(403, '{"message":"Forbidden"}')
-REST_ERROR = json_response(500, '{"message": null}')
+# an authorizer that raises (not "Unauthorized"), times out or answers no valid policy: API
+# Gateway's AUTHORIZER_CONFIGURATION_ERROR (SAM CLI answers 502; samrun follows AWS)
+REST_ERROR = json_response(
+    500, '{"message": null}', ("x-amzn-ErrorType", "AuthorizerConfigurationException")
+)
 HTTP_ERROR = json_response(500, '{"message":"Internal Server Error"}')
 
 

@@ -4,14 +4,18 @@ precedence (the most specific route wins).
 Precedence, as API Gateway documents it: a literal segment beats a `{param}` which beats a greedy
 `{proxy+}`, compared from the left; a route for the exact method beats `ANY`; `$default` (HTTP
 APIs) catches what nothing else does. Routes are sorted once, so a match is one scan.
+
+A REST API's `Cors` makes SAM add an `OPTIONS` method (a MOCK integration) to each path; it is
+an entry of its own here, so it beats the path's `ANY` as any explicit method does, and
+`RouteMatch.preflight` carries the headers it answers.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
 from samrun.model import Route, RouteKind
@@ -27,6 +31,7 @@ class RouteMatch:
     route: Route
     path_params: dict[str, str]
     path: str  # the request path the route matched, stage prefix removed
+    preflight: Mapping[str, str] | None = None  # SAM's CORS OPTIONS mock: the headers it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +40,10 @@ class _Compiled:
     pattern: re.Pattern[str] | None  # None for $default
     names: tuple[str, ...]
     rank: tuple[object, ...]
+    preflight: Mapping[str, str] | None = None
 
 
-def _compile(route: Route) -> _Compiled:
+def _compile(route: Route, preflight: Mapping[str, str] | None = None) -> _Compiled:
     if route.path == DEFAULT_ROUTE:
         return _Compiled(route, None, (), (1,))
     parts, names, rank = [], [], []
@@ -56,7 +62,19 @@ def _compile(route: Route) -> _Compiled:
             rank.append(1)
     pattern = re.compile("/" + "/".join(parts) + "/?" if parts else "/")
     method_rank = 1 if route.method == "ANY" else 0
-    return _Compiled(route, pattern, tuple(names), (0, tuple(rank), method_rank))
+    return _Compiled(route, pattern, tuple(names), (0, tuple(rank), method_rank), preflight)
+
+
+def _cors_mocks(seen: Mapping[tuple[str, str], Route]) -> list[_Compiled]:
+    """The OPTIONS method SAM adds for a REST API's `Cors` on each path the API declares no
+    OPTIONS of its own for (build_route_details reads its headers into the path's routes)."""
+    mocks: dict[str, _Compiled] = {}
+    for route in seen.values():
+        headers = (route.details.get("cors") or {}).get("preflight_headers")
+        if route.kind is RouteKind.REST and headers and ("OPTIONS", route.path) not in seen:
+            mock = replace(route, method="OPTIONS", auth=None)
+            mocks.setdefault(route.path, _compile(mock, headers))
+    return list(mocks.values())
 
 
 class RouteTable:
@@ -81,12 +99,14 @@ class RouteTable:
                 continue
             seen[key] = route
             compiled.append(_compile(route))
+        compiled += _cors_mocks(seen)
         self._routes = sorted(compiled, key=lambda c: c.rank)  # stable: template order breaks ties
         self._stages = {r.stage for r in seen.values() if r.stage != DEFAULT_ROUTE}
 
     @property
     def routes(self) -> list[Route]:
-        return [c.route for c in self._routes]
+        """The routes the template declares (not SAM's CORS mocks)."""
+        return [c.route for c in self._routes if c.preflight is None]
 
     def match(self, method: str, path: str) -> RouteMatch | None:
         """The route for this request, trying again without a leading `/{StageName}`."""
@@ -114,7 +134,7 @@ class RouteTable:
             found = c.pattern.fullmatch(path)
             if found:
                 params = {n: unquote(v) for n, v in zip(c.names, found.groups(), strict=True)}
-                return RouteMatch(c.route, params, path)
+                return RouteMatch(c.route, params, path, c.preflight)
         return None
 
     def miss_kind(self, path: str) -> RouteKind:

@@ -29,7 +29,7 @@ from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
 from samrun.frontdoors.routes import RouteTable
 from samrun.frontdoors.start_execution import Starter
 from samrun.invoke.invoker import Invoker
-from samrun.listeners import ConnectionBudget
+from samrun.listeners import ConnectionBudget, ReadyGate
 from samrun.listeners import Listener as HttpListener
 from samrun.model import AppGraph, Listener, RouteKind
 
@@ -141,9 +141,9 @@ class _Door:
     async def dispatch(self, request: HttpRequest) -> HttpResponse:
         return await self.handle(request)
 
-    async def start(self, connections: ConnectionBudget) -> None:
+    async def start(self, connections: ConnectionBudget, gate: ReadyGate) -> None:
         app = aiohttp_app(self.dispatch)
-        self.runner = HttpListener(app, self.sock, budget=connections, reject=reject)
+        self.runner = HttpListener(app, self.sock, budget=connections, reject=reject, gate=gate)
         await self.runner.start()
 
     async def stop_accepting(self) -> None:
@@ -200,8 +200,10 @@ class FrontDoors:
         host: str,
         port: int,
         alb_ports: Mapping[str, int] | None = None,
+        disable_authorizer: bool = False,
     ) -> None:
         self.graph = graph
+        self.disable_authorizer = disable_authorizer  # --disable-authorizer
         self.invoker = invoker
         self.host = host
         self.port = port
@@ -215,6 +217,7 @@ class FrontDoors:
         self._tasks: list[asyncio.Task[None]] = []
         self._retired: list[_Door] = []  # listeners a reload dropped, stopped after it
         self.connections = ConnectionBudget()  # the App shares its own with the Lambda API
+        self.ready = ReadyGate()  # the App's: 503 on every door until `up` is ready
         self.starter: Starter | None = None  # set by the App: StartExecution on its endpoint
         self._configure(graph)
 
@@ -229,7 +232,11 @@ class FrontDoors:
             self.gateway.cache = AuthorizerCache()  # authorizers may have changed with the routes
         elif api_routes:
             self.gateway = Gateway(
-                self.table, self.invoker, region=graph.region, account_id=graph.account_id
+                self.table,
+                self.invoker,
+                region=graph.region,
+                account_id=graph.account_id,
+                disable_authorizer=self.disable_authorizer,
             )
             new.append(_Door("API", bind(self.host, self.port), self.gateway.handle))
         if self.gateway is not None:
@@ -282,7 +289,7 @@ class FrontDoors:
         if self.gateway is not None:
             self.gateway.starter = self.starter
         for door in self.doors:
-            await door.start(self.connections)
+            await door.start(self.connections, self.ready)
         self._start_health()
 
     def _start_health(self) -> None:
@@ -304,7 +311,7 @@ class FrontDoors:
         self._retired = []
         new = self._configure(graph)
         for door in new:
-            await door.start(self.connections)
+            await door.start(self.connections, self.ready)
         for door in self._retired:
             self.doors.remove(door)
             await door.stop()
@@ -333,7 +340,11 @@ class FrontDoors:
         return door.handle is not _no_function_url
 
     def ready_lines(self) -> list[str]:
-        return [f"{door.name} on {self.url(door)}" for door in self.doors if self._serving(door)]
+        lines = [f"{door.name} on {self.url(door)}" for door in self.doors if self._serving(door)]
+        guarded = [r for r in self.table.routes if r.details.get("authorizer")]
+        if self.disable_authorizer and guarded:
+            lines.append(f"--disable-authorizer: {len(guarded)} routes served without authorizer")
+        return lines
 
     def rows(self) -> list[tuple[str, str, str, str]]:
         """(method, path, function, local URL) for the `up` table."""

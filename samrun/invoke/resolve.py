@@ -12,12 +12,29 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from samrun.errors import ResourceNotFound
+from samrun.errors import InvalidRuntime, LambdaApiError, ResourceNotFound
 from samrun.invoke.arn import FunctionRef, function_arn, parse_function_ref
-from samrun.model import LATEST, Alias, AppGraph, Function, FunctionConfig, InvokeConfig, Version
+from samrun.model import (
+    LATEST,
+    Alias,
+    AppGraph,
+    Function,
+    FunctionConfig,
+    InvokeConfig,
+    Unavailable,
+    Version,
+    bare_id,
+)
 
 NESTED_NAME = re.compile(r"[A-Za-z0-9]+(?:/[A-Za-z0-9]+)+")
 """A nested stack's function by its logical ids (`Child/Function`, `A/B/Function`)."""
+
+
+def unavailable_error(unavailable: Unavailable) -> LambdaApiError:
+    """The error Lambda answers for a function the app declares and cannot run."""
+    if unavailable.error == InvalidRuntime.code:
+        return InvalidRuntime(unavailable.message)
+    return ResourceNotFound(unavailable.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +52,9 @@ VersionKey = tuple[str, str]  # (function name, version or alias or $LATEST)
 
 
 class FunctionDirectory:
-    """Looks functions up by name, logical id or ARN; holds their versions, aliases, configs."""
+    """Looks functions up by name, logical id (a nested application's by `Child/Function`, or by
+    its own id where that is unique in the app, as SAM CLI does) or ARN; holds their versions,
+    aliases, configs."""
 
     def __init__(self, graph: AppGraph, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
@@ -46,6 +65,8 @@ class FunctionDirectory:
         self._api_owned: set[tuple[str, VersionKey]] = set()
         self.graph = graph
         self._functions: dict[str, Function] = {}
+        self._unavailable: dict[str, Unavailable] = {}  # names that answer an error
+        self._ambiguous: dict[str, list[str]] = {}  # a nested function's bare id -> full ids
         self.update_graph(graph)
 
     def update_graph(self, graph: AppGraph) -> None:
@@ -57,6 +78,16 @@ class FunctionDirectory:
         self.graph = graph
         self._functions = {f.logical_id: f for f in graph.functions}
         self._functions.update({f.name: f for f in graph.functions})
+        self._unavailable = {u.name: u for u in graph.unavailable}
+        self._ambiguous = {}
+        for bare in {b for f in graph.functions if (b := bare_id(f.logical_id))}:
+            # a root function's id, or a name, comes first (one that cannot run too)
+            if bare not in self._functions and bare not in self._unavailable:
+                found = graph.functions_named(bare)
+                if len(found) == 1:
+                    self._functions[bare] = found[0]
+                else:
+                    self._ambiguous[bare] = sorted(f.logical_id for f in found)
         for version in graph.versions:
             self.versions.setdefault((version.function, version.version), version)
         for alias in graph.aliases:
@@ -79,7 +110,17 @@ class FunctionDirectory:
 
     def function(self, ref: FunctionRef) -> Function:
         function = self._functions.get(ref.name)
+        if ref.name in self._ambiguous and self._same_place(ref):
+            candidates = ", ".join(self._ambiguous[ref.name])
+            raise ResourceNotFound(
+                f"Function not found: {self.arn(ref.name, ref.qualifier)}: the name "
+                f"{ref.name} is ambiguous, nested applications have several functions of "
+                f"that logical id: {candidates} (name one of them)"
+            )
         if function is None or not self._same_place(ref):
+            unavailable = self._unavailable.get(ref.name) if self._same_place(ref) else None
+            if unavailable is not None:
+                raise unavailable_error(unavailable)
             raise ResourceNotFound(f"Function not found: {self.arn(ref.name, ref.qualifier)}")
         return function
 
@@ -92,6 +133,8 @@ class FunctionDirectory:
         `sam local start-lambda` takes it) as the function's name; any other name as it is."""
         base, sep, qualifier = name.partition(":")
         function = self.graph.function(base) if "/" in base else None
+        if function is None and base in self._unavailable:
+            raise unavailable_error(self._unavailable[base])
         if function is None and NESTED_NAME.fullmatch(base):  # as start-lambda answers it
             raise ResourceNotFound(f"Function not found: {self.arn(base)}")
         return function.name + sep + qualifier if function else name

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from samrun.model import AppGraph
+from samrun.model import AppGraph, NotRun
 
 
 def not_run_document(graph: AppGraph) -> list[dict[str, str]]:
     """What the template declares and samrun does not realise (plan, startup, /_samrun/state)."""
     return [
-        {"what": n.what, "name": n.name, "type": n.type, "reason": n.reason} for n in graph.not_run
+        {
+            "what": n.what,
+            "name": n.name,
+            "type": n.type,
+            "reason": n.reason,
+            **({"location": n.location} if n.location else {}),
+        }
+        for n in graph.not_run
     ]
 
 
@@ -19,5 +26,10 @@ def not_run_lines(graph: AppGraph) -> list[str]:
         return []
     return [
         f"not run locally ({len(graph.not_run)}):",
-        *(f"  {n.what} {n.name} ({n.type}): {n.reason}" for n in graph.not_run),
+        *(f"  {n.what} {n.name} ({n.type}): {located(n)}" for n in graph.not_run),
     ]
+
+
+def located(entry: NotRun) -> str:
+    """The reason, after the template location of the error that keeps it out, if any."""
+    return f"{entry.location}: {entry.reason}" if entry.location else entry.reason

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from samrun.build import Progress, build_app, source_graph
-from samrun.errors import BuildFailed
+from samrun.errors import BuildFailed, SamrunError
 from samrun.model import AppGraph
+from samrun.observe.not_run import located
 from samrun.reload.apply import replace_env_vars
 from samrun.reload.check import (
     EditRefused,
@@ -33,6 +34,7 @@ from samrun.reload.check import (
     read_env_vars,
 )
 from samrun.reload.diff import functions_using_layers
+from samrun.selection import select_functions
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.watch import Change, Watcher, WatchTargets, included_files
 
@@ -108,6 +110,11 @@ class WatchSession:
         self._last_refusal = ()
         parts, published = [], set(code)
         if loaded is not None:
+            before = set(self.app.graph.not_run)
+            for entry in (n for n in loaded.graph.not_run if n not in before):
+                logger.warning(
+                    "not run: %s %s (%s): %s", entry.what, entry.name, entry.type, located(entry)
+                )
             diff = await self.app.replace_graph(loaded.graph)
             self.template = loaded.template
             assert self.watcher is not None
@@ -154,8 +161,12 @@ class WatchSession:
                     account_id=config.account_id,
                     known=known,
                 )
+                # `--function`: the reloaded app serves the same few functions
+                loaded = Loaded(select_functions(loaded.graph, config.functions), loaded.template)
             except EditRefused as refused:
                 problems += refused.problems
+            except SamrunError as exc:  # a function `--function` names is gone from the template
+                problems.append(str(exc))
         env_vars = None
         env_file = getattr(config, "env_vars_file", None)
         if change.env_vars and env_file is not None:

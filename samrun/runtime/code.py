@@ -89,9 +89,7 @@ def unpack_safely(archive: Path, target: Path) -> None:
 
 def prepare_layers(layer_paths: Sequence[Path], state_dir: Path) -> Path | None:
     """The folder that stands for /opt: one layer folder as is, else a merged copy."""
-    folders = [
-        path if path.is_dir() else extract_zip(path, state_dir / "layers") for path in layer_paths
-    ]
+    folders = layer_folders(layer_paths, state_dir)
     if not folders:
         return None
     if len(folders) == 1:
@@ -102,6 +100,13 @@ def prepare_layers(layer_paths: Sequence[Path], state_dir: Path) -> Path | None:
     for folder in folders:  # later layers win, as Lambda extracts them in order
         shutil.copytree(folder, merged, dirs_exist_ok=True, symlinks=True)
     return merged
+
+
+def layer_folders(layer_paths: Sequence[Path], state_dir: Path) -> list[Path]:
+    """Each layer as a folder: a folder as it is, a .zip unpacked once in the state folder."""
+    return [
+        path if path.is_dir() else extract_zip(path, state_dir / "layers") for path in layer_paths
+    ]
 
 
 def code_files(config: FunctionConfig) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from samrun.errors import InvalidRuntime
 from samrun.model import FunctionConfig, PackageType
-from samrun.runtime.code import prepare_code, prepare_layers
+from samrun.runtime.code import layer_folders, prepare_code, prepare_layers
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
 from samrun.runtime.instance import Instance, LineSink
 from samrun.runtime.lane import ENABLED as LANE_ENABLED
@@ -224,14 +224,23 @@ class Launcher:
             for ref in self.config.layers
             if ref.code is not None and ref.code.path
         ]
-        opt_dir = prepare_layers(layer_paths, state)
+        layers = layer_folders(layer_paths, state)
+        deps = self.config.code.dependencies
+        if not self.backend().provides_runtime:  # bytecode for the Python that reads them
+            ours = [f for f in [*([Path(deps)] if deps else []), *layers] if in_folder(f, state)]
+            self.host.locator.compile_for(self.config.runtime, ours)
+        opt_dir = prepare_layers(layers, state)  # (a merged copy takes their bytecode along)
         if self.backend().provides_runtime:
             return PreparedCode(code_dir, opt_dir, RuntimeCommand((), {}))
-        deps = self.config.code.dependencies
         command = self.host.locator.command(
             self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
         )
         return PreparedCode(code_dir, opt_dir, command)
+
+
+def in_folder(path: Path, folder: Path) -> bool:
+    """Whether `path` is samrun's (inside the state folder), never a folder of the user's."""
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def container_dependency_paths(runtime: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samrun.errors import InvalidEntrypoint, InvalidRuntime
+from samrun.runtime.bytecode import Compiler, sdk_tree
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +54,17 @@ class RuntimeLocator:
         host_env: Mapping[str, str] | None = None,
         sdk_dir: Path | None = None,
         node_sdk_dir: Path | None = None,
+        bytecode_cache: Path | None = None,
     ) -> None:
+        """`bytecode_cache`: where the SDK's tree of links and its bytecode for each Python
+        live (runtime/bytecode.py); None: the SDK is linked as is, nothing is compiled."""
         self._search = python_homes(host_env or {})
         self._node_search = node_homes(host_env or {})
         self._nodes: dict[str, str | None] = {}
         self._sdk_dir = sdk_dir  # the AWS SDK for Python, as Lambda's Python runtimes carry it
+        self._sdk_path = sdk_dir  # where functions import it from (the cache's tree, or sdk_dir)
+        self._bytecode_cache = bytecode_cache
+        self._compiler = Compiler()
         self._node_sdk = node_sdk_dir  # the AWS SDK for JavaScript v3, when samrun.build got it
         self._sdk_oldest: tuple[int, ...] | None = None  # linked, and the oldest Python it takes
         self._lock = threading.Lock()  # launchers prepare in threads, several at once
@@ -105,7 +112,9 @@ class RuntimeLocator:
                 str(opt_dir / "python"),
             ]
         if self._sdk_dir is not None and self._sdk_supports(version):
-            paths.append(str(self._sdk_dir))
+            assert self._sdk_path is not None
+            self.compile_for(runtime, [self._sdk_path])  # once per Python: a marker says so
+            paths.append(str(self._sdk_path))
         # No bytecode written beside the user's sources (Lambda's /var/task is read-only too);
         # the stdlib's and pip-installed packages' own bytecode is still read.
         env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -116,7 +125,7 @@ class RuntimeLocator:
         assert self._sdk_dir is not None
         with self._lock:
             if self._sdk_oldest is None:
-                link_python_sdk(self._sdk_dir)
+                self._sdk_path = self._link_sdk(self._sdk_dir)
                 self._sdk_oldest = sdk_minimum_python()
             oldest = self._sdk_oldest
             if as_tuple(version) < oldest and version not in self._sdk_warned:
@@ -128,6 +137,33 @@ class RuntimeLocator:
                     *oldest,
                 )
         return as_tuple(version) >= oldest
+
+    def _link_sdk(self, state_link: Path) -> Path:
+        """The SDK's tree of links in the user cache, where its bytecode for each Python is
+        compiled; without a cache (or one that cannot be written), links in the state folder."""
+        if self._bytecode_cache is not None:
+            try:
+                return sdk_tree(sdk_site_packages(), SDK_PACKAGES, self._bytecode_cache)
+            except OSError as exc:
+                logger.warning(
+                    "the AWS SDK is not compiled for functions' Pythons (%s): %s",
+                    self._bytecode_cache,
+                    exc,
+                )
+        link_python_sdk(state_link)
+        return state_link
+
+    def compile_for(self, runtime: str | None, folders: Iterable[Path]) -> None:
+        """Compile `folders` (samrun's: the SDK's tree, built dependencies, layers it built or
+        unpacked) once for the Python that runs `runtime`, so its cold starts read bytecode."""
+        version = (runtime or "").removeprefix("python")
+        if self._bytecode_cache is None or not (runtime or "").startswith("python"):
+            return
+        if version not in PYTHON_VERSIONS:
+            return
+        interpreter = self.python_for(version)
+        for folder in folders:
+            self._compiler.ensure(interpreter, folder)
 
     def _nodejs(
         self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
@@ -176,12 +212,17 @@ class RuntimeLocator:
 
     def warn_missing(self, runtimes: Iterable[str | None]) -> None:
         """Look up each runtime's interpreter now, so what is missing (and what runs instead)
-        is said at startup rather than at the first invoke."""
+        is said at startup rather than at the first invoke; and compile the AWS SDK for each
+        Python among them (once per machine: it stays in the user cache), so the first cold
+        start does not wait for it."""
         for runtime in sorted({r for r in runtimes if r}):
             if runtime.startswith("python"):
                 version = runtime.removeprefix("python")
                 if version in PYTHON_VERSIONS:
                     self.python_for(version)
+                    if self._sdk_dir is not None and self._sdk_supports(version):
+                        assert self._sdk_path is not None
+                        self.compile_for(runtime, [self._sdk_path])
             elif runtime.startswith("nodejs"):
                 major = runtime.removeprefix("nodejs").removesuffix(".x")
                 if major in NODE_MAJORS and self.node_for(major) is None:
@@ -205,12 +246,17 @@ def provided(code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:
 SDK_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
 
 
-def link_python_sdk(folder: Path) -> None:
-    """A folder of links to the AWS SDK for Python that samrun itself runs with (pure Python,
+def sdk_site_packages() -> Path:
+    """Where the AWS SDK for Python that samrun itself runs with is installed (pure Python,
     so any python3.9+ can import it): what Lambda's runtimes provide besides the stdlib."""
     import botocore
 
-    site_packages = Path(botocore.__file__).resolve().parent.parent
+    return Path(botocore.__file__).resolve().parent.parent
+
+
+def link_python_sdk(folder: Path) -> None:
+    """A folder of links to the SDK's packages (SAMRUN_PYTHON_BYTECODE=off, or no cache)."""
+    site_packages = sdk_site_packages()
     folder.mkdir(parents=True, exist_ok=True)
     for name in SDK_PACKAGES:
         link, target = folder / name, site_packages / name

@@ -23,9 +23,9 @@ from typing import Any
 from samrun.app import App
 from samrun.config import Config
 from samrun.errors import BuildFailed, SamrunError
-from samrun.model import AppGraph, Function, Resource
+from samrun.model import AppGraph, Function, NotRun, Resource
 from samrun.observe.logs import FUNCTION_LOGGER, ConsoleFormatter, ConsoleHandler
-from samrun.observe.not_run import not_run_lines
+from samrun.observe.not_run import located, not_run_lines
 from samrun.orchestrator import build, load, one_shot_state, run_loop
 from samrun.runtime.host_limits import raise_fd_limit
 from samrun.smoke.checks import Check, load_checks
@@ -108,7 +108,6 @@ class Smoke:
         self.report = report
         self.witness = w
         self.cost_line = ""
-        self.invalid = False
 
     async def run(self, timeout_s: float) -> int:
         validation = asyncio.create_task(asyncio.to_thread(self._validate))
@@ -120,11 +119,10 @@ class Smoke:
                     for line in not_run_lines(self.graph):
                         logger.warning("%s", line)
                     await app.triggers.start(app.graph)  # push sources and schedules, as `up`
+                    # a template that loads runs whatever it can: its problems are failed checks
                     await self._record(
                         "template validates", "template", lambda o: validation_into(validation, o)
                     )
-                    if self.invalid:
-                        return 2
                     await self._all(app)
                     cost = app.observe.store.cost_summary()
                     count = sum(f["invocations"] for f in cost["functions"].values())
@@ -141,7 +139,7 @@ class Smoke:
             )
         finally:
             validation.cancel()
-        return 2 if self.invalid else 1 if self.report.failed else 0
+        return 1 if self.report.failed else 0
 
     def _validate(self) -> list[str]:
         from samrun.template import validate_template
@@ -152,9 +150,7 @@ class Smoke:
             region=self.config.region,
             account_id=self.config.account_id,
         )
-        errors = [p.render() for p in problems if p.is_error]
-        self.invalid = bool(errors)
-        return errors
+        return [p.render() for p in problems if p.is_error]
 
     async def _all(self, app: App) -> None:
         for resource in self.graph.resources:
@@ -175,6 +171,10 @@ class Smoke:
 
         for result in await asyncio.gather(*(init(f) for f in self.graph.functions)):
             self.report.add(result)
+        for broken in unbuildable(self.graph):
+            self.report.add(
+                Result(f"{broken.name} initialises", "functions", False, 0.0, [located(broken)])
+            )
         runner = Runner(app, self.witness)
         try:
             for check in self.checks:
@@ -210,6 +210,17 @@ class Smoke:
         duration = time.monotonic() - began
         log = outcome.log or self.witness.tail(outcome.functions, line_mark)
         return Result(name, group, not outcome.problems, duration, outcome.problems, log)
+
+
+def unbuildable(graph: AppGraph) -> list[NotRun]:
+    """The functions the app declares and samrun could not build (a template error keeps each
+    out), among those it serves: each is a failed check."""
+    served = {u.name for u in graph.unavailable}
+    return [
+        n
+        for n in graph.not_run
+        if n.what == "function" and n.location is not None and n.name in served
+    ]
 
 
 async def validation_into(task: asyncio.Task[list[str]], outcome: Outcome) -> None:

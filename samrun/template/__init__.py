@@ -7,10 +7,12 @@ validate_template(path, ...) -> list[Problem]  (cfn-lint plus samrun's own check
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph
 from samrun.template.build import build_graph, compile_template
+from samrun.template.layer_map import unused as unused_layer_keys
 from samrun.template.loader import load_template
 from samrun.template.outline import check_outline
 from samrun.template.validate import Problem, validate_template
@@ -41,4 +43,12 @@ def load_graph(
         cache_dir=cache_dir,
         layer_map=layer_map,
     )
-    return build_graph(compiled)
+    graph = build_graph(compiled)
+    return with_unused_layer_keys(graph, layer_map)
+
+
+def with_unused_layer_keys(graph: AppGraph, layer_map: Mapping[str, str]) -> AppGraph:
+    """`graph` warning about each --layer-map key that matches no layer of the whole app."""
+    remote = [r.arn for f in graph.functions for r in f.config.layers if r.logical_id is None]
+    unused = unused_layer_keys(layer_map, remote, graph.region, graph.account_id)
+    return replace(graph, warnings=(*graph.warnings, *unused)) if unused else graph

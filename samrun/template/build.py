@@ -8,13 +8,13 @@ converter per kind of graph node (build_functions, build_routes, build_events, b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from samrun.errors import TemplateError
-from samrun.model import AppGraph, Resource
+from samrun.model import AppGraph, Resource, Unavailable
 from samrun.template.build_alarms import build_alarms
 from samrun.template.build_alb import build_target_groups
 from samrun.template.build_events import (
@@ -36,9 +36,21 @@ from samrun.template.cycles import find_cycle
 from samrun.template.intrinsics import Context, IntrinsicError, Resolver
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.template.nested import child_outputs, load_children, merge
-from samrun.template.parameters import Pseudo, no_echo_names, placeholder, resolve_parameters
+from samrun.template.parameters import (
+    Pseudo,
+    inline_parameter_refs,
+    no_echo_names,
+    placeholder,
+    resolve_parameters,
+)
 from samrun.template.refs import ResourceTable
-from samrun.template.sam import SAM_TRANSFORM, SERVERLESS, has_sam_transform, run_transform
+from samrun.template.sam import (
+    SAM_TRANSFORM,
+    SERVERLESS,
+    Rejected,
+    has_sam_transform,
+    run_transform,
+)
 
 _LOCAL_RESOURCES = {
     "AWS::SQS::Queue": "sqs",
@@ -168,9 +180,10 @@ def compile_template(
     original_ids = frozenset(loaded.data.get("Resources") or {})
     sam_resources: Mapping[str, Any] = {}
     placeholders = None
+    left_out: list[LeftOut] = []
     if has_sam_transform(data):
-        data, sam, placeholders = run_transform(
-            data,
+        transformed = run_transform(
+            inline_parameter_refs(data, parameters),
             parameters,
             region=region,
             base_dir=loaded.path.parent,
@@ -178,7 +191,9 @@ def compile_template(
             load_definition=_load_definition,
             cache_dir=cache_dir,
         )
-        sam_resources = sam.get("Resources") or {}
+        left_out.extend(_rejected_by_sam(loaded, transformed.rejected))
+        data, placeholders = transformed.cfn, transformed.placeholders
+        sam_resources = transformed.sam.get("Resources") or {}
     _check_cycles(
         loaded, data.get("Resources") or {}, lambda lid: source_logical_id(original_ids, lid)
     )
@@ -204,12 +219,17 @@ def compile_template(
     for lid, resource in resources.items():
         if not isinstance(resource, dict) or "Type" not in resource:
             where = loaded.locate(("Resources", lid))
-            raise TemplateError(f"resource {lid} has no Type", where, "template")
+            error = TemplateError(f"resource {lid} has no Type", where, "template")
+            left_out.append(LeftOut("resource", lid, "?", error))
+            continue
         condition = resource.get("Condition")
         try:
             keep = condition is None or resolver.condition(str(condition))
         except IntrinsicError as exc:
-            raise TemplateError(str(exc), loaded.locate(("Resources", lid, "Condition"))) from None
+            source = source_logical_id(original_ids, lid) or lid
+            if source not in {item.name for item in left_out}:  # SAM's resources of one
+                left_out.append(_unconditional(loaded, source, TemplateError(str(exc))))
+            continue
         if keep:
             active[lid] = resource
     table.resources = active
@@ -225,6 +245,16 @@ def compile_template(
         notices=notices,
         layer_map=layer_map,
     )
+    for item in left_out:
+        context.reject(
+            item.what,
+            item.name,
+            item.type,
+            item.error,
+            answers=item.answers,
+            runtime_problem=item.runtime_problem,
+        )
+    _name_shared_function_names(context)
 
     def load_child(path: Path, overrides: dict[str, str], lid: str) -> tuple[AppGraph, Any]:
         child = compile_template(
@@ -269,7 +299,128 @@ def build_resources(ctx: BuildContext) -> tuple[Resource, ...]:
     return tuple(resources)
 
 
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """A part of the template the app runs without, and the error that keeps it out."""
+
+    what: str  # resource | function | event | property
+    name: str
+    type: str
+    error: TemplateError
+    answers: tuple[str, ...] = ()  # a function's names, which answer the error
+    runtime_problem: bool = False  # Runtime, Handler or ImageUri: InvalidRuntimeException
+
+
+_RUNTIME_WORDS = ("Runtime", "Handler", "ImageUri", "PackageType")
+_FUNCTION_TYPES = ("AWS::Lambda::Function", f"{SERVERLESS}Function")
+
+
+def _rejected_by_sam(loaded: LoadedTemplate, rejected: list[Rejected]) -> Iterator[LeftOut]:
+    """What the SAM transform left out, located in the template as written."""
+    resources = loaded.data.get("Resources") or {}
+    for r in rejected:
+        resource = resources.get(r.logical_id) or {}
+        kind = str(resource.get("Type", "?"))
+        props = resource.get("Properties")
+        props = props if isinstance(props, dict) else {}
+        if r.part == "event":
+            path: tuple[str | int, ...] = ("Resources", r.logical_id, "Properties", "Events")
+            event = (props.get("Events") or {}).get(r.name) or {}
+            error = TemplateError(r.message, loaded.locate((*path, str(r.name))), "sam")
+            kind = str(event.get("Type", "?")) if isinstance(event, dict) else "?"
+            yield LeftOut("event", f"{r.logical_id}.Events.{r.name}", kind, error)
+        elif r.part == "property":
+            where = loaded.locate(("Resources", r.logical_id, "Properties", str(r.name)))
+            error = TemplateError(r.message, where, "sam")
+            yield LeftOut("property", f"{r.logical_id}.{r.name}", str(r.name), error)
+        else:
+            error = TemplateError(r.message, loaded.locate(("Resources", r.logical_id)), "sam")
+            if kind != f"{SERVERLESS}Function":
+                yield LeftOut("resource", r.logical_id, kind, error)
+                continue
+            runtime = any(word in r.message for word in _RUNTIME_WORDS)
+            answers = _function_names(r.logical_id, resource)
+            yield LeftOut("function", r.logical_id, kind, error, answers, runtime)
+
+
+def _unconditional(loaded: LoadedTemplate, source: str, error: TemplateError) -> LeftOut:
+    """A resource whose Condition cannot be evaluated (it names no condition): left out."""
+    resource = (loaded.data.get("Resources") or {}).get(source) or {}
+    error.location = loaded.locate(("Resources", source, "Condition"))
+    kind = str(resource.get("Type", "?"))
+    if kind not in _FUNCTION_TYPES:
+        return LeftOut("resource", source, kind, error)
+    return LeftOut("function", source, kind, error, _function_names(source, resource))
+
+
+def _function_names(source: str, resource: dict[str, Any]) -> tuple[str, ...]:
+    """The names a function of the template as written answers to: its logical id, and its
+    FunctionName when the template spells it out."""
+    props = resource.get("Properties")
+    name = props.get("FunctionName") if isinstance(props, dict) else None
+    return (source, *([name] if isinstance(name, str) and name != source else []))
+
+
+def _name_shared_function_names(ctx: BuildContext) -> None:
+    """Two functions with one FunctionName (CloudFormation refuses to deploy them; SAM CLI
+    runs both): each runs under its logical id, and the shared name answers an error naming
+    them."""
+    owners: dict[str, list[str]] = {}
+    for lid, _ in ctx.of_type("AWS::Lambda::Function"):
+        try:
+            owners.setdefault(ctx.table.name(lid), []).append(lid)
+        except IntrinsicError:
+            continue  # its own error is reported where the function is built
+    for name, lids in owners.items():
+        if len(lids) < 2:
+            continue
+        ctx.table.rename_functions(lids)
+        message = (
+            f"{' and '.join(lids)} have the same FunctionName {name!r} (CloudFormation refuses "
+            "two functions with one name): each runs under its logical id; invoke it by that"
+        )
+        ctx.notices.append(
+            Notice(ctx.where(lids[-1], "FunctionName"), "function-name", message, True)
+        )
+        ctx.unavailable.append(
+            Unavailable(name=name, error="ResourceNotFoundException", message=message)
+        )
+
+
 def build_graph(compiled: Compiled) -> AppGraph:
+    """The graph of everything that can run: a resource whose values cannot be resolved is
+    left out (named in the not-run list) and the graph built again without it."""
+    ctx = compiled.context
+    while True:
+        checkpoint = ctx.checkpoint()
+        try:
+            return _build_graph(compiled)
+        except TemplateError as exc:
+            source = ctx.source_id(exc.logical_id) if exc.logical_id else None
+            if source is None or source not in ctx.original_ids:
+                raise
+            ctx.rollback(checkpoint)
+            _leave_out(ctx, compiled.loaded, source, exc)
+
+
+def _leave_out(
+    ctx: BuildContext, loaded: LoadedTemplate, source: str, error: TemplateError
+) -> None:
+    """Build without every resource made from the template resource `source` (SAM makes
+    several of one function)."""
+    ctx.resources = {lid: r for lid, r in ctx.resources.items() if ctx.source_id(lid) != source}
+    written = (loaded.data.get("Resources") or {}).get(source) or {}
+    kind = str(written.get("Type", "?"))
+    if kind not in _FUNCTION_TYPES:
+        ctx.reject("resource", source, kind, error)
+        return
+    answers = _function_names(source, written)
+    ctx.reject(
+        "function", source, kind, error, answers=answers, runtime_problem=error.rule == "runtime"
+    )
+
+
+def _build_graph(compiled: Compiled) -> AppGraph:
     ctx = compiled.context
     layers = build_layers(ctx)
     functions = build_functions(ctx, layers)
@@ -290,6 +441,7 @@ def build_graph(compiled: Compiled) -> AppGraph:
         warnings=tuple(dict.fromkeys([*(n.render() for n in ctx.notices), *ctx.resolver.warnings])),
         secrets=_secrets(compiled),
         alarms=build_alarms(ctx),
+        unavailable=tuple(ctx.unavailable),
     )
     name_unrealised(ctx, functions, graph.event_source_mappings, graph.push_sources)
     graph = replace(graph, not_run=tuple(ctx.not_run))

@@ -34,6 +34,7 @@ from samrun.model import (
 )
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
+from samrun.template.layer_map import mapped as layer_map_entry
 from samrun.template.sam import image_tag
 
 _DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
@@ -103,9 +104,14 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
 
 
 def _mapped_layer(ctx: BuildContext, arn: str) -> Code | None:
-    """A layer the app names only by ARN: its --layer-map content, else named as not run."""
-    if arn in ctx.layer_map:
-        return Code(path=ctx.layer_map[arn])
+    """A layer the app names only by ARN: its --layer-map content (samrun.template.layer_map
+    says which keys match), else named as not run."""
+    found = layer_map_entry(ctx.layer_map, arn, ctx.table.region, ctx.table.account)
+    if found is not None:
+        _, path, warning = found
+        if warning and warning not in ctx.resolver.warnings:
+            ctx.resolver.warnings.append(warning)
+        return Code(path=path)
     ctx.skip(  # once per ARN, however many functions use it (plan shows which)
         "layer",
         arn,
@@ -264,6 +270,8 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
     functions = []
     for lid, props in found:
         name = ctx.table.name(lid)
+        config = _config(ctx, lid, props, layers)
+        _check_runnable(ctx, lid, config)
         sam_props = (ctx.sam_resources.get(lid) or {}).get("Properties") or {}
         alias = sam_props.get("AutoPublishAlias")
         dead_letter = (ctx.prop(lid, props, "DeadLetterConfig") or {}).get("TargetArn")
@@ -273,7 +281,7 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
                 logical_id=lid,
                 name=name,
                 arn=as_text(ctx.table.get_att(lid, "Arn")),
-                config=_config(ctx, lid, props, layers),
+                config=config,
                 reserved_concurrency=ctx.integer(lid, props, "ReservedConcurrentExecutions"),
                 auto_publish_alias=text_or_none(ctx.resolve(alias, lid, "AutoPublishAlias"))
                 if alias is not None
@@ -287,6 +295,31 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
             )
         )
     return tuple(functions)
+
+
+def _check_runnable(ctx: BuildContext, lid: str, config: FunctionConfig) -> None:
+    """What Lambda's CreateFunction refuses: a .zip function with no Runtime or Handler, an
+    image function with no image."""
+    if config.package_type is PackageType.IMAGE:
+        missing = [] if config.code.image_uri or config.image_build else ["ImageUri"]
+    else:
+        wanted = (
+            ("Runtime",)
+            if (config.runtime or "").startswith("provided")
+            else (
+                "Runtime",
+                "Handler",
+            )
+        )
+        missing = [p for p in wanted if getattr(config, p.lower()) is None]
+    if missing:
+        kind = "PackageType Image" if config.package_type is PackageType.IMAGE else ".zip"
+        raise TemplateError(
+            f"{lid}: a {kind} function needs {' and '.join(missing)}",
+            ctx.where(lid, missing[0]),
+            "runtime",
+            lid,
+        )
 
 
 def build_versions(ctx: BuildContext, functions: tuple[Function, ...]) -> tuple[Version, ...]:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import Location, TemplateError
-from samrun.model import Code, NotRun, is_unresolved
-from samrun.template.intrinsics import IntrinsicError, Resolver, as_text
+from samrun.model import Code, NotRun, Unavailable, is_unresolved
+from samrun.template.intrinsics import NO_VALUE, IntrinsicError, Resolver, as_text
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import Placeholders
 
@@ -59,6 +59,45 @@ class BuildContext:
     not_run: list[NotRun] = field(default_factory=list)  # what samrun does not realise
     layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: ARN -> path
     children: list[Any] = field(default_factory=list)  # nested.Child: local nested stacks
+    errors: list[TemplateError] = field(default_factory=list)  # of resources left out (validate)
+    unavailable: list[Unavailable] = field(default_factory=list)  # names that answer an error
+
+    def reject(
+        self,
+        what: str,
+        name: str,
+        type_: str,
+        error: TemplateError,
+        *,
+        answers: tuple[str, ...] = (),
+        runtime_problem: bool = False,
+    ) -> None:
+        """Leave out what a template error is in (a resource, an event, a property) and run the
+        rest: the error is named in the not-run list, `validate` reports it, and the function
+        names in `answers` answer Lambda's error for it instead of running."""
+        self.errors.append(error)
+        where = str(error.location) if error.location else None
+        entry = NotRun(what=what, name=name, type=type_, reason=error.message, location=where)
+        if entry not in self.not_run:
+            self.not_run.append(entry)
+        message = f"{name} could not be built from the template: {where}: {error.message}"
+        kind = "InvalidRuntimeException" if runtime_problem else "ResourceNotFoundException"
+        for answer in dict.fromkeys(answers):
+            self.unavailable.append(Unavailable(name=answer, error=kind, message=message))
+
+    def checkpoint(self) -> tuple[int, ...]:
+        """How much each list converters add to holds: `rollback` undoes a failed build."""
+        lists = self._appended()
+        return (*map(len, lists), len(self.function_names))
+
+    def rollback(self, checkpoint: tuple[int, ...]) -> None:
+        for items, length in zip(self._appended(), checkpoint, strict=False):
+            del items[length:]
+        for name in list(self.function_names)[checkpoint[-1] :]:
+            del self.function_names[name]
+
+    def _appended(self) -> tuple[list[Any], ...]:
+        return (self.notices, self.not_run, self.resolver.warnings, self.errors, self.unavailable)
 
     def skip(self, what: str, name: str, type_: str, reason: str) -> None:
         """Name something samrun does not realise (once), for startup, `plan` and state."""
@@ -89,12 +128,14 @@ class BuildContext:
         try:
             return self.resolver.resolve(value, ".".join([logical_id, *map(str, path)]))
         except IntrinsicError as exc:
-            raise TemplateError(str(exc), self.where(logical_id, *path), "intrinsics") from None
+            where = self.where(logical_id, *path)
+            raise TemplateError(str(exc), where, "intrinsics", logical_id) from None
 
     def prop(
         self, logical_id: str, props: Mapping[str, Any], name: str, default: Any = None
     ) -> Any:
-        return self.resolve(props[name], logical_id, name) if name in props else default
+        value = self.resolve(props[name], logical_id, name) if name in props else NO_VALUE
+        return default if value is NO_VALUE else value  # AWS::NoValue: as if not set
 
     def integer(
         self, logical_id: str, props: Mapping[str, Any], name: str, default: int | None = None
@@ -106,7 +147,10 @@ class BuildContext:
             return int(float(as_text(value)))
         except ValueError:
             raise TemplateError(
-                f"{name} must be a number, not {value!r}", self.where(logical_id, name), "types"
+                f"{name} must be a number, not {value!r}",
+                self.where(logical_id, name),
+                "types",
+                logical_id,
             ) from None
 
     def number(self, logical_id: str, props: Mapping[str, Any], name: str, default: int) -> int:

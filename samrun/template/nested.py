@@ -96,14 +96,16 @@ def merge(parent: AppGraph, children: list[Child], ctx: BuildContext) -> AppGrap
         p = f"{child.logical_id}/"
         g = child.graph
         names = {f.name for f in parent.functions}
-        for function in g.functions:
-            if function.name in names:
-                raise TemplateError(
-                    f"{p}{function.logical_id} and a function of the parent have the same "
-                    f"name {function.name!r} (CloudFormation refuses two functions with one name)",
-                    ctx.where(child.logical_id),
-                    "function-name",
-                )
+        for function in (f for f in g.functions if f.name in names):
+            error = TemplateError(
+                f"{p}{function.logical_id} and a function of the parent have the same "
+                f"name {function.name!r} (CloudFormation refuses two functions with one name): "
+                "the parent's runs",
+                ctx.where(child.logical_id),
+                "function-name",
+            )
+            ctx.reject("function", p + function.logical_id, "AWS::Lambda::Function", error)
+        g = replace(g, functions=tuple(f for f in g.functions if f.name not in names))
         parent = replace(
             parent,
             functions=parent.functions
@@ -124,7 +126,11 @@ def merge(parent: AppGraph, children: list[Child], ctx: BuildContext) -> AppGrap
             warnings=parent.warnings + tuple(f"{child.logical_id}: {w}" for w in g.warnings),
             secrets=tuple(sorted({*parent.secrets, *g.secrets}, key=len, reverse=True)),
             not_run=parent.not_run
-            + tuple(n if n.what == "layer" else replace(n, name=p + n.name) for n in g.not_run),
+            + tuple(n if n.what == "layer" else replace(n, name=p + n.name) for n in g.not_run)
+            + tuple(n for n in ctx.not_run if n not in parent.not_run),
+            unavailable=parent.unavailable  # by the child's names, and as `Child/Function`
+            + g.unavailable
+            + tuple(replace(u, name=p + u.name) for u in g.unavailable),
         )
     return parent
 

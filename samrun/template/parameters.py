@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from samrun.errors import Location, TemplateError
-from samrun.model import UNRESOLVED_PREFIX
+from samrun.model import UNRESOLVED_PREFIX, is_unresolved
 
 ParamValue = str | list[str]
 
 _LIST_TYPES = ("CommaDelimitedList", "List<")
+_SERVERLESS = "AWS::Serverless::"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,3 +146,39 @@ def no_echo_names(declared: Mapping[str, Any]) -> frozenset[str]:
         for name, spec in declared.items()
         if isinstance(spec, Mapping) and str(spec.get("NoEcho", "")).lower() == "true"
     )
+
+
+def inline_parameter_refs(data: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """`data` with each `Ref` to a template parameter in Globals and the AWS::Serverless::*
+    resources replaced by the parameter's value, as SAM CLI resolves them before the SAM
+    transform: the translator insists on literal values in places (an event's `Authorizer`,
+    `StageName`, ...) where a deployed stack may use a parameter."""
+    declared = data.get("Parameters")
+    names = (
+        {n for n in declared if not is_unresolved(values.get(n))}
+        if isinstance(declared, dict)
+        else set()
+    )
+    if not names:
+        return data
+
+    def inline(value: Any) -> Any:
+        if isinstance(value, dict):
+            if len(value) == 1 and value.get("Ref") in names:
+                return values[value["Ref"]]
+            return {k: inline(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [inline(v) for v in value]
+        return value
+
+    resources = data.get("Resources") or {}
+    serverless = {
+        lid: inline(r)
+        if isinstance(r, dict) and str(r.get("Type", "")).startswith(_SERVERLESS)
+        else r
+        for lid, r in resources.items()
+    }
+    inlined = {**data, "Resources": serverless}
+    if isinstance(data.get("Globals"), dict):
+        inlined["Globals"] = inline(data["Globals"])
+    return inlined

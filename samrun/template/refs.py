@@ -64,6 +64,7 @@ class ResourceTable:
         self.region, self.account, self.partition = region, account_id, partition
         self.resolver: Resolver | None = None  # set once the resolver exists
         self._values: dict[str, Values] = {}
+        self._by_logical_id: set[str] = set()  # named by their logical ids (rename_functions)
         self._in_progress: list[str] = []
         self._version_numbers = self._number_versions()
 
@@ -79,12 +80,20 @@ class ResourceTable:
         values = self._get(logical_id)
         return values[1].get(attribute) if values else None
 
+    def rename_functions(self, logical_ids: list[str]) -> None:
+        """Functions that share one FunctionName: each is named by its logical id instead."""
+        self._by_logical_id.update(logical_ids)
+        for logical_id in logical_ids:
+            self._values.pop(logical_id, None)
+
     def name(self, logical_id: str) -> str:
         """The physical name: the template's name property, else the logical id."""
         resource = self.resources[logical_id]
         kind = resource.get("Type", "")
         prop = _NAME_PROPERTY.get(kind)
         props = resource.get("Properties") or {}
+        if logical_id in self._by_logical_id:
+            return f"{self.prefix}{logical_id}"
         if prop and prop in props and self.resolver is not None:
             value = self.resolver.resolve(props[prop], f"{logical_id}.{prop}")
             if not is_unresolved(value):  # else the logical id, as SAM CLI names it

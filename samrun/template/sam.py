@@ -16,7 +16,7 @@ import copy
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,32 @@ _INLINED_AS = {  # a local DefinitionUri becomes this property
 }
 _QUIET = logging.NullHandler()
 _ID_IN_MESSAGE = re.compile(r"\[([A-Za-z0-9]+)\]")
+_REJECTED = re.compile(
+    r"Resource with id \[([A-Za-z0-9]+)\] is invalid\."
+    r"(?: Event with id \[([A-Za-z0-9]+)\] is invalid\.)?(.*)",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A part of a SAM template the translator rejected: the app runs without it."""
+
+    logical_id: str
+    part: str  # resource | event | property
+    name: str | None  # the event's or the property's name
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transformed:
+    """The SAM transform's result: CloudFormation, the SAM template with Globals merged, the
+    local paths behind placeholders, and what was left out because SAM rejected it."""
+
+    cfn: dict[str, Any]
+    sam: dict[str, Any]
+    placeholders: Placeholders
+    rejected: list[Rejected]
 
 
 @dataclass
@@ -149,11 +175,11 @@ def run_transform(
     locate: Callable[[tuple[str | int, ...]], Location],
     load_definition: Callable[[Path], Any],
     cache_dir: Path | None = None,
-) -> tuple[dict[str, Any], dict[str, Any], Placeholders]:
-    """(CloudFormation template, the SAM template with Globals merged, placeholders).
+) -> Transformed:
+    """The SAM transform of `template`, run without whatever part of it SAM rejects.
 
-    A template SAM rejects raises TemplateError located at the first resource it names. With
-    `cache_dir`, an unchanged template's transform is read back instead of run.
+    A template whose errors SAM pins on no resource raises TemplateError. With `cache_dir`, an
+    unchanged template's transform is read back instead of run.
     """
     sam = copy.deepcopy(template)
     placeholders = Placeholders(base_dir)
@@ -163,11 +189,107 @@ def run_transform(
         key = transform_cache.cache_key(sam, parameters, region, placeholders.paths)
         cached = transform_cache.read(cache_dir, key)
         if cached is not None:
-            return cached[0], cached[1], placeholders
-    cfn = _translate(sam, parameters, region, locate)
+            cfn, merged, kept = cached
+            return Transformed(cfn, merged, placeholders, [Rejected(**r) for r in kept])
+    cfn, merged, rejected = _translate_what_can_be(sam, parameters, region, locate)
     if cache_dir is not None and key is not None:
-        transform_cache.write(cache_dir, key, cfn, sam)
-    return cfn, sam, placeholders
+        transform_cache.write(cache_dir, key, cfn, merged, [asdict(r) for r in rejected])
+    return Transformed(cfn, merged, placeholders, rejected)
+
+
+def _translate_what_can_be(
+    sam: dict[str, Any],
+    parameters: dict[str, Any],
+    region: str,
+    locate: Callable[[tuple[str | int, ...]], Location],
+) -> tuple[dict[str, Any], dict[str, Any], list[Rejected]]:
+    """(CloudFormation, the SAM template with Globals merged, what SAM rejected): each
+    resource, event or property SAM rejects is taken out and the transform run again, as
+    SAM CLI runs the rest of a template with one broken function."""
+    rejected: list[Rejected] = []
+    first: TemplateError | None = None
+    while True:
+        attempt = copy.deepcopy(sam)  # the translator merges Globals into what it is given
+        try:
+            return _translate(attempt, parameters, region, locate), attempt, rejected
+        except _Rejections as exc:
+            first = first or exc.error
+            found = [_rejection(sam, message) for message in exc.messages]
+            if not all(found) or not all(_take_out(sam, r) for r in found if r):
+                raise exc.error from None
+            if not sam.get("Resources"):  # nothing left to run: the template's own error
+                raise first from None
+            rejected.extend(r for r in found if r)
+
+
+def _rejection(sam: dict[str, Any], message: str) -> Rejected | None:
+    """What one message of the translator rejects, or None when it names no resource."""
+    match = _REJECTED.match(message)
+    resource = (sam.get("Resources") or {}).get(match.group(1)) if match else None
+    if match is None or not isinstance(resource, dict):
+        return None
+    lid, event, detail = match.group(1), match.group(2), match.group(3).strip()
+    if event is not None:
+        return Rejected(lid, "event", event, _first_definition(sam, lid, event, detail))
+    props = resource.get("Properties")
+    named = (
+        [p for p in props if re.search(rf"\b{re.escape(p)}\b", detail)]
+        if isinstance(props, dict)
+        else []
+    )
+    if resource.get("Type") != "AWS::Serverless::Function" and len(named) == 1:
+        return Rejected(lid, "property", named[0], f"{detail} (the property is left out)")
+    return Rejected(lid, "resource", None, detail)
+
+
+def _take_out(sam: dict[str, Any], rejected: Rejected) -> bool:
+    """Remove what `rejected` names from `sam`; False when it is not there any more."""
+    resources = sam.get("Resources") or {}
+    if rejected.part == "resource":
+        return resources.pop(rejected.logical_id, None) is not None
+    props = resources[rejected.logical_id].get("Properties") or {}
+    if rejected.part == "property":
+        return props.pop(rejected.name, None) is not None
+    events = props.get("Events")
+    return isinstance(events, dict) and events.pop(rejected.name, None) is not None
+
+
+def _first_definition(sam: dict[str, Any], lid: str, event: str, detail: str) -> str:
+    """An API method defined twice: API Gateway keeps one; say which (the first, as SAM CLI
+    serves it) beside the translator's message."""
+    if "defined multiple times" not in detail:
+        return detail
+    events = (sam["Resources"][lid].get("Properties") or {}).get("Events") or {}
+    mine = events.get(event, {}).get("Properties") or {}
+    for other_id, other in (sam.get("Resources") or {}).items():
+        if not isinstance(other, dict):
+            continue
+        for name, other_event in ((other.get("Properties") or {}).get("Events") or {}).items():
+            theirs = other_event.get("Properties") if isinstance(other_event, dict) else None
+            if (
+                (other_id, name) != (lid, event)
+                and isinstance(theirs, dict)
+                and _same_route(mine, theirs)
+            ):
+                return f"{detail} {other_id}.Events.{name} serves it; this definition is not run"
+    return detail
+
+
+def _same_route(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (
+        str(a.get("Path")) == str(b.get("Path"))
+        and str(a.get("Method")).lower() == str(b.get("Method")).lower()
+        and a.get("RestApiId") == b.get("RestApiId")
+        and a.get("ApiId") == b.get("ApiId")
+    )
+
+
+class _Rejections(Exception):
+    """The translator's messages, and the error to raise when they cannot all be set aside."""
+
+    def __init__(self, messages: list[str], error: TemplateError) -> None:
+        super().__init__(error.message)
+        self.messages, self.error = messages, error
 
 
 def _translate(
@@ -192,7 +314,8 @@ def _translate(
         messages = sorted(cause.message for cause in exc.causes)
         match = _ID_IN_MESSAGE.search(messages[0]) if messages else None
         where = locate(("Resources", match.group(1))) if match else locate(("Transform",))
-        raise TemplateError(" | ".join(messages) or exc.message, where, rule="sam") from None
+        error = TemplateError(" | ".join(messages) or exc.message, where, rule="sam")
+        raise _Rejections(messages, error) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise TemplateError(
             f"SAM transform failed: {exc!r}", locate(("Transform",)), "sam"

@@ -32,8 +32,11 @@ def cache_key(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def read(folder: Path, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(CloudFormation template, SAM template with Globals merged), or None on a miss."""
+def read(
+    folder: Path, key: str
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    """(CloudFormation template, SAM template with Globals merged, what SAM rejected), or None
+    on a miss."""
     path = folder / f"{key}.json"
     try:
         cached = json.loads(path.read_text())
@@ -41,15 +44,21 @@ def read(folder: Path, key: str) -> tuple[dict[str, Any], dict[str, Any]] | None
         return None
     with contextlib.suppress(OSError):
         os.utime(path)  # recently used: kept longest
-    return cached["cfn"], cached["sam"]
+    return cached["cfn"], cached["sam"], cached.get("rejected", [])
 
 
-def write(folder: Path, key: str, cfn: dict[str, Any], sam: dict[str, Any]) -> None:
+def write(
+    folder: Path,
+    key: str,
+    cfn: dict[str, Any],
+    sam: dict[str, Any],
+    rejected: list[dict[str, Any]],
+) -> None:
     """Atomically; a cache that cannot be written is no error."""
     with contextlib.suppress(OSError, TypeError, ValueError):
         folder.mkdir(parents=True, exist_ok=True)
         staging = folder / f".{key}.{os.getpid()}.partial"
-        staging.write_text(json.dumps({"cfn": cfn, "sam": sam}))
+        staging.write_text(json.dumps({"cfn": cfn, "sam": sam, "rejected": rejected}))
         staging.replace(folder / f"{key}.json")
         entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
         for stale in entries[KEEP:]:

@@ -287,6 +287,7 @@ def validate_template(
             Problem(n.location, n.rule, n.message, n.error_in_validate)
             for n in compiled.context.notices
         )
+        problems.extend(_from_error(error, path) for error in compiled.context.errors)
         children = [c for c in compiled.context.children if c.path is not None]
         prefixes = tuple(f"{c.logical_id}/" for c in children)  # checked in their own files
         problems.extend(

@@ -173,3 +173,114 @@ def test_validate_checks_each_child_template_at_its_own_lines(tmp_path: Path) ->
     assert "Greeting" not in output  # the parent's Parameters reach the child
     good = run_samrun("validate", str(TEMPLATE), cwd=TEMPLATE.parent)
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+NAMES_HANDLER = "def handler(event, context):\n    return context.function_name\n"
+
+
+def _function(name: str | None = None) -> str:
+    named = f"      FunctionName: {name}\n" if name else ""
+    return (
+        "    Type: AWS::Serverless::Function\n    Properties:\n"
+        f"{named}      Runtime: python3.11\n      Handler: index.handler\n"
+        f"      InlineCode: {json.dumps(NAMES_HANDLER)}\n"
+    )
+
+
+def _names_app(folder: Path) -> Path:
+    """A parent with a function `Common`, child Alpha with `Hello`, `Shared` and `Common`,
+    child Beta with `Shared` (named beta-shared): `Hello` is unique, `Shared` ambiguous,
+    `Common` the parent's."""
+    for child in ("alpha", "beta"):
+        (folder / child).mkdir(parents=True)
+    header = "Transform: AWS::Serverless-2016-10-31\nResources:\n"
+    (folder / "alpha" / "template.yaml").write_text(
+        header
+        + "  Hello:\n"
+        + _function()
+        + "  Shared:\n"
+        + _function()
+        + "  Common:\n"
+        + _function()
+    )
+    (folder / "beta" / "template.yaml").write_text(
+        header + "  Shared:\n" + _function("beta-shared")
+    )
+    template = folder / "template.yaml"
+    template.write_text(
+        header
+        + "  Common:\n"
+        + _function()
+        + "  Alpha:\n    Type: AWS::Serverless::Application\n"
+        + "    Properties: {Location: alpha/template.yaml}\n"
+        + "  Beta:\n    Type: AWS::CloudFormation::Stack\n"
+        + "    Properties: {TemplateURL: beta/template.yaml}\n"
+    )
+    return template
+
+
+def test_a_nested_function_answers_to_its_bare_id_where_it_is_unique(
+    samrun_up: Any, tmp_path: Path
+) -> None:
+    server = samrun_up(_names_app(tmp_path / "app"))
+    lambda_client: Any = server.lambda_client()
+
+    def called(name: str) -> Any:
+        return json.loads(lambda_client.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+
+    assert called("Hello") == called("Alpha/Hello") == "Alpha-Hello"
+    assert called("Common") == "Common"  # the parent's own, as SAM CLI finds a full path first
+    assert called("Alpha/Common") == "Alpha-Common"
+    assert called("beta-shared") == called("Beta/Shared") == "beta-shared"
+    config = lambda_client.get_function_configuration(FunctionName="Hello")
+    assert config["FunctionName"] == "Alpha-Hello"
+    assert lambda_client.get_function(FunctionName="Hello:$LATEST")["Configuration"][
+        "FunctionArn"
+    ].endswith(":function:Alpha-Hello")
+    for call in (
+        lambda: lambda_client.invoke(FunctionName="Shared", Payload=b"{}"),
+        lambda: lambda_client.get_function(FunctionName="Shared"),
+    ):
+        with pytest.raises(lambda_client.exceptions.ResourceNotFoundException) as raised:
+            call()
+        message = raised.value.response["Error"]["Message"]
+        assert "Shared is ambiguous" in message, message
+        assert "Alpha/Shared, Beta/Shared" in message, message
+    status, _, body = invoke_http(server.lambda_endpoint, "Shared", {})
+    assert status == 404 and isinstance(body, dict), body
+    assert body["Type"] == "User" and "ambiguous" in body["message"]
+
+
+def test_invoke_takes_a_bare_nested_id_and_refuses_an_ambiguous_one(tmp_path: Path) -> None:
+    template = _names_app(tmp_path / "app")
+    state = str(tmp_path / "state")
+    found = run_samrun("invoke", str(template), "Hello", "--state-dir", state, timeout=120)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout) == "Alpha-Hello"
+    ambiguous = run_samrun("invoke", str(template), "Shared", "--state-dir", state, timeout=120)
+    assert ambiguous.returncode == 2, ambiguous.stdout + ambiguous.stderr
+    assert "Shared is ambiguous" in ambiguous.stderr
+    assert "Alpha/Shared, Beta/Shared" in ambiguous.stderr
+    assert "Traceback" not in ambiguous.stderr
+
+
+def test_a_broken_child_function_answers_its_error_and_fails_smoke(tmp_path: Path) -> None:
+    (tmp_path / "child.yaml").write_text(
+        "Resources:\n  Broken:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+        "      Handler: app.handler\n      Code: {ZipFile: x}\n"
+    )
+    parent = tmp_path / "template.yaml"
+    parent.write_text(
+        "Resources:\n  Child:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties:\n      TemplateURL: child.yaml\n"
+    )
+    state = str(tmp_path / "state")
+    for name in ("Child/Broken", "Broken"):
+        result = run_samrun("invoke", str(parent), name, "--state-dir", state, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert f"{tmp_path / 'child.yaml'}:4:5: Broken: a .zip function needs Runtime" in (
+            result.stderr
+        )
+    smoke = run_samrun("smoke", str(parent), "--state-dir", state, timeout=120)
+    assert smoke.returncode == 1
+    assert "FAIL  Child/Broken initialises" in smoke.stdout

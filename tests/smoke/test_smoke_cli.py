@@ -129,13 +129,30 @@ def test_a_function_error_fails_an_invoke_check_with_its_log(failing: Path) -> N
     assert "Api | [ERROR] ValueError: crash on purpose" in out
 
 
-def test_an_invalid_template_exits_2(quickstart: Path) -> None:
+def test_a_template_with_errors_fails_its_check_and_the_rest_still_run(quickstart: Path) -> None:
     template = quickstart / "template.yaml"
-    template.write_text(template.read_text().replace("MemorySize: 256", "MemorySize: 99999"))
-    done = smoke(quickstart)
-    assert done.returncode == 2, done.stdout + done.stderr
+    text = template.read_text().replace("MemorySize: 256", "MemorySize: 99999")
+    template.write_text(
+        text.replace(
+            "\nOutputs:",
+            "  NoRuntime:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+            "      Handler: app.handler\n      Code: src/\n"
+            "      Role: arn:aws:iam::123456789012:role/r\n\nOutputs:",
+        )
+    )
+    done = smoke(quickstart, "--checks", "checks.yaml", "--junit", "junit.xml")
+    assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL  template validates" in done.stdout
     assert "MemorySize 99999 is outside 128-10240 MB" in done.stdout
+    assert "FAIL  NoRuntime initialises" in done.stdout
+    assert "template.yaml:28:5: NoRuntime" in done.stdout  # where the broken function is
+    assert "NoRuntime: a .zip function needs Runtime" in done.stdout
+    assert "PASS  greets by path  (" in done.stdout  # the other checks ran, and passed
+    assert "PASS  HelloFunction initialises  (" in done.stdout
+    _, cases = junit(quickstart / "junit.xml")
+    failed = {c.get("name"): c.find("failure") for c in cases}
+    assert failed["NoRuntime initialises"] is not None
+    assert failed["greets by path"] is None
 
 
 def test_an_unreadable_template_exits_2_located(quickstart: Path) -> None:

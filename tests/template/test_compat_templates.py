@@ -17,20 +17,24 @@ from tests.template.conftest import TEMPLATES, run_samrun
 COMPAT = TEMPLATES / "compat"
 
 
-def test_two_functions_with_one_name_are_a_validate_error_and_up_refuses(tmp_path: Path) -> None:
+def test_two_functions_with_one_name_are_a_validate_error_and_both_run(samrun_up: Any) -> None:
     template = COMPAT / "dup_names.yaml"
     result = run_samrun("validate", str(template))
     assert result.returncode == 1
     ours = [line for line in result.stdout.splitlines() if "[function-name]" in line]
-    assert ours == [
-        f"{template}:17:7: [function-name] Second and First have the same FunctionName "
-        "'shared-name' (CloudFormation refuses two functions with one name)"
-    ]
-    state = str(tmp_path / "state")
-    up = run_samrun("up", str(template), "--port", "0", "--invoke-port", "0", "--state-dir", state)
-    assert up.returncode == 2
-    assert up.stderr.strip() == ours[0]
-    assert "Traceback" not in up.stderr
+    message = (
+        "First and Second have the same FunctionName 'shared-name' (CloudFormation refuses two "
+        "functions with one name): each runs under its logical id; invoke it by that"
+    )
+    assert ours == [f"{template}:17:7: [function-name] {message}"]
+    server = samrun_up(template)  # as SAM CLI runs them: both, under their logical ids
+    assert sum(f"{template}:17:7: {message}" in line for line in server.lines) == 1
+    for name in ("First", "Second"):
+        status, _, _ = invoke_http(server.lambda_endpoint, name, {})
+        assert status == 200, name
+    status, headers, body = invoke_http(server.lambda_endpoint, "shared-name", {})
+    assert (status, headers["x-amzn-ErrorType"]) == (404, "ResourceNotFoundException")
+    assert body["message"] == message
 
 
 def test_missing_transform_warns_once_located_and_runs(samrun_up: Any) -> None:

@@ -35,8 +35,8 @@ def test_each_resource_type_is_realised_or_named(kind: str, tmp_path: Path) -> N
     path.write_text(f"Resources:\n  Thing:\n    Type: {kind}\n    Properties: {{}}\n")
     graph = load_graph(path)
     named = [n for n in graph.not_run if n.type == kind]
-    if kind in REALISED or kind in SUBSUMED:
-        assert named == []
+    if kind in REALISED or kind in SUBSUMED:  # realised; left out only for its own error
+        assert [n for n in named if n.location is None] == []
     else:
         assert len(named) == 1 and named[0].what == "resource" and "Thing" in named[0].name
 

@@ -256,14 +256,6 @@ BROKEN = {
         "circular reference: A -> B -> A",
         ":11:11",
     ),
-    "unknown-ref": (
-        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
-        "  F:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.12\n"
-        "      Handler: a.b\n      Code: {ZipFile: x}\n      Environment:\n        Variables:\n"
-        "          X: !Ref Nope\n",
-        "Ref to 'Nope'",
-        ":10:7",
-    ),
     "sam-error": (
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n"
         "    Type: AWS::Serverless::Function\n    Properties:\n      PackageType: Image\n"
@@ -272,6 +264,18 @@ BROKEN = {
         ":3:3",
     ),
     "no-resources": ("Description: nothing\n", "no Resources", ":1:1"),
+}
+
+
+BROKEN_RESOURCE = {  # one resource is left out, located; the rest of the app runs
+    "unknown-ref": (
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n"
+        "  F:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.12\n"
+        "      Handler: a.b\n      Code: {ZipFile: x}\n      Environment:\n        Variables:\n"
+        "          X: !Ref Nope\n",
+        "Ref to 'Nope'",
+        ":10:7",
+    ),
     "bad-number": (
         "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n"
         "      Runtime: python3.12\n      Handler: a.b\n      Code: {ZipFile: x}\n"
@@ -280,6 +284,19 @@ BROKEN = {
         ":8:7",
     ),
 }
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_RESOURCE))
+def test_a_broken_resource_is_left_out_located(case: str, tmp_path: Path) -> None:
+    text, message, where = BROKEN_RESOURCE[case]
+    path = tmp_path / "template.yaml"
+    path.write_text(text + "  Other:\n    Type: AWS::SQS::Queue\n")
+    graph = load_graph(path)
+    assert [f.logical_id for f in graph.functions] == []
+    [left_out] = [n for n in graph.not_run if n.name == "F"]
+    assert left_out.what == "function" and message in left_out.reason
+    assert left_out.location == f"{path}{where}"
+    assert "Other" in {r.logical_id for r in graph.resources}
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
@@ -292,3 +309,21 @@ def test_broken_templates_raise_one_located_error(case: str, tmp_path: Path) -> 
     assert message in caught.value.message
     assert str(caught.value.location).endswith(where), str(caught.value)
     assert str(caught.value.location).startswith(str(path))
+
+
+def test_a_nested_function_named_as_a_parent_function_is_left_out(tmp_path: Path) -> None:
+    function = (
+        "    Type: AWS::Lambda::Function\n    Properties:\n      FunctionName: same\n"
+        "      Runtime: python3.12\n      Handler: a.b\n      Code: {ZipFile: x}\n"
+    )
+    (tmp_path / "child.yaml").write_text(f"Resources:\n  Inner:\n{function}")
+    parent = tmp_path / "template.yaml"
+    parent.write_text(
+        f"Resources:\n  Outer:\n{function}  Child:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties:\n      TemplateURL: child.yaml\n"
+    )
+    graph = load_graph(parent)
+    assert [f.logical_id for f in graph.functions] == ["Outer"]
+    [left_out] = [n for n in graph.not_run if n.name == "Child/Inner"]
+    assert left_out.what == "function" and "the parent's runs" in left_out.reason
+    assert left_out.location == f"{parent}:11:5"  # the child stack's Properties

@@ -200,3 +200,34 @@ def test_layer_edit_reloads_its_users_and_watch_publish_moves_the_alias(
     assert invoke(server, "Hello:live") == (200, "two")
     assert invoke(server, "Hello:1") == (200, "one")  # a published version never changes
     assert invoke(server, "Hello:2") == (200, "two")
+
+
+def test_breaking_one_function_in_the_template_stops_only_it(app: Path, samrun_up) -> None:
+    app.write_text(template(("Hello", "/hello"), ("Bye", "/bye")))
+    server = samrun_up(app, "--watch")
+    assert invoke(server, "Bye") == (200, "v1")
+    good = app.read_text()
+    broken = good.replace(
+        "      CodeUri: src/\n      Events:\n        Get:\n          Type: HttpApi\n"
+        "          Properties:\n            Path: /bye",
+        "      CodeUri: src/\n      Description: !GetAtt Nowhere.Arn\n      Events:\n"
+        "        Get:\n          Type: HttpApi\n          Properties:\n            Path: /bye",
+    )
+    assert broken != good
+    mark = len(server.lines)
+    app.write_text(broken)
+    server.wait_for(r"reloaded \(template: functions -Bye; routes -GET /bye\)", start=mark)
+    assert re.search(
+        rf"not run: function Bye \(AWS::Serverless::Function\): {re.escape(str(app))}:\d+:\d+: "
+        "Fn::GetAtt of 'Nowhere'",
+        "\n".join(server.lines[mark:]),
+    )
+    assert invoke(server, "Bye") == (404, "ResourceNotFoundException")
+    assert invoke(server, "Hello") == (200, "v1")
+    assert get(f"{server.api}/hello") == (200, "v1")
+
+    mark = len(server.lines)
+    app.write_text(good)  # fixed: it is served again
+    server.wait_for(r"reloaded \(template: functions \+Bye; routes \+GET /bye\)", start=mark)
+    assert invoke(server, "Bye") == (200, "v1")
+    assert get(f"{server.api}/bye") == (200, "v1")
