@@ -19,6 +19,7 @@ def test_help_says_what_samrun_is() -> None:
         [sys.executable, "-m", "samrun", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
-    assert "Lambda" in result.stdout.splitlines()[2]
+    description = result.stdout.split("\n\n")[1]  # after the usage lines
+    assert "Lambda" in description
     for command in ("up", "invoke", "plan", "validate"):
         assert command in result.stdout

@@ -120,15 +120,16 @@ class RuntimeLocator:
         env = {"PYTHONPATH": ":".join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
         return RuntimeCommand(python_argv(interpreter), env, lane=True)
 
-    def _sdk_supports(self, version: str) -> bool:
-        """Link the SDK once; say once when a Python is too old for the SDK samrun has."""
+    def _sdk_supports(self, version: str, *, say: bool = True) -> bool:
+        """Link the SDK once; say once (when a function of it starts) when a Python is too old
+        for the SDK samrun has."""
         assert self._sdk_dir is not None
         with self._lock:
             if self._sdk_oldest is None:
                 self._sdk_path = self._link_sdk(self._sdk_dir)
                 self._sdk_oldest = sdk_minimum_python()
             oldest = self._sdk_oldest
-            if as_tuple(version) < oldest and version not in self._sdk_warned:
+            if say and as_tuple(version) < oldest and version not in self._sdk_warned:
                 self._sdk_warned.add(version)
                 logger.warning(
                     "python%s functions run without boto3: the AWS SDK samrun has needs "
@@ -220,7 +221,7 @@ class RuntimeLocator:
                 version = runtime.removeprefix("python")
                 if version in PYTHON_VERSIONS:
                     self.python_for(version)
-                    if self._sdk_dir is not None and self._sdk_supports(version):
+                    if self._sdk_dir is not None and self._sdk_supports(version, say=False):
                         assert self._sdk_path is not None
                         self.compile_for(runtime, [self._sdk_path])
             elif runtime.startswith("nodejs"):

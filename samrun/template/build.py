@@ -323,7 +323,11 @@ def _rejected_by_sam(loaded: LoadedTemplate, rejected: list[Rejected]) -> Iterat
         kind = str(resource.get("Type", "?"))
         props = resource.get("Properties")
         props = props if isinstance(props, dict) else {}
-        if r.part == "event":
+        if r.part == "global":
+            where = loaded.locate(("Globals", *str(r.name).split(".")))
+            error = TemplateError(r.message, where, "sam")
+            yield LeftOut("property", f"Globals.{r.name}", str(r.name).split(".")[-1], error)
+        elif r.part == "event":
             path: tuple[str | int, ...] = ("Resources", r.logical_id, "Properties", "Events")
             event = (props.get("Events") or {}).get(r.name) or {}
             error = TemplateError(r.message, loaded.locate((*path, str(r.name))), "sam")
@@ -397,10 +401,30 @@ def build_graph(compiled: Compiled) -> AppGraph:
             return _build_graph(compiled)
         except TemplateError as exc:
             source = ctx.source_id(exc.logical_id) if exc.logical_id else None
-            if source is None or source not in ctx.original_ids:
+            if exc.logical_id is None or source is None or source not in ctx.original_ids:
                 raise
             ctx.rollback(checkpoint)
-            _leave_out(ctx, compiled.loaded, source, exc)
+            if not _leave_out_event(ctx, exc.logical_id, source, exc):
+                _leave_out(ctx, compiled.loaded, source, exc)
+
+
+def _leave_out_event(ctx: BuildContext, lid: str, source: str, error: TemplateError) -> bool:
+    """A resource SAM made of one of a function's events (its event source mapping, its
+    subscription, its rule): left out alone, as that event, when the error is in it."""
+    sam = ctx.sam_resources.get(source)
+    events = ((sam or {}).get("Properties") or {}).get("Events") if isinstance(sam, dict) else None
+    kind = str(ctx.resources.get(lid, {}).get("Type", ""))
+    if lid == source or kind in _FUNCTION_TYPES or not isinstance(events, dict):
+        return False
+    named = [name for name in events if lid.startswith(f"{source}{name}")]
+    if not named:
+        return False
+    event = max(named, key=len)
+    ctx.resources = {k: r for k, r in ctx.resources.items() if not k.startswith(source + event)}
+    event_type = events[event].get("Type", "?") if isinstance(events[event], dict) else "?"
+    error.location = ctx.locate(("Resources", source, "Properties", "Events", event))
+    ctx.reject("event", f"{source}.Events.{event}", str(event_type), error)
+    return True
 
 
 def _leave_out(

@@ -39,6 +39,9 @@ _INLINED_AS = {  # a local DefinitionUri becomes this property
 }
 _QUIET = logging.NullHandler()
 _ID_IN_MESSAGE = re.compile(r"\[([A-Za-z0-9]+)\]")
+_UNSUPPORTED_GLOBAL = re.compile(
+    r"'Globals' section is invalid\. '(\w+)' is not a supported property of '(\w+)'"
+)
 _REJECTED = re.compile(
     r"Resource with id \[([A-Za-z0-9]+)\] is invalid\."
     r"(?: Event with id \[([A-Za-z0-9]+)\] is invalid\.)?(.*)",
@@ -51,8 +54,8 @@ class Rejected:
     """A part of a SAM template the translator rejected: the app runs without it."""
 
     logical_id: str
-    part: str  # resource | event | property
-    name: str | None  # the event's or the property's name
+    part: str  # resource | event | property | global
+    name: str | None  # the event's or the property's name (`Function.Prop` of Globals)
     message: str
 
 
@@ -224,6 +227,11 @@ def _translate_what_can_be(
 
 def _rejection(sam: dict[str, Any], message: str) -> Rejected | None:
     """What one message of the translator rejects, or None when it names no resource."""
+    unsupported = _UNSUPPORTED_GLOBAL.match(message)
+    if unsupported:  # a property Globals may not set: the rest of Globals stands
+        prop, section = unsupported.group(1), unsupported.group(2)
+        detail = f"{message.split(' Must be one of')[0]} (the property is left out)"
+        return Rejected("Globals", "global", f"{section}.{prop}", detail)
     match = _REJECTED.match(message)
     resource = (sam.get("Resources") or {}).get(match.group(1)) if match else None
     if match is None or not isinstance(resource, dict):
@@ -232,11 +240,8 @@ def _rejection(sam: dict[str, Any], message: str) -> Rejected | None:
     if event is not None:
         return Rejected(lid, "event", event, _first_definition(sam, lid, event, detail))
     props = resource.get("Properties")
-    named = (
-        [p for p in props if re.search(rf"\b{re.escape(p)}\b", detail)]
-        if isinstance(props, dict)
-        else []
-    )
+    # the one property the message is about (`Cors`, `Auth` of `DefaultAuthorizer`), if any
+    named = [p for p in props if p in detail] if isinstance(props, dict) else []
     if resource.get("Type") != "AWS::Serverless::Function" and len(named) == 1:
         return Rejected(lid, "property", named[0], f"{detail} (the property is left out)")
     return Rejected(lid, "resource", None, detail)
@@ -245,6 +250,10 @@ def _rejection(sam: dict[str, Any], message: str) -> Rejected | None:
 def _take_out(sam: dict[str, Any], rejected: Rejected) -> bool:
     """Remove what `rejected` names from `sam`; False when it is not there any more."""
     resources = sam.get("Resources") or {}
+    if rejected.part == "global":
+        section, _, prop = str(rejected.name).partition(".")
+        settings = (sam.get("Globals") or {}).get(section)
+        return isinstance(settings, dict) and settings.pop(prop, None) is not None
     if rejected.part == "resource":
         return resources.pop(rejected.logical_id, None) is not None
     props = resources[rejected.logical_id].get("Properties") or {}

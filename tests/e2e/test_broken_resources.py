@@ -160,3 +160,38 @@ def test_invoke_of_a_broken_function_answers_its_error(app: Path) -> None:
     done = samrun(app, "invoke", "Good")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"statusCode": 200, "body": "Good"}
+
+
+EDGES = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, Handler: app.handler, CodeUri: src, InlineCode: "x"}
+Resources:
+  Http:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth: {DefaultAuthorizer: NotDeclared}
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Get: {Type: HttpApi, Properties: {ApiId: !Ref Http, Path: /work, Method: get}}
+        Jobs: {Type: SQS, Properties: {Queue: !GetAtt NoSuchQueue.Arn}}
+"""
+
+
+def test_what_sam_rejects_in_globals_an_api_property_or_one_event_is_left_out_alone(
+    app: Path, samrun_up: object
+) -> None:
+    (app / TEMPLATE).write_text(EDGES)
+    plan = json.loads(samrun(app, "plan", TEMPLATE, "--json").stdout)
+    not_run = {n["name"]: n for n in plan["not_run"]}
+    assert not_run["Globals.Function.InlineCode"]["what"] == "property"
+    assert not_run["Globals.Function.InlineCode"]["location"].endswith(":3:71")
+    assert not_run["Http.Auth"]["what"] == "property"
+    assert "'NotDeclared' was not defined" in not_run["Http.Auth"]["reason"]
+    assert not_run["Worker.Events.Jobs"]["what"] == "event"
+    assert not_run["Worker.Events.Jobs"]["location"].endswith(":14:9")
+    assert [f["name"] for f in plan["functions"]] == ["Worker"]
+    server: SamrunProcess = samrun_up(app / TEMPLATE)  # type: ignore[operator]
+    assert get(f"{server.api}/work") == (200, "Worker")  # its route, with no authorizer
