@@ -11,6 +11,7 @@ from bench import (
     burst_bench,
     cold_bench,
     cold_breakdown,
+    debug_bench,
     docker_bench,
     gate_bench,
     idle_flood_bench,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "lane": lane_bench.run,
     "cold": cold_bench.run,
     "cold_breakdown": cold_breakdown.run,
+    "debug": debug_bench.run,
 }
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ from samrun.observe.logs import function_output
 from samrun.observe.not_run import not_run_document
 from samrun.observe.publish import Observability
 from samrun.runtime import bytecode
+from samrun.runtime.debugging import DebugSpec, debuggable
 from samrun.runtime.instance import Instance
 from samrun.runtime.launcher import HostContext, Launcher
 from samrun.runtime.pool import PoolSet, SandboxCapacity
@@ -104,16 +105,70 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def debugged_functions(graph: AppGraph, asked: Mapping[str, DebugSpec]) -> dict[str, DebugSpec]:
+    """`--debug`'s functions by their names in the app; a name the app lacks, or a function
+    whose runtime cannot be debugged, is refused with a one-line reason."""
+    found: dict[str, DebugSpec] = {}
+    for name, spec in asked.items():
+        function = graph.function(name)
+        if function is None:
+            known = ", ".join(sorted(f.name for f in graph.functions)) or "none"
+            raise SamrunError(f"--debug {name}: no such function (the app's: {known})")
+        problem = debuggable(function.config.runtime, spec)
+        if problem is not None:
+            raise SamrunError(f"--debug {name}: {problem}")
+        found[function.name] = spec
+    return found
+
+
+def debug_lines(
+    debug: Mapping[str, DebugSpec], graph: AppGraph, *, docker: bool = False
+) -> list[str]:
+    """What startup says of each debugged function: where to attach, and its suspended timeout;
+    in a container (`docker`: --backend docker), the path mapping an IDE needs."""
+    lines = []
+    for name, spec in debug.items():
+        function = graph.function(name)
+        runtime = (function.config.runtime if function else None) or "image"
+        kind = "Node.js inspector" if runtime.startswith("nodejs") else "debugger"
+        waits = "; its first invocation waits for a client" if spec.wait else ""
+        timeout = function.config.timeout_s if function else 0
+        lines.append(
+            f"debugging {name}: attach a {kind} to {spec.address}{waits}; one instance at a "
+            f"time, its {timeout} s timeout suspended while it is debugged"
+        )
+        image = function is not None and function.config.package_type is PackageType.IMAGE
+        if function is not None and (docker or image):
+            from samrun.debug_config import code_folder
+
+            folder = code_folder(function)
+            mapped = f"/var/task -> {folder}" if folder else "/var/task (the image's own code)"
+            lines.append(
+                f"debugging {name}: its code is in a container: map {mapped} in the IDE "
+                "(pathMappings; `samrun debug-config --backend docker` prints it)"
+            )
+    return lines
+
+
 class App:
     """One running application: its pools, its invoker, and its listeners."""
 
-    def __init__(self, config: Config, graph: AppGraph, moto: MotoProcess | None = None) -> None:
-        """`moto`: the embedded moto server, when `up` started it before loading the app."""
+    def __init__(
+        self,
+        config: Config,
+        graph: AppGraph,
+        moto: MotoProcess | None = None,
+        *,
+        terminal: int | None = None,
+    ) -> None:
+        """`moto`: the embedded moto server, when `up` started it before loading the app;
+        `terminal`: `invoke`'s, where breakpoint() runs pdb (runtime/breakpoints.py)."""
         self.config = config
         self.graph = graph
         self.containers = make_containers(config, graph)
         self.not_running: dict[str, str] = {}  # function -> why it cannot run here
         self.has_spares = False  # runtimes started ahead for cold starts (start_spares)
+        self.debug = debugged_functions(graph, config.debug)  # function name -> its debugger
         self.backend: Backend = (
             self.containers
             if config.backend == "docker" and self.containers
@@ -148,6 +203,7 @@ class App:
             region=graph.region,
             lambda_endpoint=self.lambda_endpoint,
             host_env=config.host_env,
+            terminal=terminal,
         )
         self.pools = PoolSet(
             self.capacity,
@@ -161,6 +217,7 @@ class App:
         )
         self.gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
         self.invoker = Invoker(self.directory, self.pools, self.gate)
+        self.invoker.debugged = frozenset(self.debug)
         self.control = Control.create(self.invoker, config.state_dir, config.time_scale)
         self.events = AsyncQueue(
             self.invoker,
@@ -218,6 +275,7 @@ class App:
         )
         self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None
+        self._debuggees: set[asyncio.Task[None]] = set()  # start_debugged's
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +331,8 @@ class App:
         await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
         if self._reaper:
             self._reaper.cancel()
+        for task in self._debuggees:
+            task.cancel()
         if self._api_runner:
             await self._api_runner.stop()
         await self.events.stop(DRAIN_TIMEOUT_S)  # what is not done stays queued on disk
@@ -411,7 +471,21 @@ class App:
             env_overrides=declared,
             emit=function_output(function.name),
             log_sink=self.observe.logs.sink if self.config.cloudwatch else None,
+            debug=self.debug.get(function.name),
         )
+
+    def start_debugged(self) -> None:
+        """`up`: each debugged function's instance starts now, so its debugger listens before
+        the first call and breakpoints are set ahead of it (with --debug-wait, its init phase
+        waits for the client; calls wait for it, runtime/pool.py)."""
+        for name in self.debug:
+            function = self.graph.function(name)
+            if function is None or name in self.not_running:
+                continue
+            pool = self.pools.pool(function, "$LATEST", function.config)
+            task = asyncio.create_task(pool.start_debuggee())
+            self._debuggees.add(task)
+            task.add_done_callback(self._debuggees.discard)
 
     async def _reap_idle(self) -> None:
         interval = max(0.5, min(30.0, self.config.idle_ttl_s / 2))
@@ -436,4 +510,5 @@ def build_options(config: Config) -> BuildOptions:
         host_env=config.host_env,
         node_sdk_dir=config.node_sdk_dir,
         for_lambda=config.backend == "docker",  # Lambda's images: Lambda's Python and machine
+        debugged=frozenset(config.debug),  # esbuild bundles them with source maps, unminified
     )

@@ -106,6 +106,52 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
 
 
+def cmd_debug_config(args: argparse.Namespace) -> int:
+    from samrun.debug_config import debug_config
+    from samrun.template import load_graph
+
+    config = build_config(args)
+    graph = load_graph(
+        config.template,
+        parameter_overrides=config.parameter_overrides,
+        region=config.region,
+        account_id=config.account_id,
+        cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
+    )
+    output = debug_config(
+        graph,
+        config.template,
+        config.state_dir,
+        function=args.function,
+        ide=args.ide,
+        write=args.write,
+        port_base=args.port_base,
+        docker=args.backend == "docker",
+    )
+    print(output.text, end="")
+    for note in output.notes:
+        print(f"samrun: {note}", file=sys.stderr)
+    return 0
+
+
+def split_debug_config_target(args: argparse.Namespace) -> None:
+    """`debug-config [TEMPLATE] [FUNCTION]`: one word is the template when it names a file."""
+    words = list(args.target)
+    if len(words) > 2:
+        raise SamrunError("debug-config takes [TEMPLATE] [FUNCTION]")
+    template = None
+    if len(words) == 2 or (words and looks_like_template(words[0])):
+        template = words.pop(0)
+    args.template = template
+    args.function = words[0] if words else None
+
+
+def looks_like_template(word: str) -> bool:
+    path = Path(word)
+    return path.is_file() or path.suffix in (".yaml", ".yml", ".json", ".template")
+
+
 def cmd_trigger(args: argparse.Namespace) -> int:
     from samrun.orchestrator import run_trigger, run_trigger_remote
 
@@ -221,6 +267,48 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     )
 
 
+def add_debug(parser: argparse.ArgumentParser, *, one_shot: bool) -> None:
+    """Step-through debugging (runtime/debugging.py), with SAM CLI's flags beside samrun's."""
+    if one_shot:
+        parser.add_argument(
+            "--debug",
+            nargs="?",
+            const="",
+            metavar="PORT",
+            help="run the function under its debugger, on PORT (picked and printed if none)",
+        )
+    else:
+        parser.add_argument(
+            "--debug",
+            nargs="+",
+            action="extend",
+            metavar="FUNCTION[=PORT]",
+            help="run FUNCTION under its debugger, on PORT (picked and printed if none)",
+        )
+    parser.add_argument(
+        "-d", "--debug-port", type=int, metavar="PORT", help="SAM CLI's: the debugger's port"
+    )
+    parser.add_argument(
+        "--debug-function", metavar="NAME", help="SAM CLI's: the function --debug-port debugs"
+    )
+    parser.add_argument(
+        "--debug-args", metavar='"ARGS"', help="extra interpreter arguments for the debugger"
+    )
+    parser.add_argument("--debugger-path", metavar="PATH", help="where a debugger lives")
+    wait = parser.add_mutually_exclusive_group()
+    wait.add_argument(
+        "--debug-wait",
+        dest="debug_wait",
+        action="store_true",
+        default=None,
+        help="the first invocation waits for a debugger to attach"
+        + (" (the default here)" if one_shot else ""),
+    )
+    wait.add_argument(
+        "--no-debug-wait", dest="debug_wait", action="store_false", help="do not wait for it"
+    )
+
+
 def add_runtime(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("process", "docker"), default="process")
     parser.add_argument(
@@ -304,6 +392,7 @@ def make_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="run the app until Ctrl-C")
     add_common(up)
     add_runtime(up)
+    add_debug(up, one_shot=False)
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=3000, help="API routes (3000)")
     up.add_argument("--invoke-port", type=int, default=3001, help="Lambda API (3001)")
@@ -341,6 +430,7 @@ def make_parser() -> argparse.ArgumentParser:
     invoke.add_argument("-e", "--event", help="event file, or - for standard input")
     add_common(invoke, template=False)
     add_runtime(invoke)
+    add_debug(invoke, one_shot=True)
     invoke.set_defaults(run=cmd_invoke)
 
     plan = commands.add_parser("plan", help="what `up` would run")
@@ -363,6 +453,31 @@ def make_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="cfn-lint plus samrun's own checks")
     add_common(validate)
     validate.set_defaults(run=cmd_validate)
+
+    debug = commands.add_parser(
+        "debug-config", help="attach configurations for VS Code or PyCharm (printed)"
+    )
+    debug.add_argument("target", nargs="*", metavar="[TEMPLATE] [FUNCTION]")
+    add_common(debug, template=False)
+    debug.add_argument("--ide", choices=("vscode", "pycharm"), default="vscode")
+    debug.add_argument(
+        "--write",
+        action="store_true",
+        help="merge into .vscode/launch.json beside the template (samrun's entries only)",
+    )
+    debug.add_argument(
+        "--port-base",
+        type=int,
+        metavar="PORT",
+        help="ports from PORT on, in template order (default: Python 5678.., Node.js 9229..)",
+    )
+    debug.add_argument(
+        "--backend",
+        choices=("process", "docker"),
+        default="process",
+        help="docker: map /var/task to each function's folder",
+    )
+    debug.set_defaults(run=cmd_debug_config)
 
     build = commands.add_parser(
         "build", help="install functions' and layers' dependencies into the state folder"
@@ -388,6 +503,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         if args.command == "invoke":
             split_invoke_target(args)
+        if args.command == "debug-config":
+            split_debug_config_target(args)
         if args.command == "trigger":
             args.template = args.target[0] if len(args.target) == 2 else None
         swallowed_template(args)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from samrun.runtime.debugging import DebugSpec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,3 +48,4 @@ class Config:
     allow_origins: tuple[str, ...] = ()  # --allow-origin: browser origins the Lambda API accepts
     functions: tuple[str, ...] = ()  # --function: serve only these (and what they need)
     disable_authorizer: bool = False  # --disable-authorizer: API routes skip their authorizers
+    debug: Mapping[str, DebugSpec] = field(default_factory=dict)  # function -> its debugger

@@ -29,6 +29,7 @@ async def drain(app: App, interrupt: asyncio.Event) -> None:
     """Stop accepting, then let every call in flight finish (each up to its own timeout),
     unless a second SIGTERM or Ctrl-C says to stop now."""
     await app.stop_accepting()
+    await stop_debugged(app)
     running = app.invoker.in_flight
     if not running:
         logger.info("stopping")
@@ -45,6 +46,16 @@ async def drain(app: App, interrupt: asyncio.Event) -> None:
     if not drained.done():
         drained.cancel()
         logger.warning("stopping now: %d invocation(s) in flight cut short", app.invoker.in_flight)
+
+
+async def stop_debugged(app: App) -> None:
+    """A debugged function's invocation has no timeout, and a debugger may hold it for ever:
+    stopping does not wait for it (its caller gets Lambda's error for an ended runtime)."""
+    held = [pool for pool in app.pools.pools.values() if pool.launcher.debug and pool.busy]
+    if held:
+        names = ", ".join(sorted(pool.launcher.function_name for pool in held))
+        logger.info("stopping: %s, held by a debugger, stopped now", names)
+        await asyncio.gather(*(pool.close() for pool in held))
 
 
 def is_loopback(host: str) -> bool:

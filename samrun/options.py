@@ -16,6 +16,7 @@ from typing import Any
 
 from samrun.config import Config
 from samrun.errors import SamrunError
+from samrun.runtime.debugging import DebugSpec, free_port, split_args
 
 
 def find_template(given: str | None) -> Path:
@@ -117,6 +118,47 @@ def docker_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def debug_options(args: argparse.Namespace) -> dict[str, DebugSpec]:
+    """`--debug NAME[=PORT]` (up, repeatable), `--debug[=PORT]` (invoke: its function), and SAM
+    CLI's `--debug-port/-d PORT` with `--debug-function NAME`: function name -> its debugger.
+    A name is checked against the app when it starts."""
+    invoked = getattr(args, "function", None)  # `invoke`'s target: what `--debug` there means
+    given: dict[str, int | None] = {}
+    debug = getattr(args, "debug", None)
+    if invoked is not None and debug is not None:
+        given[invoked.partition(":")[0]] = _port(debug, "--debug") if debug else None
+    elif isinstance(debug, list):
+        for value in debug:
+            name, sep, port = value.partition("=")
+            if not name:
+                raise SamrunError(f"--debug: expected FUNCTION[=PORT], got {value!r}")
+            given[name] = _port(port, f"--debug {name}") if sep else None
+    sam_port = getattr(args, "debug_port", None)
+    if sam_port is not None:
+        name = getattr(args, "debug_function", None) or invoked
+        if name is None:
+            raise SamrunError("--debug-port: name the function with --debug-function NAME")
+        given[name.partition(":")[0]] = _port(str(sam_port), "--debug-port")
+    if not given:
+        return {}
+    wait = getattr(args, "debug_wait", None)
+    return {
+        name: DebugSpec(
+            port=port if port is not None else free_port(),
+            wait=invoked is not None if wait is None else wait,  # invoke waits by default
+            args=split_args(getattr(args, "debug_args", None)),
+            debugger_path=getattr(args, "debugger_path", None),
+        )
+        for name, port in given.items()
+    }
+
+
+def _port(text: str, flag: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SamrunError(f"{flag}: expected a port (1-65535), got {text!r}")
+    return int(text)
+
+
 def build_config(args: argparse.Namespace) -> Config:
     return Config(
         template=find_template(getattr(args, "template", None)).resolve(),
@@ -145,6 +187,7 @@ def build_config(args: argparse.Namespace) -> Config:
         cloudwatch=not getattr(args, "no_cloudwatch", False),
         allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
         functions=tuple(getattr(args, "functions", None) or ()),
+        debug=debug_options(args),
         disable_authorizer=getattr(args, "disable_authorizer", False),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from samrun.model import AppGraph
 from samrun.observe.console import function_table, table
 from samrun.observe.logs import setup_logging
 from samrun.observe.not_run import not_run_lines
+from samrun.runtime.breakpoints import open_terminal
 from samrun.runtime.host_limits import raise_fd_limit
 from samrun.selection import select_functions
 from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
@@ -98,7 +100,7 @@ def embedded_moto(config: Config) -> MotoProcess | None:
 
 
 async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None) -> int:
-    from samrun.app import App
+    from samrun.app import App, debug_lines
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -122,6 +124,9 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
             logger.warning("%s", line)
         await looked_up
         print(function_table(graph, app.lambda_endpoint), flush=True)
+        for line in debug_lines(app.debug, graph, docker=config.backend == "docker"):
+            logger.info("%s", line)
+        app.start_debugged()  # their debuggers listen from now on
         if app.front_doors.rows():
             print(table(("METHOD", "PATH", "FUNCTION", "URL"), app.front_doors.rows()), flush=True)
         await app.pollers.start(app.graph)  # `up` polls; a one-shot `invoke` does not
@@ -196,16 +201,25 @@ def nested_name(graph: AppGraph, target: str) -> str:
 
 
 async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
-    from samrun.app import App
+    from samrun.app import App, debug_lines
 
     target = nested_name(graph, target)
     # the embedded endpoint stops with this one invocation: nothing to publish metrics to
     cloudwatch = config.cloudwatch and config.aws_endpoint is not None
-    async with App(replace(config, invoke_port=0, port=0, cloudwatch=cloudwatch), graph) as app:
-        await asyncio.to_thread(
-            app.locator.warn_missing, (f.config.runtime for f in graph.functions)
-        )
-        result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+    terminal = open_terminal()  # breakpoint() without --debug: pdb on it (runtime/breakpoints.py)
+    try:
+        async with App(
+            replace(config, invoke_port=0, port=0, cloudwatch=cloudwatch), graph, terminal=terminal
+        ) as app:
+            for line in debug_lines(app.debug, graph, docker=config.backend == "docker"):
+                logger.info("%s", line)
+            await asyncio.to_thread(
+                app.locator.warn_missing, (f.config.runtime for f in graph.functions)
+            )
+            result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+    finally:
+        if terminal is not None:
+            os.close(terminal)
     sys.stdout.buffer.write(result.payload + b"\n")
     sys.stdout.flush()
     return 1 if result.function_error else 0

@@ -48,6 +48,7 @@ class BuildOptions:
     host_env: Mapping[str, str] = field(default_factory=dict)
     node_sdk_dir: Path | None = None  # shared between apps; default: in the state folder
     for_lambda: bool = False  # functions run in Lambda's images (docker): build for them
+    debugged: frozenset[str] = frozenset()  # --debug's functions: bundled for a debugger
 
 
 def node_sdk_folder(state_dir: Path, shared: Path | None) -> Path:
@@ -64,6 +65,10 @@ def run_item(item: BuildItem, options: BuildOptions, progress: Progress) -> Path
     variant = ""
     if item.builder == "pip":
         variant = pip.variant(item, options.for_lambda, options.host_env)
+    if item.builder == "esbuild" and debugged(item, options.debugged):
+        item = replace(item, properties={**item.properties, **esbuild.DEBUG_PROPERTIES})
+    if item.builder == "esbuild" and esbuild.source_maps(item.properties):
+        variant = "sources"  # its maps name the user's files (not those of a scratch copy)
     final = artifact_dir(item, options.state_dir, variant)
     if final.is_dir():
         progress.cached(item.label, describe(item))
@@ -82,6 +87,11 @@ def run_item(item: BuildItem, options: BuildOptions, progress: Progress) -> Path
     except OSError as exc:
         raise BuildFailed(f"build of {what} failed: {exc}; log: {log}") from None
     return final
+
+
+def debugged(item: BuildItem, names: frozenset[str]) -> bool:
+    """Whether `item` builds a function `--debug` names (by its name or logical id)."""
+    return bool(names) and (item.logical_id in names or not names.isdisjoint(item.names))
 
 
 def copy_layer(item: BuildItem, out: Path, ws: steps.Workspace) -> None:

@@ -46,6 +46,7 @@ class Invoker:
         self.accept_event: Callable[[Target, InvokeRequest, str], Awaitable[None]] | None = None
         self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
         self.telemetry = Telemetry()  # the one hook point: metrics, alarms, cost (observe/)
+        self.debugged: frozenset[str] = frozenset()  # under a debugger: no integration timeout
         self._running: set[asyncio.Future[None]] = set()  # one per invocation in flight
 
     @property

@@ -21,6 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import BackendError, InvalidEntrypoint
+from samrun.runtime.docker_debug import (
+    debug_environment,
+    debug_folders,
+    provided_entrypoint,
+    published_ports,
+)
 from samrun.runtime.docker_engine import Engine, first_line, remove_container
 from samrun.runtime.docker_sandbox import DockerSandbox, open_fifo
 from samrun.runtime.sandbox import CONTAINER_DEPS, LaunchSpec, OutputSink
@@ -137,12 +143,28 @@ class DockerBackend:
         if fifo is not None:  # the same argv, its output redirected into the FIFO
             entrypoint, command = ["/bin/sh", "-c", REDIRECT, "sh"], [*entrypoint, *command]
             mounts[str(spec.tmp_dir / OUTPUT_NAME)] = {"bind": OUTPUT_MOUNT, "mode": "rw"}
+        environment = self._environment(spec)
+        ports = None
+        if spec.debug is not None:  # its debugger mounted in, its port on loopback
+            host_network = self._host_network(engine)
+            environment.update(
+                debug_environment(
+                    spec.runtime,
+                    spec.debug,
+                    environment,
+                    engine.image_env(image),
+                    host_network=host_network,
+                )
+            )
+            mounts.update(self._folders(engine, debug_folders(spec.runtime, spec.debug), image))
+            ports = published_ports(spec.debug, host_network=host_network)
 
         container = engine.client.containers.create(
             image,
             command=command,
             entrypoint=entrypoint,
-            environment=self._environment(spec),
+            environment=environment,
+            ports=ports,
             working_dir=spec.image_config.working_directory if spec.image_config else None,
             volumes=mounts,
             read_only=True,
@@ -153,7 +175,7 @@ class DockerBackend:
             pids_limit=1024,
             ulimits=[Ulimit(name="nofile", soft=1024, hard=1024)],
             labels=engine.labels(spec.name.split(":")[0]),
-            network_mode="host" if engine.local and not self._container_host else None,
+            network_mode="host" if self._host_network(engine) else None,
             detach=True,
         )
         try:
@@ -185,12 +207,22 @@ class DockerBackend:
                 self._images[key] = await asyncio.to_thread(make)
         return self._images[key]
 
+    def _host_network(self, engine: Engine) -> bool:
+        """A local engine's containers share this machine's network (unless --container-host)."""
+        return engine.local and not self._container_host
+
     def _mounts(self, engine: Engine, spec: LaunchSpec, image: str) -> dict[str, dict[str, str]]:
         if spec.image_uri or spec.image_build:
             return {}  # the code is in the image
         folders = {TASK_ROOT: spec.code_dir, **({OPT: spec.opt_dir} if spec.opt_dir else {})}
         if spec.deps_dir is not None:
             folders[CONTAINER_DEPS] = spec.deps_dir
+        return self._folders(engine, folders, image)
+
+    def _folders(
+        self, engine: Engine, folders: Mapping[str, Path], image: str
+    ) -> dict[str, dict[str, str]]:
+        """Folders of this machine read-only at their places in the container."""
         if engine.local:  # a mount, so an edit shows at the next cold start (hot reload)
             return {str(path): {"bind": where, "mode": "ro"} for where, path in folders.items()}
         return {
@@ -212,7 +244,10 @@ def argv(spec: LaunchSpec) -> tuple[list[str] | None, list[str] | None]:
     """(command, entrypoint): a runtime's base image runs the handler; an image function runs
     its own CMD/ENTRYPOINT unless ImageConfig overrides them."""
     if (spec.runtime or "").startswith("provided") and not (spec.image_uri or spec.image_build):
-        return [], [provided_bootstrap(spec)]  # as Lambda: the function's own bootstrap
+        bootstrap = provided_bootstrap(spec)  # as Lambda: the function's own bootstrap
+        if spec.debug is not None and spec.debug.args:
+            return [], provided_entrypoint(bootstrap, spec.debug)
+        return [], [bootstrap]
     if not (spec.image_uri or spec.image_build):
         return [spec.handler or ""], None
     config = spec.image_config

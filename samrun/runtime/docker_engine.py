@@ -215,6 +215,12 @@ class Engine:
             self._argv[name] = argv
         return argv
 
+    def image_env(self, name: str) -> dict[str, str]:
+        """The image's own environment (its ENV lines), for a variable samrun extends."""
+        config = self.client.images.get(name).attrs.get("Config") or {}
+        pairs = (entry.partition("=") for entry in config.get("Env") or [])
+        return {key: value for key, _, value in pairs}
+
     def build_image(self, build: ImageBuild, architecture: str) -> str:
         """Build an image function's image from its Dockerfile (the engine's cache keeps it
         quick when nothing changed), tagged as `sam build` tags it."""

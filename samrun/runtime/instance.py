@@ -74,6 +74,7 @@ class Instance:
         # the init phase's lines, from the runtime's start (a spare's come before `start`)
         self._log: list[str] | None = []
         self._started = sandbox.started_at
+        self._deadline: asyncio.Timeout | None = None  # the init phase's or invocation's
         self._exit_watch = asyncio.get_running_loop().create_task(self._watch_exit())
 
     def on_output(self, line: str) -> None:
@@ -82,12 +83,12 @@ class Instance:
         if self._log is not None:
             self._log.append(line)
 
-    async def start(self, timeout_s: float, request_id: str = "") -> Outcome | None:
+    async def start(self, timeout_s: float | None, request_id: str = "") -> Outcome | None:
         """The init phase: None once the runtime asks for work, else the init failure, logged
         with Lambda's INIT_REPORT (and START / END / REPORT for the `request_id` it fails)."""
         status = "error"
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout_s) as self._deadline:
                 failure = await self.session.wait_ready()
         except TimeoutError:
             message = f"Init phase timed out after {timeout_s:.2f} seconds"
@@ -127,7 +128,7 @@ class Instance:
             f"Error Type: {error_type}"
         )
 
-    async def invoke(self, event: InvokeEvent, timeout_s: float) -> Outcome:
+    async def invoke(self, event: InvokeEvent, timeout_s: float | None) -> Outcome:
         self._log = []
         self._platform(
             "platform.start",
@@ -136,7 +137,7 @@ class Instance:
         )
         began = time.monotonic()
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout(timeout_s) as self._deadline:
                 reply = await self.session.invoke(event)
         except TimeoutError:
             elapsed = time.monotonic() - began
@@ -164,6 +165,17 @@ class Instance:
         outcome.log_lines = self._take_log()
         self.last_used = time.monotonic()
         return outcome
+
+    def suspend_timeout(self) -> bool:
+        """A debugger on a terminal holds the init phase or invocation in progress (runtime/
+        breakpoints.py): its deadline is lifted. False when none was running."""
+        if self._deadline is None or self._deadline.when() is None:
+            return False
+        try:
+            self._deadline.reschedule(None)
+        except RuntimeError:  # that phase is over
+            return False
+        return True
 
     async def stop(self) -> None:
         self.reusable = False

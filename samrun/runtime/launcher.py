@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from samrun.errors import InvalidRuntime
 from samrun.model import FunctionConfig, PackageType
+from samrun.runtime.breakpoints import TerminalLink
 from samrun.runtime.code import layer_folders, prepare_code, prepare_layers
+from samrun.runtime.debugging import DebugSpec, debug_command
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
 from samrun.runtime.instance import Instance, LineSink
 from samrun.runtime.lane import ENABLED as LANE_ENABLED
@@ -22,6 +25,7 @@ from samrun.runtime.server import RuntimeApiServer
 from samrun.runtime.session import RuntimeSession
 
 _instance_ids = itertools.count(1)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +43,7 @@ class HostContext:
     aws_credentials: Mapping[str, str] | None = None  # --aws-profile's, for functions
     containers: Backend | None = None  # runs PackageType Image functions, whatever `backend` is
     containers_problem: str = "no Docker engine was asked for"  # why `containers` is None
+    terminal: int | None = None  # `invoke` on a terminal: breakpoint() runs pdb on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +66,11 @@ class Launcher:
         env_overrides: Mapping[str, str],
         emit: LineSink,
         log_sink: Callable[[str, str], LineSink] | None = None,
+        debug: DebugSpec | None = None,
     ) -> None:
+        """`debug`: the function runs under its debugger (runtime/debugging.py)."""
         self.host = host
+        self.debug = debug
         self.function_name = function_name
         self.version = version
         self.config = config
@@ -116,6 +124,8 @@ class Launcher:
         if prepared.command.lane and LANE_ENABLED and not backend.provides_runtime:
             lane = await open_lane(session)  # the HTTP listener serves it too
             env.update(lane.environment())
+        terminal = TerminalLink(self._terminal(backend))
+        env.update(terminal.environment())
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
             argv=prepared.command.argv,
@@ -132,12 +142,17 @@ class Launcher:
             image_config=self.config.image_config,
             image_build=self.config.image_build,
             deps_dir=Path(deps) if (deps := self.config.code.dependencies) else None,
-            pass_fds=(lane.runtime_fd,) if lane is not None else (),
+            pass_fds=(
+                *((lane.runtime_fd,) if lane is not None else ()),
+                *terminal.fds,
+            ),
+            debug=self.debug if backend.provides_runtime else None,  # else in the command
         )
 
         async def close_listener() -> None:
             if lane is not None:
                 lane.close()
+            terminal.close()
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
 
@@ -161,6 +176,7 @@ class Launcher:
         finally:
             if lane is not None:
                 lane.handed_over()
+            terminal.handed_over()
         instance = Instance(
             instance_id=instance_id,
             version=self.version,
@@ -173,6 +189,7 @@ class Launcher:
             platform_info=(self.config.logging.system_log_level or "INFO").upper() != "WARN",
         )
         holder.append(instance)
+        terminal.watch(lambda: self._at_breakpoint(instance))
         if lane is not None and sandbox.runtime_lane is not None:
             try:  # (the instance exists first: a spare runs already, and may write)
                 await lane.adopt(sandbox.runtime_lane)
@@ -180,6 +197,21 @@ class Launcher:
                 await instance.stop()
                 raise
         return instance
+
+    def _terminal(self, backend: Backend) -> int | None:
+        """The terminal for breakpoint()'s pdb (runtime/breakpoints.py): for samrun's Python
+        runtime client, when no debugger was asked for."""
+        if self.debug is not None or backend.provides_runtime:
+            return None
+        return self.host.terminal if (self.config.runtime or "").startswith("python") else None
+
+    def _at_breakpoint(self, instance: Instance) -> None:
+        if instance.suspend_timeout():
+            logger.info(
+                "%s: stopped at a breakpoint: its %s s timeout is suspended for this invocation",
+                self.function_name,
+                self.config.timeout_s,
+            )
 
     def backend(self) -> Backend:
         """Image functions run in containers whatever --backend says; the rest on --backend."""
@@ -235,6 +267,8 @@ class Launcher:
         command = self.host.locator.command(
             self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
         )
+        if self.debug is not None and self.config.runtime is not None:
+            command = debug_command(self.config.runtime, command, self.debug)
         return PreparedCode(code_dir, opt_dir, command)
 
 

@@ -8,17 +8,20 @@ the laptop's limit, not Lambda's throttling, which the invoke path applies befor
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 
-from samrun.errors import BackendError, InvalidEntrypoint
+from samrun.errors import BackendError, InvalidEntrypoint, SamrunError
 from samrun.model import Function, FunctionConfig
 from samrun.runtime.instance import Instance, InstanceGone, Outcome, error_payload
 from samrun.runtime.launcher import Launcher
 from samrun.runtime.session import InvokeEvent
 
 ENTRYPOINT = "Runtime.InvalidEntrypoint"
+
+logger = logging.getLogger(__name__)
 
 
 class PoolRetired(Exception):
@@ -83,7 +86,7 @@ class InstancePool:
         capacity: SandboxCapacity,
         *,
         idle_ttl_s: float,
-        init_timeout_s: float,
+        init_timeout_s: float | None,
     ) -> None:
         self.launcher = launcher
         self.capacity = capacity
@@ -98,10 +101,21 @@ class InstancePool:
         self.retired = False  # a hot reload replaced this pool: it starts no new instance
         self._background: set[asyncio.Task[None]] = set()
         self.cold_starts = 0
+        # a debugged function runs one instance at a time, its timeouts suspended (debugging.py)
+        self._one_at_a_time = asyncio.Lock() if launcher.debug else None
+        if launcher.debug:
+            self.init_timeout_s = None
         capacity.pools.append(self)
 
     async def invoke(self, event: InvokeEvent) -> Outcome:
         """Run `event` on a warm instance, or on a new one; errors come back as outcomes."""
+        if self._one_at_a_time is None:
+            return await self._invoke(event)
+        async with self._one_at_a_time:  # a debugged function: one instance, calls wait for it
+            return await self._invoke(event)
+
+    async def _invoke(self, event: InvokeEvent) -> Outcome:
+        timeout_s = None if self.launcher.debug else self.launcher.config.timeout_s
         while True:
             instance, failure = await self._acquire(event.request_id)
             if instance is None:
@@ -109,7 +123,7 @@ class InstancePool:
                 return failure
             self.busy.add(instance)
             try:
-                return await instance.invoke(event, self.launcher.config.timeout_s)
+                return await instance.invoke(event, timeout_s)
             except InstanceGone:
                 continue  # it exited while idle, before the event reached it: run it elsewhere
             finally:
@@ -158,8 +172,23 @@ class InstancePool:
         self.capacity.notify()
         return None
 
+    async def start_debuggee(self) -> None:
+        """A debugged function's instance, started ahead of its first call (App.start_debugged)
+        unless one runs: its debugger listens from now on. A failure is logged as any init's."""
+        assert self._one_at_a_time is not None
+        async with self._one_at_a_time:
+            if self.live or self.retired:
+                return
+            try:
+                await self.prewarm()
+            except SamrunError as exc:
+                logger.error("%s: %s", self.launcher.function_name, exc)
+
     async def reap(self, now: float | None = None) -> None:
-        """Stop instances idle for longer than the idle lifetime."""
+        """Stop instances idle for longer than the idle lifetime (never a debugged one: a
+        debugger may be attached to it)."""
+        if self.launcher.debug:
+            return
         deadline = (now or time.monotonic()) - self.idle_ttl_s
         while self.idle and self.idle[0].last_used < deadline:
             await self.evict_oldest()
@@ -304,10 +333,18 @@ class PoolSet:
 
     async def _drain(self, pool: InstancePool) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + pool.launcher.config.timeout_s + pool.init_timeout_s + 1
+        init_s = pool.init_timeout_s if pool.init_timeout_s is not None else self._init_timeout_s
+        deadline = loop.time() + pool.launcher.config.timeout_s + init_s + 1
         while pool.idle:
             await pool.evict_oldest()
         while any(i not in pool.idle for i in pool.live) and loop.time() < deadline:
             await asyncio.sleep(0.02)  # busy instances release (and are discarded) on their own
+        if pool.launcher.debug and any(i not in pool.idle for i in pool.live):
+            logger.warning(  # a debugger holds it: the reload does not wait for ever
+                "%s: the instance a debugger holds is stopped: the reload replaced it; the next "
+                "one listens on %s again",
+                pool.launcher.function_name,
+                pool.launcher.debug.address,
+            )
         await pool.close()
         self.retired.discard(pool)

@@ -10,9 +10,12 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from samrun.model import ImageBuild, ImageConfig
+
+if TYPE_CHECKING:
+    from samrun.runtime.debugging import DebugSpec
 
 CONTAINER_DEPS = "/var/deps"  # where a container sees the function's built dependencies
 
@@ -38,6 +41,7 @@ class LaunchSpec:
     image_build: ImageBuild | None = None  # an image function built from its Dockerfile
     deps_dir: Path | None = None  # built dependencies (samrun.build), beside the code
     pass_fds: tuple[int, ...] = ()  # descriptors the runtime inherits (its lane, runtime/lane.py)
+    debug: DebugSpec | None = None  # a container starts its runtime under it (docker_debug.py)
 
 
 class Sandbox(Protocol):

@@ -486,6 +486,19 @@ function loop(handler) {
   });
 }
 
+// Started under the inspector (`samrun --debug`, samrun/runtime/debug_node.py) that could not
+// listen (its port is taken): node runs on without it, even with --inspect-brk. An init error
+// says so instead of a function that runs past every breakpoint.
+const InspectorUnavailable = runtimeError('InspectorUnavailable');
+function checkInspector() {
+  const flag = process.execArgv.find((arg) => /^--inspect(-brk|-wait)?(=|$)/.test(arg));
+  if (flag && !require('inspector').url()) {
+    const address = flag.includes('=') ? flag.split('=')[1] : '127.0.0.1:9229';
+    throw new InspectorUnavailable(`the Node.js inspector could not listen on ${address}: ` +
+      'is another program listening there? (give --debug another port)');
+  }
+}
+
 async function main() {
   patchConsole();
   process.on('uncaughtException', (error) => {
@@ -499,6 +512,7 @@ async function main() {
     onFatal(error, 128);
   });
   process.on('beforeExit', () => beforeExit());
+  checkInspector();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   const handler = await loadHandler(appRoot, process.env._HANDLER || '');
   if (MODERN && handler.length >= 3 && !handler[STREAMING]) {

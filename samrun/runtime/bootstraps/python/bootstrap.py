@@ -6,6 +6,7 @@ Runtime.HandlerNotFound, Runtime.MarshalError...), the same context object and l
 runs on any Python 3.9+, so each python3.X runtime can use that interpreter when it is installed.
 """
 
+import contextlib
 import decimal
 import importlib
 import json
@@ -19,6 +20,7 @@ import traceback
 
 API = "/2018-06-01/runtime"
 LANE = "_SAMRUN_RUNTIME_LANE"  # samrun's fast lane (samrun/runtime/lane.py): a descriptor
+TERMINAL = "_SAMRUN_TERMINAL"  # `samrun invoke` on a terminal (runtime/breakpoints.py): 2 fds
 
 
 class Fault(Exception):
@@ -219,6 +221,43 @@ def _is_unix_socket(fd):
         return probe.family == socket.AF_UNIX
     finally:
         probe.close()
+
+
+def terminal_breakpoints():
+    """`samrun invoke` on a terminal gave its terminal and a pipe (their variable gone before
+    any user code runs): breakpoint() runs pdb on that terminal, after telling samrun through
+    the pipe, which then lifts the timeout. A PYTHONBREAKPOINT the function sets wins."""
+    tty, _, paused = os.environ.pop(TERMINAL, "").partition(":")
+    if not (tty.isdigit() and paused.isdigit()):
+        return
+    tty, paused = int(tty), int(paused)
+    try:
+        os.set_inheritable(tty, False)  # the function's own child processes do not get them
+        os.set_inheritable(paused, False)
+    except OSError:
+        return
+    if os.environ.get("PYTHONBREAKPOINT") is None:
+        sys.breakpointhook = _TerminalDebugger(tty, paused).breakpoint
+
+
+class _TerminalDebugger:
+    def __init__(self, tty, paused):
+        self.tty = tty
+        self.paused = paused
+        self.files = None
+
+    def breakpoint(self, *args, **kwargs):
+        import pdb
+
+        with contextlib.suppress(OSError):
+            os.write(self.paused, b"p")
+        if self.files is None:  # a tty is not seekable: one file to read it, one to write it
+            self.files = (
+                open(self.tty, closefd=False),  # noqa: SIM115 (kept for the process's life)
+                open(self.tty, "w", buffering=1, closefd=False),  # noqa: SIM115
+            )
+        debugger = pdb.Pdb(stdin=self.files[0], stdout=self.files[1], nosigint=True)
+        debugger.set_trace(sys._getframe().f_back)
 
 
 class Context:
@@ -444,6 +483,7 @@ def handle(client, handler, headers, body):
 
 def main():
     client = connect()
+    terminal_breakpoints()
     sys.path.insert(0, os.environ.get("LAMBDA_TASK_ROOT", "."))
     setup_logging()
     try:
