@@ -244,6 +244,11 @@ def add_common(parser: argparse.ArgumentParser, *, template: bool = True) -> Non
     if template:
         parser.add_argument("template", nargs="?", help="template file (default: template.yaml)")
     parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="in a CDK project (cdk.json), the stack of cdk.out to run when it has several",
+    )
+    parser.add_argument(
         "--parameter-overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE"
     )
     parser.add_argument("--region", default=DEFAULT_REGION, help="AWS::Region (us-east-1)")
@@ -364,8 +369,8 @@ def add_function_filter(parser: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         metavar="NAME",
-        help="serve only these functions (logical id, FunctionName or Child/Function) and "
-        "what they need",
+        help="serve only these functions (logical id, FunctionName, Child/Function or a CDK "
+        "construct path or id) and what they need",
     )
 
 

@@ -136,6 +136,7 @@ class ImageBuild:
     dockerfile: str = "Dockerfile"  # relative to the context
     tag: str
     build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None  # a multi-stage build's stage (CDK's aws:asset:docker-build-target)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -209,6 +210,7 @@ class Function:
     function_url: FunctionUrl | None = None
     role: str | None = None
     build: BuildSpec | None = None  # Metadata BuildMethod (esbuild, makefile), when set
+    construct_path: str | None = None  # a CDK app's `aws:cdk:path` (MyStack/Handler/Resource)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -413,7 +415,29 @@ class AppGraph:
         for function in self.functions:
             if name in (function.name, function.logical_id):
                 return (function,)
-        return tuple(f for f in self.functions if bare_id(f.logical_id) == name)
+        nested = tuple(f for f in self.functions if bare_id(f.logical_id) == name)
+        if nested:
+            return nested
+        # a CDK app's function by its construct path (with or without the stack's name and the
+        # trailing `/Resource`), else by its construct id where that is unique, as SAM CLI does
+        by_path = tuple(f for f in self.functions if name in construct_names(f.construct_path)[0])
+        if by_path:
+            return by_path
+        return tuple(f for f in self.functions if name in construct_names(f.construct_path)[1])
+
+
+def construct_names(path: str | None) -> tuple[frozenset[str], frozenset[str]]:
+    """The names a CDK construct path gives a function: the paths (`MyStack/Api/Handler/Resource`,
+    `MyStack/Api/Handler`, `Api/Handler`), and the construct id (`Handler`)."""
+    if not path:
+        return frozenset(), frozenset()
+    parts = path.split("/")
+    if len(parts) > 1 and parts[-1] == "Resource":
+        parts = parts[:-1]
+    paths = {path, "/".join(parts)}
+    if len(parts) > 1:
+        paths.add("/".join(parts[1:]))
+    return frozenset(paths), frozenset({parts[-1]})
 
 
 def bare_id(logical_id: str) -> str | None:

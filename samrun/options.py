@@ -14,19 +14,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from samrun import cdk_project
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.runtime.debugging import DebugSpec, free_port, split_args
 
 
-def find_template(given: str | None) -> Path:
-    """TEMPLATE defaults to template.yaml, then template.yml, in the current folder (as SAM CLI)."""
+def find_template(given: str | None, stack: str | None = None) -> Path:
+    """TEMPLATE defaults to template.yaml, then template.yml, in the current folder (as SAM CLI);
+    in a CDK project (cdk.json), the template `cdk synth` wrote for the stack."""
     if given:
         path = Path(given)
+        if path.is_dir() and (path / "manifest.json").is_file():  # cdk.out itself
+            return cdk_project.assembly_template(path, stack)
+        if (
+            path.is_dir()
+            and cdk_project.is_cdk_project(path)
+            and not (path / "template.yaml").exists()
+        ):
+            return cdk_project.stack_template(path, stack)
         return path / "template.yaml" if path.is_dir() else path
     for name in ("template.yaml", "template.yml", "template.json"):
         if Path(name).exists():
             return Path(name)
+    if cdk_project.is_cdk_project(Path()):
+        return cdk_project.stack_template(Path(), stack)
     return Path("template.yaml")
 
 
@@ -161,7 +173,9 @@ def _port(text: str, flag: str) -> int:
 
 def build_config(args: argparse.Namespace) -> Config:
     return Config(
-        template=find_template(getattr(args, "template", None)).resolve(),
+        template=find_template(
+            getattr(args, "template", None), getattr(args, "stack", None)
+        ).resolve(),
         host=getattr(args, "host", "127.0.0.1"),
         port=getattr(args, "port", 3000),
         invoke_port=getattr(args, "invoke_port", 3001),

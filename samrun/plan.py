@@ -29,6 +29,22 @@ def _destination(dest: Destination | None) -> dict[str, str] | None:
 
 
 def _function(function: Function) -> dict[str, Any]:
+    document = _function_fields(function)
+    if function.construct_path:
+        document["construct_path"] = function.construct_path
+    build = function.config.image_build
+    if build is not None:
+        document["image_build"] = {
+            "context": build.context,
+            "dockerfile": build.dockerfile,
+            "tag": build.tag,
+            "build_args": dict(build.build_args),
+            "target": build.target,
+        }
+    return document
+
+
+def _function_fields(function: Function) -> dict[str, Any]:
     config = function.config
     invoke = function.invoke_config
     pref = function.deployment_preference
@@ -281,23 +297,42 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _code_cell(function: Mapping[str, Any]) -> Any:
+    """The code, and for an image built here the Dockerfile it is built from."""
+    build = function.get("image_build")
+    if build is None:
+        return function["code_uri"]
+    return f"{function['code_uri']} (built from {build['context']}/{build['dockerfile']})"
+
+
 def plan_table(graph: AppGraph) -> str:
     """A readable plan: one aligned table per non-empty section."""
     doc = plan_document(graph)
     out: list[str] = []
+    functions = doc["functions"]
+    cdk = any("construct_path" in f for f in functions)  # a CDK app: its construct paths too
     out += _table(
         "Functions",
-        ["NAME", "RUNTIME", "HANDLER", "MEMORY", "TIMEOUT", "CODE"],
+        [
+            "NAME",
+            *(["CONSTRUCT"] if cdk else []),
+            "RUNTIME",
+            "HANDLER",
+            "MEMORY",
+            "TIMEOUT",
+            "CODE",
+        ],
         [
             (
                 f["name"],
+                *([f.get("construct_path")] if cdk else []),
                 f["runtime"] or f["package_type"],
                 f["handler"],
                 f["memory_mb"],
                 f["timeout_s"],
-                f["code_uri"],
+                _code_cell(f),
             )
-            for f in doc["functions"]
+            for f in functions
         ],
     )
     out += _table(

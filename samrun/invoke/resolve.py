@@ -24,6 +24,7 @@ from samrun.model import (
     Unavailable,
     Version,
     bare_id,
+    construct_names,
 )
 
 NESTED_NAME = re.compile(r"[A-Za-z0-9]+(?:/[A-Za-z0-9]+)+")
@@ -88,6 +89,12 @@ class FunctionDirectory:
                     self._functions[bare] = found[0]
                 else:
                     self._ambiguous[bare] = sorted(f.logical_id for f in found)
+        for function in graph.functions:  # a CDK app's construct paths and ids, where unique
+            paths, ids = construct_names(function.construct_path)
+            for name in sorted(paths | ids):
+                found = graph.functions_named(name)
+                if name not in self._functions and len(found) == 1:
+                    self._functions[name] = found[0]
         for version in graph.versions:
             self.versions.setdefault((version.function, version.version), version)
         for alias in graph.aliases:

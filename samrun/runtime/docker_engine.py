@@ -237,6 +237,7 @@ class Engine:
                     dockerfile=build.dockerfile,
                     tag=build.tag,
                     buildargs=dict(build.build_args),
+                    target=build.target,
                     platform=PLATFORM.get(architecture),
                     rm=True,
                     pull=False,

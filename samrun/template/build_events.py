@@ -182,6 +182,30 @@ def _buckets(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[
             )
 
 
+def _cdk_bucket_notifications(
+    ctx: BuildContext, lid: str, props: Mapping[str, Any]
+) -> Iterator[PushSource]:
+    """CDK's `bucket.addEventNotification`: a custom resource that puts the bucket's
+    notification configuration (the S3 API's spelling) when deployed; realised as the bucket's
+    own NotificationConfiguration is."""
+    config = ctx.resolve(props.get("NotificationConfiguration") or {}, lid, "Notification")
+    bucket = ctx.resolve(props.get("BucketName"), lid, "BucketName")
+    if not isinstance(config, dict) or bucket is None or is_unresolved(bucket):
+        return
+    for item in config.get("LambdaFunctionConfigurations", []) or []:
+        target = ctx.function_target(item.get("LambdaFunctionArn"))
+        if target:
+            details = {"event": item.get("Events"), "filter": item.get("Filter", {})}
+            yield PushSource(
+                function=target[0],
+                qualifier=target[1],
+                type="s3",
+                source=as_text(bucket),
+                details=details,
+                logical_id=lid,
+            )
+
+
 def _subscriptions(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterator[PushSource]:
     if as_text(ctx.prop(lid, props, "Protocol", "")) != "lambda":
         return
@@ -253,6 +277,7 @@ def _user_pools(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> Iterat
 _PUSH: dict[str, Callable[[BuildContext, str, Mapping[str, Any]], Iterator[PushSource]]] = {
     "AWS::Events::Rule": _rules,
     "AWS::S3::Bucket": _buckets,
+    "Custom::S3BucketNotifications": _cdk_bucket_notifications,
     "AWS::SNS::Subscription": _subscriptions,
     "AWS::Logs::SubscriptionFilter": _log_filters,
     "AWS::IoT::TopicRule": _topic_rules,

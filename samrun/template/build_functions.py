@@ -32,6 +32,7 @@ from samrun.model import (
     Version,
     is_unresolved,
 )
+from samrun.template.cdk import construct_path, docker_asset
 from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
 from samrun.template.layer_map import mapped as layer_map_entry
@@ -91,7 +92,7 @@ def build_layers(ctx: BuildContext) -> tuple[Layer, ...]:
                 logical_id=ctx.source_id(lid) or lid,
                 name=ctx.table.name(lid),
                 arn=as_text(ctx.table.ref(lid)),
-                code=ctx.code(ctx.prop(lid, props, "Content"), lid),
+                code=ctx.code(ctx.prop(lid, props, "Content"), lid, "Content"),
                 compatible_runtimes=_text_list(ctx.prop(lid, props, "CompatibleRuntimes")),
                 compatible_architectures=_text_list(
                     ctx.prop(lid, props, "CompatibleArchitectures")
@@ -129,6 +130,9 @@ def _config(
     code = ctx.code(ctx.prop(lid, props, "Code"), lid)
     if package_type is PackageType.IMAGE and code.image_uri is None:
         code = Code(image_uri=code.remote)
+    image_build = _image_build(ctx, lid) if package_type is PackageType.IMAGE else None
+    if image_build is not None:  # built here (a CDK asset's ImageUri names its ECR repository)
+        code = Code(image_uri=image_build.tag)
     env = ctx.prop(lid, props, "Environment", {}) or {}
     variables = env.get("Variables", {}) if isinstance(env, dict) else {}
     by_arn = {layer.arn: layer for layer in layers}
@@ -166,7 +170,7 @@ def _config(
         if isinstance(image, dict)
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
-        image_build=_image_build(ctx, lid) if package_type is PackageType.IMAGE else None,
+        image_build=image_build,
     )
 
 
@@ -174,6 +178,15 @@ def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:
     """`Metadata` Dockerfile/DockerContext/DockerTag/DockerBuildArgs, as `sam build` reads them."""
     resource = ctx.sam_resources.get(lid) or ctx.resources.get(lid) or {}
     metadata = resource.get("Metadata") if isinstance(resource, dict) else None
+    docker = docker_asset(resource, ctx.base_dir)
+    if docker is not None:  # a CDK image asset: built as `sam build` builds a Dockerfile
+        return ImageBuild(
+            context=str(docker.context),
+            dockerfile=docker.dockerfile,
+            tag=f"{lid.lower()}:latest",
+            build_args=docker.build_args,
+            target=docker.target,
+        )
     tag = image_tag(lid, metadata)
     if tag is None or not isinstance(metadata, dict):
         return None
@@ -292,6 +305,7 @@ def build_functions(ctx: BuildContext, layers: tuple[Layer, ...]) -> tuple[Funct
                 function_url=urls.get(name),
                 role=None if role is None or is_unresolved(role) else as_text(role),
                 build=build_spec(ctx, lid),
+                construct_path=construct_path(ctx.resources.get(lid)),
             )
         )
     return tuple(functions)

@@ -15,6 +15,7 @@ from typing import Any
 
 from samrun.errors import Location, TemplateError
 from samrun.model import Code, NotRun, Unavailable, is_unresolved
+from samrun.template.cdk import asset_path
 from samrun.template.intrinsics import NO_VALUE, IntrinsicError, Resolver, as_text
 from samrun.template.refs import ResourceTable
 from samrun.template.sam import Placeholders
@@ -173,8 +174,12 @@ class BuildContext:
             qualifier = rest or None
         return (name, qualifier) if name in self.function_names else None
 
-    def code(self, value: Any, logical_id: str) -> Code:
-        """A function's Code / a layer's Content, with placeholders mapped back to local paths."""
+    def code(self, value: Any, logical_id: str, prop: str = "Code") -> Code:
+        """A function's Code / a layer's Content, with placeholders mapped back to local paths;
+        a CDK asset's local copy (`aws:asset:path`) wins over its bootstrap-bucket address."""
+        asset = asset_path(self.resources.get(logical_id), prop, self.base_dir)
+        if asset is not None:
+            return Code(path=str(asset))
         if isinstance(value, str):  # `aws cloudformation package` input: a local path
             return Code(path=str((self.base_dir / value).resolve()))
         if not isinstance(value, dict):

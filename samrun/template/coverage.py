@@ -40,6 +40,7 @@ REALISED: Mapping[str, str] = {
     "AWS::Events::Rule": "schedules and push sources",
     "AWS::Scheduler::Schedule": "schedules",
     "AWS::Logs::SubscriptionFilter": "push sources",
+    "Custom::S3BucketNotifications": "push sources (CDK's bucket notifications)",
     "AWS::IoT::TopicRule": "push sources",
     "AWS::Cognito::UserPool": "push sources (its Lambda triggers)",
     "AWS::ApiGateway::RestApi": "API routes",
@@ -85,7 +86,13 @@ NOT_ENFORCED: Mapping[str, str] = {
 }
 """Access-control types: accepted and named once per type, never enforced."""
 
-REASONS: Mapping[str, str] = {}
+REASONS: Mapping[str, str] = {
+    "AWS::CDK::Metadata": "CDK's usage report: nothing to run locally",
+    "Custom::LogRetention": "CDK's log retention custom resource: logs stay local",
+    "Custom::S3AutoDeleteObjects": "CDK's auto-delete custom resource: runs only on stack delete",
+    "Custom::CDKBucketDeployment": "CDK's bucket deployment custom resource: not uploaded locally",
+}
+"""Why a resource type that samrun does not run needs nothing locally (CDK's additions)."""
 
 SAM_EVENTS: Mapping[str, str | None] = {
     "Api": "routes",

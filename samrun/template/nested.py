@@ -1,5 +1,6 @@
 """Nested applications: an AWS::Serverless::Application or AWS::CloudFormation::Stack whose
-template is a local file runs as part of the app, as SAM CLI runs it.
+template is a local file (or a CDK nested stack's cdk.out asset) runs as part of the app, as
+SAM CLI runs it.
 
 The child is compiled on its own (its Parameters from the parent, its physical names prefixed
 so they do not meet the parent's), its Outputs become the parent's `!GetAtt Child.Outputs.X`,
@@ -16,6 +17,7 @@ from typing import Any
 
 from samrun.errors import TemplateError
 from samrun.model import AppGraph, is_unresolved
+from samrun.template.cdk import asset_path
 from samrun.template.context import BuildContext
 from samrun.template.intrinsics import as_text
 from samrun.template.sam import PLACEHOLDER_BUCKET
@@ -53,7 +55,9 @@ def load_children(ctx: BuildContext, load: ChildLoader, chain: tuple[Path, ...])
     children = []
     for lid, props in ctx.of_type("AWS::CloudFormation::Stack"):
         url = ctx.prop(lid, props, "TemplateURL")
-        path = _local_template(ctx, url)
+        # a CDK nested stack: its template is a cdk.out asset (aws:asset:path), not the S3 URL
+        path = asset_path(ctx.resources.get(lid), "TemplateURL", ctx.base_dir)
+        path = path or _local_template(ctx, url)
         source = ctx.source_id(lid) or lid
         if path is None or not path.is_file():
             where = "SAR application " + str(url).removeprefix(SAR_SCHEME)

@@ -14,6 +14,7 @@ from typing import Any
 
 from samrun.errors import Location, TemplateError
 from samrun.model import UNRESOLVED_PREFIX, is_unresolved
+from samrun.template.cdk import asset_parameter
 
 ParamValue = str | list[str]
 
@@ -120,6 +121,8 @@ def resolve_parameters(
             text = str(overrides[name])
         elif "Default" in spec:
             text = _text(spec["Default"])
+        elif (stand_in := asset_parameter(name)) is not None:  # CDK v1: `cdk deploy` sets it
+            text = stand_in
         elif missing is not None:
             missing.append(name)
             kind = str(spec.get("Type", "String"))

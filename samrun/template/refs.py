@@ -8,6 +8,7 @@ refers back to itself through other names is a circular reference, reported as s
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -102,6 +103,8 @@ class ResourceTable:
             return f"{self.prefix}{logical_id}".lower()
         if kind == "AWS::SQS::Queue" and as_text(props.get("FifoQueue")).lower() == "true":
             return f"{self.prefix}{logical_id}.fifo"
+        if kind == "AWS::Lambda::Function":
+            return _function_name(f"{self.prefix}{logical_id}")
         return f"{self.prefix}{logical_id}"
 
     def version_number(self, logical_id: str) -> str:
@@ -304,3 +307,12 @@ _BUILDERS: dict[str, Callable[[ResourceTable, str, Mapping[str, Any]], Values]] 
     "AWS::ElasticLoadBalancingV2::Listener": _elb("listener/app"),
     "AWS::ElasticLoadBalancingV2::ListenerRule": _elb("listener-rule/app"),
 }
+
+
+def _function_name(generated: str) -> str:
+    """A generated function name within Lambda's 64 characters (a CDK nested stack's ids are
+    long), kept unique by a digest of the whole, as CloudFormation shortens generated names."""
+    if len(generated) <= 64:
+        return generated
+    digest = hashlib.sha256(generated.encode()).hexdigest()[:10]
+    return f"{generated[:53]}-{digest}"

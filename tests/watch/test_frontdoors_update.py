@@ -14,6 +14,8 @@ from tests.watch.test_reload_parts import function
 
 
 class NamingInvoker:
+    debugged: frozenset[str] = frozenset()  # no function under a debugger
+
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         body = json.dumps({"statusCode": 200, "body": request.function})
         return InvokeResult(request_id="r", payload=body.encode(), executed_version="$LATEST")
