@@ -29,7 +29,7 @@ ADDRESS = re.compile(r"samrun: (.+?) on (http://[\d.]+:\d+)")
 class SamrunProcess:
     """A running `samrun up`, with its output collected line by line as it arrives."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, ready_timeout: float = 60) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "samrun", *args],
             cwd=cwd,
@@ -42,7 +42,7 @@ class SamrunProcess:
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.lambda_endpoint = self.wait_for(READY, timeout=60).group(1)
+        self.lambda_endpoint = self.wait_for(READY, timeout=ready_timeout).group(1)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -114,7 +114,9 @@ class SamrunProcess:
                 self.process.stdout.close()
 
 
-def start_up(template: Path, state_dir: Path, *extra: str) -> SamrunProcess:
+def start_up(
+    template: Path, state_dir: Path, *extra: str, ready_timeout: float = 60
+) -> SamrunProcess:
     """`samrun up TEMPLATE` on free ports with its own state folder, as the tests run it."""
     args = [
         "up",
@@ -127,7 +129,7 @@ def start_up(template: Path, state_dir: Path, *extra: str) -> SamrunProcess:
         str(state_dir),
         *extra,
     ]
-    return SamrunProcess(args, cwd=template.parent)
+    return SamrunProcess(args, cwd=template.parent, ready_timeout=ready_timeout)
 
 
 @pytest.fixture
@@ -135,8 +137,9 @@ def samrun_up(tmp_path: Path) -> Iterator[object]:
     """Factory: `samrun_up(template, *extra_args)` starts a server and stops it after the test."""
     started: list[SamrunProcess] = []
 
-    def start(template: Path, *extra: str) -> SamrunProcess:
-        server = start_up(template, tmp_path / ".samrun", *extra)
+    def start(template: Path, *extra: str, ready_timeout: float = 60) -> SamrunProcess:
+        """`ready_timeout`: longer for an app whose build installs a tool (esbuild) first."""
+        server = start_up(template, tmp_path / ".samrun", *extra, ready_timeout=ready_timeout)
         started.append(server)
         return server
 

@@ -39,6 +39,9 @@ Resources:
           Properties:
             Path: /hello
             Method: post
+"""
+
+TYPED_FUNCTION = """\
   Typed:
     Type: AWS::Serverless::Function
     Properties:
@@ -84,13 +87,21 @@ def marked_line(source: str) -> int:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Path:
+    """Hello alone: nothing to build, so `up` is ready at once."""
     (tmp_path / "hello").mkdir()
     (tmp_path / "hello" / "app.js").write_text(HELLO)
-    (tmp_path / "typed").mkdir()
-    (tmp_path / "typed" / "app.ts").write_text(TYPED)
     template = tmp_path / "template.yaml"
     template.write_text(TEMPLATE)
     return template
+
+
+@pytest.fixture
+def typed_app(app: Path) -> Path:
+    """Hello and Typed, an esbuild function (its first build installs esbuild from npm)."""
+    (app.parent / "typed").mkdir()
+    (app.parent / "typed" / "app.ts").write_text(TYPED)
+    app.write_text(TEMPLATE + TYPED_FUNCTION)
+    return app
 
 
 def post(url: str, payload: object) -> tuple[int, Any]:
@@ -161,14 +172,15 @@ async def test_breakpoint_in_a_handler_behind_an_api_route(app: Path, samrun_up:
 
 
 async def test_breakpoint_in_typescript_through_the_esbuild_source_map(
-    app: Path, samrun_up: Any
+    typed_app: Path, samrun_up: Any
 ) -> None:
     """A debugged esbuild function is bundled with a source map naming the user's .ts file
     (not a copy), unminified; its instance starts with `up`, so a debugger attaches before the
     first call; a breakpoint on a TypeScript line (mapped as a debugger maps it) pauses there,
     its locals keep their names, and stack traces name the .ts file."""
+    app = typed_app
     before = sorted(p.name for p in (app.parent / "typed").iterdir())
-    server = samrun_up(app, "--debug", "Typed")
+    server = samrun_up(app, "--debug", "Typed", ready_timeout=300)
     port = inspector_port(server, "Typed")
     source = (app.parent / "typed" / "app.ts").resolve()
     session = await CdpSession.attach(port)

@@ -90,7 +90,7 @@ def test_up_lists_triggers_and_next_firings(server: SamrunProcess) -> None:
     assert "on-upload  s3 Uploads" in text
     assert "running" in text
     assert server.wait_for(
-        r"schedule TickerNightly\s+cron\(30 2 \* \* \? \*\) Europe/Paris\s+next "
+        r"schedule TickerNightly\s+cron\(30 2 29 2 \? \*\) Europe/Paris\s+next 2028-02-29"
     )
     assert server.wait_for(r"schedule TickerPaused\s+rate\(1 minute\)\s+disabled")
 
