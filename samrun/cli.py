@@ -20,19 +20,10 @@ from samrun.options import build_config
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from samrun.plan import plan_document, plan_table
-    from samrun.selection import select_functions
-    from samrun.template import load_graph
+    from samrun.selection import load_selected
 
     config = build_config(args)
-    graph = load_graph(
-        config.template,
-        parameter_overrides=config.parameter_overrides,
-        region=config.region,
-        account_id=config.account_id,
-        cache_dir=config.state_dir / "cache",
-        layer_map=config.layer_map,
-    )
-    graph = select_functions(graph, config.functions)
+    graph = load_selected(config)
     if args.json:
         document = plan_document(graph)
         found = args.samconfig
@@ -108,17 +99,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 def cmd_debug_config(args: argparse.Namespace) -> int:
     from samrun.debug_config import debug_config
-    from samrun.template import load_graph
+    from samrun.selection import load_selected
 
     config = build_config(args)
-    graph = load_graph(
-        config.template,
-        parameter_overrides=config.parameter_overrides,
-        region=config.region,
-        account_id=config.account_id,
-        cache_dir=config.state_dir / "cache",
-        layer_map=config.layer_map,
-    )
+    graph = load_selected(config)
     output = debug_config(
         graph,
         config.template,

@@ -26,7 +26,7 @@ from samrun.observe.logs import setup_logging
 from samrun.observe.not_run import not_run_lines
 from samrun.runtime.breakpoints import open_terminal
 from samrun.runtime.host_limits import raise_fd_limit
-from samrun.selection import select_functions
+from samrun.selection import load_selected
 from samrun.state_lock import holder, lock_state_dir, try_lock_state_dir, unlock_state_dir
 
 if TYPE_CHECKING:
@@ -45,19 +45,7 @@ def run_loop(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def load(config: Config) -> AppGraph:
-    """The app's graph, cut down to `--function`'s functions when it names some."""
-    from samrun.template import load_graph
-
-    graph = load_graph(
-        config.template,
-        parameter_overrides=config.parameter_overrides,
-        region=config.region,
-        account_id=config.account_id,
-        cache_dir=config.state_dir / "cache",
-        layer_map=config.layer_map,
-    )
-    return select_functions(graph, config.functions)
+load = load_selected  # the app's graph, as the command line asks for it
 
 
 def build(config: Config, graph: AppGraph, progress: Progress | None = None) -> AppGraph:

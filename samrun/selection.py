@@ -13,10 +13,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.model import AppGraph, NotRun
 
 REASON = "not among --function"
+
+
+def load_selected(config: Config) -> AppGraph:
+    """The app's graph as the command line asks for it: the template loaded with its
+    parameters, cut down to `--function`'s functions when it names some."""
+    from samrun.template import load_graph  # (the SAM transform is imported only when needed)
+
+    graph = load_graph(
+        config.template,
+        parameter_overrides=config.parameter_overrides,
+        region=config.region,
+        account_id=config.account_id,
+        cache_dir=config.state_dir / "cache",
+        layer_map=config.layer_map,
+    )
+    return select_functions(graph, config.functions)
 
 
 def select_functions(graph: AppGraph, names: Sequence[str]) -> AppGraph:
