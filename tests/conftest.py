@@ -100,13 +100,14 @@ class SamrunProcess:
             ),
         )
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 45) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()  # reaped here, never left to a later test's garbage collection
             raise AssertionError("samrun did not stop within the deadline") from None
         finally:
             self._reader.join(timeout)

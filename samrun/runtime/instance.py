@@ -66,6 +66,7 @@ class Instance:
         self.reusable = True
         self.last_used = time.monotonic()
         self.init_duration_ms: float | None = None
+        self._suppressed_init_s = 0.0  # a retried init's time, counted in the first invocation
         self.invocations = 0  # events this instance has answered
         self._close_listener = close_listener
         self._emit = emit
@@ -83,19 +84,39 @@ class Instance:
         if self._log is not None:
             self._log.append(line)
 
-    async def start(self, timeout_s: float | None, request_id: str = "") -> Outcome | None:
+    async def start(
+        self, timeout_s: float | None, request_id: str = "", *, retried: bool = False
+    ) -> Outcome | None:
         """The init phase: None once the runtime asks for work, else the init failure, logged
-        with Lambda's INIT_REPORT (and START / END / REPORT for the `request_id` it fails)."""
+        with Lambda's INIT_REPORT (and START / END / REPORT for the `request_id` it fails).
+
+        `retried`: a timeout here is not the invocation's end, Lambda retries the init phase
+        in the invocation (`retry`), so it reports only the INIT_REPORT."""
+        return await self._init(timeout_s, request_id, "init", retried)
+
+    async def retry(self, timeout_s: float | None, request_id: str) -> Outcome | None:
+        """The init phase Lambda retries at the first invocation after a timed-out one, under
+        the function's timeout: its time counts in the invocation's (no Init Duration)."""
+        failure = await self._init(timeout_s, request_id, "invoke", False)
+        if failure is None:
+            self._suppressed_init_s = (self.init_duration_ms or 0) / 1000
+            self.init_duration_ms = None
+        return failure
+
+    async def _init(
+        self, timeout_s: float | None, request_id: str, phase: str, retried: bool
+    ) -> Outcome | None:
         status = "error"
         try:
             async with asyncio.timeout(timeout_s) as self._deadline:
                 failure = await self.session.wait_ready()
         except TimeoutError:
-            message = f"Init phase timed out after {timeout_s:.2f} seconds"
-            outcome = await self._fail(protocol.TIMEOUT, message, "")
+            limit = "Init phase" if phase == "init" else "Task"
+            message = f"{limit} timed out after {timeout_s:.2f} seconds"
+            outcome = await self._fail(protocol.TIMEOUT, message, request_id)
             status = "timeout"
         except SessionClosed:
-            outcome = await self._fail(*self._death(), "")
+            outcome = await self._fail(*self._death(), request_id)
         else:
             self.init_duration_ms = (time.monotonic() - self._started) * 1000
             if failure is None:
@@ -104,17 +125,18 @@ class Instance:
                 return None
             await self.stop()
             outcome = Outcome(payload=failure.payload, error_type=failure.error_type)
-        self._init_report(outcome, status, request_id)
+        retried = retried and status == "timeout"
+        self._init_report(outcome, status, phase, "" if retried else request_id)
         outcome.log_lines = self._take_log()
         return outcome
 
-    def _init_report(self, outcome: Outcome, status: str, request_id: str) -> None:
+    def _init_report(self, outcome: Outcome, status: str, phase: str, request_id: str) -> None:
         """Lambda's platform lines for a failed init: INIT_REPORT, then the invocation it
         failed (on-demand), reported with the same status and error type."""
         elapsed = (time.monotonic() - self._started) * 1000
         error_type = valid_error_type(outcome.error_type or "")
         self.emit_platform(
-            f"INIT_REPORT Init Duration: {elapsed:.2f} ms\tPhase: init\tStatus: {status}\t"
+            f"INIT_REPORT Init Duration: {elapsed:.2f} ms\tPhase: {phase}\tStatus: {status}\t"
             f"Error Type: {error_type}"
         )
         if not request_id:
@@ -135,7 +157,10 @@ class Instance:
             {"requestId": event.request_id, "version": self.version},
             f"START RequestId: {event.request_id} Version: {self.version}",
         )
-        began = time.monotonic()
+        began = time.monotonic() - self._suppressed_init_s
+        if timeout_s is not None:
+            timeout_s -= self._suppressed_init_s
+        self._suppressed_init_s = 0.0
         try:
             async with asyncio.timeout(timeout_s) as self._deadline:
                 reply = await self.session.invoke(event)

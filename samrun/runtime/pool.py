@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from samrun.errors import BackendError, InvalidEntrypoint, SamrunError
 from samrun.model import Function, FunctionConfig
+from samrun.runtime import protocol
 from samrun.runtime.instance import Instance, InstanceGone, Outcome, error_payload
 from samrun.runtime.launcher import Launcher
 from samrun.runtime.session import InvokeEvent
@@ -226,7 +227,29 @@ class InstancePool:
     async def _cold_start(
         self, request_id: str, initialization_type: str = "on-demand"
     ) -> tuple[Instance | None, Outcome | None]:
-        """Start an instance in the slot the caller reserved."""
+        """Start an instance in the slot the caller reserved. An invocation's init phase that
+        outlasts its limit is retried in the invocation, under the function's timeout, as
+        Lambda retries it."""
+        instance, failure = await self._launch(request_id, initialization_type)
+        if instance is None:
+            return None, failure
+        retried = bool(request_id) and self.init_timeout_s is not None
+        failure = await instance.start(self.init_timeout_s, request_id, retried=retried)
+        if retried and failure is not None and failure.error_type == protocol.TIMEOUT:
+            self.live.discard(instance)  # stopped: its slot goes to the retry
+            instance, failure = await self._launch(request_id, initialization_type)
+            if instance is None:
+                return None, failure
+            failure = await instance.retry(self.launcher.config.timeout_s, request_id)
+        if failure is not None:
+            await self._discard(instance)
+            return None, failure
+        return instance, None
+
+    async def _launch(
+        self, request_id: str, initialization_type: str
+    ) -> tuple[Instance | None, Outcome | None]:
+        """A new instance, live in the caller's slot (released when it cannot start)."""
         try:
             instance = await self.launcher.launch(initialization_type)
         except InvalidEntrypoint as exc:
@@ -238,10 +261,6 @@ class InstancePool:
             raise
         self.live.add(instance)
         self.cold_starts += 1
-        failure = await instance.start(self.init_timeout_s, request_id)
-        if failure is not None:
-            await self._discard(instance)
-            return None, failure
         return instance, None
 
     async def _release(self, instance: Instance) -> None:
