@@ -18,6 +18,10 @@
   (1769 MB) and at 128 MB; before (SAMRUN_PYTHON_BYTECODE=off: the SDK compiled from source at
   every cold start) and after (the SDK compiled once per Python in the user cache, a fresh one
   here, so the after's ready time includes that compile)
+- `ruby` (issue 22): the cold start of fresh no-op ruby3.3 functions on the machine's `ruby`,
+  beside `ruby -e 0` in the same run (bench/ruby_bench.py)
+- `java` (issue 22): the cold start of fresh no-op java17 functions on the machine's JDK, beside
+  the JVM's own start (`java -version`) in the same run (bench/java_bench.py)
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
+from bench import java_bench, ruby_bench
 from bench.invoke_bench import READY, percentile, up_command
 from bench.plan_bench import write_template
 
@@ -348,10 +353,14 @@ def sdk_cold_starts() -> dict[str, Any]:
 
 
 def run() -> dict[str, object]:
-    parts = os.environ.get("SAMRUN_COLD_PARTS", "cold,sdk,up,memory").split(",")
+    parts = os.environ.get("SAMRUN_COLD_PARTS", "cold,sdk,up,memory,ruby,java").split(",")
     figures: dict[str, object] = {"load_average": os.getloadavg()[0]}
     if "cold" in parts:
         figures["cold_start"] = cold_starts()
+    if "ruby" in parts:  # ruby3.3 on the machine's ruby, beside `ruby -e 0` (bench/ruby_bench.py)
+        figures["ruby_cold_start"] = ruby_bench.cold_starts()
+    if "java" in parts:  # java17 on the machine's JDK, beside `java -version` (java_bench.py)
+        figures["java_cold_start"] = java_bench.cold_starts()
     if "up" in parts:
         figures["up_200_functions"] = up_time()
     if "sdk" in parts:

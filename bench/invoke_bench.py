@@ -6,6 +6,8 @@
 - cold start: first-invocation latency of fresh functions, minus a warm invocation, against the
   bare start of the same interpreter (target: <= 150 ms over it)
 - the same function behind an HTTP API route (GET /noop): warm p50/p99, 4 and 16 clients
+- a no-op ruby3.3 function's warm p50/p99 on the machine's `ruby` (bench/ruby_bench.py)
+- a no-op java17 function's warm p50/p99 on the machine's JDK (bench/java_bench.py)
 - the floor (bench/floor.py): the same client against a bare aiohttp + uvloop echo server, in the
   same run, and each samrun figure as a ratio to it (issue 15: ratios survive a noisy machine)
 
@@ -228,6 +230,12 @@ def run() -> dict[str, object]:
     warm_128 = measure_app(128, lambda endpoint, _: warm_latency(lambda_url(endpoint)))
     figures["warm_at_128_mb"] = {key: round(value, 3) for key, value in warm_128.items()}
     figures["floor"] = floor
+    from bench import ruby_bench  # (it measures with this module's helpers)
+
+    figures["ruby3.3_warm"] = ruby_bench.warm()
+    from bench import java_bench  # (the same)
+
+    figures["java17_warm"] = java_bench.warm()
     figures["x_floor"] = {
         "lambda_api": ratios(figures, floor),
         "http_api_route": ratios(figures["http_api_route"], floor),

@@ -72,9 +72,12 @@ def make_backend(name: str, state_dir: Path) -> Backend:
     raise SamrunError(f"backend {name!r} is not available yet; use --backend process")
 
 
-def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
-    """The docker backend: for every function with --backend docker, else for image functions."""
-    if config.backend != "docker" and not image_functions(graph):
+def make_containers(
+    config: Config, graph: AppGraph, locator: RuntimeLocator | None = None
+) -> DockerBackend | None:
+    """The docker backend: for every function with --backend docker, else for image functions
+    and those whose runtime this machine has no interpreter for (`locator.missing`)."""
+    if config.backend != "docker" and not container_functions(graph, locator):
         return None
     from samrun.runtime.docker import DockerBackend
     from samrun.runtime.docker_engine import app_label
@@ -90,6 +93,17 @@ def make_containers(config: Config, graph: AppGraph) -> DockerBackend | None:
 
 def image_functions(graph: AppGraph) -> list[str]:
     return [f.name for f in graph.functions if f.config.package_type is PackageType.IMAGE]
+
+
+def container_functions(graph: AppGraph, locator: RuntimeLocator | None) -> list[str]:
+    """The functions that run in containers on the process backend: image functions, and
+    those whose runtime the machine lacks (samrun.placement left in only those an engine runs)."""
+    return [
+        f.name
+        for f in graph.functions
+        if f.config.package_type is PackageType.IMAGE
+        or (locator is not None and locator.missing(f.config.runtime) is not None)
+    ]
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -165,7 +179,13 @@ class App:
         `terminal`: `invoke`'s, where breakpoint() runs pdb (runtime/breakpoints.py)."""
         self.config = config
         self.graph = graph
-        self.containers = make_containers(config, graph)
+        self.locator = RuntimeLocator(
+            config.host_env,
+            config.state_dir / "python-sdk",
+            node_sdk_folder(config.state_dir, config.node_sdk_dir),
+            bytecode.cache_dir(os.environ),  # the SDK compiled per Python, shared by apps
+        )
+        self.containers = make_containers(config, graph, self.locator)
         self.not_running: dict[str, str] = {}  # function -> why it cannot run here
         self.has_spares = False  # runtimes started ahead for cold starts (start_spares)
         self.debug = debugged_functions(graph, config.debug)  # function name -> its debugger
@@ -176,12 +196,6 @@ class App:
         )
         self.runtime_server = RuntimeApiServer(config.container_host or LOOPBACK)  # never --host
         self.build_options = build_options(config)  # watch mode rebuilds with these
-        self.locator = RuntimeLocator(
-            config.host_env,
-            config.state_dir / "python-sdk",
-            node_sdk_folder(config.state_dir, config.node_sdk_dir),
-            bytecode.cache_dir(os.environ),  # the SDK compiled per Python, shared by apps
-        )
         self._api_socket = listen(config.host, config.invoke_port)
         self.lambda_endpoint = f"http://{config.host}:{self._api_socket.getsockname()[1]}"
         self.capacity = SandboxCapacity(config.max_sandboxes)
@@ -364,9 +378,11 @@ class App:
             self.containers = None
             problem = f"it needs a Docker engine: {exc}"
             self._host = replace(self._host, containers_problem=problem)
-            for name in image_functions(self.graph):
+            for name in container_functions(self.graph, self.locator):
                 self.not_running[name] = problem
-                logger.warning("%s (PackageType Image) will not run: %s", name, problem)
+                function = self.graph.function(name)
+                kind = (function.config.runtime if function else None) or "PackageType Image"
+                logger.warning("%s (%s) will not run: %s", name, kind, problem)
             return
         self._host = replace(self._host, containers=self.containers)
 
@@ -403,6 +419,7 @@ class App:
         ]
         return {
             "not_running": dict(self.not_running),
+            "backends": self.backends(),
             "pools": pools,
             "concurrency": {
                 "in_flight": dict(self.gate.in_flight),
@@ -421,6 +438,14 @@ class App:
             **self.observe.state(),
             **self.triggers.state(),
         }
+
+    def backends(self) -> dict[str, str]:
+        """Where each function runs: `process`, or `docker` (--backend docker, image functions,
+        runtimes this machine has no interpreter for)."""
+        if self.config.backend == "docker":
+            return {f.name: "docker" for f in self.graph.functions}
+        boxed = set(container_functions(self.graph, self.locator))
+        return {f.name: "docker" if f.name in boxed else "process" for f in self.graph.functions}
 
     def _provisioned_now(self) -> list[tuple[str, str, int, int, str]]:
         """Provisioned concurrency allocated now: (function, qualifier, instances, MB, arch)."""

@@ -19,18 +19,21 @@ from samrun.options import build_config
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from samrun.placement import backends, place
     from samrun.plan import plan_document, plan_table
     from samrun.selection import load_selected
 
     config = build_config(args)
-    graph = load_selected(config)
+    placement = place(load_selected(config, placed=False), config)
+    graph = placement.graph
+    where = backends(placement, config)
     if args.json:
-        document = plan_document(graph)
+        document = plan_document(graph, where)
         found = args.samconfig
         document["samconfig"] = {"file": str(found.path), "env": found.env} if found else None
         print(json.dumps(document, indent=2))
     else:
-        print(plan_table(graph))
+        print(plan_table(graph, where))
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for line in image_function_notes(graph, config):

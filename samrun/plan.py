@@ -124,10 +124,14 @@ def _target_group(group: TargetGroup) -> dict[str, Any]:
     }
 
 
-def plan_document(graph: AppGraph) -> dict[str, Any]:
+def plan_document(graph: AppGraph, backends: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The plan as plain JSON-able data; validates against schemas/plan.schema.json. NoEcho
-    parameter values are masked wherever they appear, as CloudFormation masks them."""
+    parameter values are masked wherever they appear, as CloudFormation masks them.
+    `backends`: where each function runs (process | docker), when the command knows it."""
     document: dict[str, Any] = masked(_document(graph), graph.secrets)
+    for function in document["functions"]:
+        if backends and function["name"] in backends:
+            function["backend"] = backends[function["name"]]
     return document
 
 
@@ -305,9 +309,19 @@ def _code_cell(function: Mapping[str, Any]) -> Any:
     return f"{function['code_uri']} (built from {build['context']}/{build['dockerfile']})"
 
 
-def plan_table(graph: AppGraph) -> str:
-    """A readable plan: one aligned table per non-empty section."""
-    doc = plan_document(graph)
+def _runtime_cell(function: Mapping[str, Any]) -> str:
+    runtime = str(function["runtime"] or function["package_type"])
+    return (
+        f"{runtime} (docker)"
+        if function.get("backend") == "docker" and function["runtime"]
+        else runtime
+    )
+
+
+def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> str:
+    """A readable plan: one aligned table per non-empty section; a function that runs in a
+    container while the rest do not shows `(docker)` beside its runtime."""
+    doc = plan_document(graph, backends)
     out: list[str] = []
     functions = doc["functions"]
     cdk = any("construct_path" in f for f in functions)  # a CDK app: its construct paths too
@@ -326,7 +340,7 @@ def plan_table(graph: AppGraph) -> str:
             (
                 f["name"],
                 *([f.get("construct_path")] if cdk else []),
-                f["runtime"] or f["package_type"],
+                _runtime_cell(f),
                 f["handler"],
                 f["memory_mb"],
                 f["timeout_s"],

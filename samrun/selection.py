@@ -20,9 +20,10 @@ from samrun.model import AppGraph, NotRun
 REASON = "not among --function"
 
 
-def load_selected(config: Config) -> AppGraph:
+def load_selected(config: Config, *, placed: bool = True) -> AppGraph:
     """The app's graph as the command line asks for it: the template loaded with its
-    parameters, cut down to `--function`'s functions when it names some."""
+    parameters, cut down to `--function`'s functions when it names some; `placed`: less the
+    functions whose runtime nothing on this machine runs (samrun.placement names them)."""
     from samrun.template import load_graph  # (the SAM transform is imported only when needed)
 
     graph = load_graph(
@@ -33,7 +34,12 @@ def load_selected(config: Config) -> AppGraph:
         cache_dir=config.state_dir / "cache",
         layer_map=config.layer_map,
     )
-    return select_functions(graph, config.functions)
+    graph = select_functions(graph, config.functions)
+    if not placed:
+        return graph
+    from samrun.placement import placed as placed_graph
+
+    return placed_graph(graph, config)
 
 
 def select_functions(graph: AppGraph, names: Sequence[str]) -> AppGraph:
@@ -47,6 +53,23 @@ def select_functions(graph: AppGraph, names: Sequence[str]) -> AppGraph:
     dropped = {f.name for f in graph.functions if f.name not in kept}
     if not dropped and unavailable <= set(names):
         return graph
+    smaller = without_functions(graph, dropped)
+    return replace(
+        smaller,
+        unavailable=tuple(u for u in graph.unavailable if u.name in names),
+        not_run=graph.not_run
+        + tuple(
+            NotRun(what="function", name=f.logical_id, type="function", reason=REASON)
+            for f in graph.functions
+            if f.name in dropped
+        ),
+    )
+
+
+def without_functions(graph: AppGraph, dropped: set[str]) -> AppGraph:
+    """`graph` less the functions named in `dropped`, and what reaches only them (routes,
+    mappings, push sources, schedules, target groups, alarms, versions, aliases, layers)."""
+    kept = {f.name for f in graph.functions if f.name not in dropped}
     layers = {ref.arn for f in graph.functions if f.name in kept for ref in f.config.layers}
     return replace(
         graph,
@@ -64,13 +87,6 @@ def select_functions(graph: AppGraph, names: Sequence[str]) -> AppGraph:
         schedules=tuple(s for s in graph.schedules if s.state_machine or s.function not in dropped),
         target_groups=tuple(g for g in graph.target_groups if g.function not in dropped),
         alarms=tuple(a for a in graph.alarms if a.dimensions.get("FunctionName") not in dropped),
-        unavailable=tuple(u for u in graph.unavailable if u.name in names),
-        not_run=graph.not_run
-        + tuple(
-            NotRun(what="function", name=f.logical_id, type="function", reason=REASON)
-            for f in graph.functions
-            if f.name in dropped
-        ),
     )
 
 

@@ -2,8 +2,9 @@
 or a `Metadata: BuildMethod`, as SAM CLI decides it.
 
 Functions are built by their runtime when their code folder holds a manifest (requirements.txt
-for Python, package.json with dependencies for Node.js), or by their BuildMethod (esbuild,
-makefile). Layers are built only when they name a BuildMethod, as SAM CLI builds them.
+for Python, package.json with dependencies for Node.js, a Gemfile for Ruby), or by their
+BuildMethod (esbuild, makefile). Layers are built only when they name a BuildMethod, as SAM CLI
+builds them.
 Functions that share a code folder, runtime and architecture share one build.
 """
 
@@ -19,11 +20,10 @@ from typing import Any
 from samrun.model import AppGraph, BuildSpec, Code, PackageType
 
 MANIFESTS = {"pip": "requirements.txt", "npm": "package.json"}
+JAVA_BUILDS = {"maven": ("pom.xml",), "gradle": ("build.gradle", "build.gradle.kts")}
 # Manifests of runtimes `sam build` builds and samrun does not: named at startup, never ignored.
 OTHER_MANIFESTS = {
-    "java": ("pom.xml", "build.gradle", "build.gradle.kts"),
     "dotnet": ("*.csproj", "*.fsproj"),
-    "ruby": ("Gemfile",),
     "go": ("go.mod",),
     "provided": ("Cargo.toml", "go.mod"),
 }
@@ -36,7 +36,7 @@ class BuildItem:
 
     names: tuple[str, ...]  # the functions or layer it is for, as the user named them
     kind: str  # function | layer
-    builder: str  # pip | npm | esbuild | makefile
+    builder: str  # pip | npm | bundler | esbuild | makefile | maven | gradle
     code: Code  # the source Code that the build's result replaces
     source: Path
     runtime: str
@@ -71,13 +71,26 @@ def has_node_dependencies(folder: Path) -> bool:
 def builder_for(runtime: str, folder: Path, spec: BuildSpec | None) -> str | None:
     """The builder `sam build` would run for code in `folder`, or None: nothing to build."""
     method = spec.method if spec else None
-    if method in ("esbuild", "makefile"):
+    if method in ("esbuild", "makefile", *JAVA_BUILDS):
         return method
     family = method or runtime
+    if family.startswith("java"):  # as `sam build` picks Maven or Gradle for a java* runtime
+        return java_builder(folder)
     if family.startswith("python") and has_requirements(folder):
         return "pip"
     if family.startswith("nodejs") and has_node_dependencies(folder):
         return "npm"
+    if family.startswith("ruby") and (folder / "Gemfile").is_file():
+        return "bundler"
+    return None
+
+
+def java_builder(folder: Path) -> str | None:
+    """maven for a pom.xml, gradle for a build.gradle(.kts), else None (classes or jars as
+    they are)."""
+    for builder, files in JAVA_BUILDS.items():
+        if any((folder / name).is_file() for name in files):
+            return builder
     return None
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from samrun.build import esbuild, makefile, npm, pip, steps
+from samrun.build import bundler, esbuild, java, makefile, npm, pip, steps
 from samrun.build.cache import artifact_dir, log_file, staging
 from samrun.build.items import BuildItem, items_of, not_built, sdk_imports
 from samrun.build.progress import Progress
@@ -65,6 +65,8 @@ def run_item(item: BuildItem, options: BuildOptions, progress: Progress) -> Path
     variant = ""
     if item.builder == "pip":
         variant = pip.variant(item, options.for_lambda, options.host_env)
+    if item.builder == "bundler":
+        variant = bundler.variant(item, options.host_env)
     if item.builder == "esbuild" and debugged(item, options.debugged):
         item = replace(item, properties={**item.properties, **esbuild.DEBUG_PROPERTIES})
     if item.builder == "esbuild" and esbuild.source_maps(item.properties):
@@ -103,8 +105,11 @@ def copy_layer(item: BuildItem, out: Path, ws: steps.Workspace) -> None:
 BUILDERS = {
     ("function", "pip"): pip.build_function,
     ("function", "npm"): npm.build_function,
+    ("function", "bundler"): bundler.build_function,
     ("function", "esbuild"): esbuild.build_function,
     ("function", "makefile"): makefile.build,
+    ("function", "maven"): java.build_maven,
+    ("function", "gradle"): java.build_gradle,
     ("layer", "pip"): pip.build_layer,
     ("layer", "npm"): npm.build_layer,
     ("layer", "makefile"): makefile.build,
@@ -113,7 +118,7 @@ BUILDERS = {
 
 
 def built_code(item: BuildItem, folder: Path) -> Code:
-    if item.kind == "function" and item.builder == "pip":
+    if item.kind == "function" and item.builder in ("pip", "bundler"):
         return replace(item.code, dependencies=str(folder))
     if item.kind == "function" and item.builder == "npm":
         return replace(item.code, dependencies=str(folder / "node_modules"))

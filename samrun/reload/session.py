@@ -24,6 +24,7 @@ from samrun.build import Progress, build_app, source_graph
 from samrun.errors import BuildFailed, SamrunError
 from samrun.model import AppGraph
 from samrun.observe.not_run import located
+from samrun.placement import placed
 from samrun.reload.apply import replace_env_vars
 from samrun.reload.check import (
     EditRefused,
@@ -163,6 +164,9 @@ class WatchSession:
                 )
                 # `--function`: the reloaded app serves the same few functions
                 loaded = Loaded(select_functions(loaded.graph, config.functions), loaded.template)
+                # and without what nothing here runs (a runtime with no interpreter, no engine)
+                placed_graph = await asyncio.to_thread(placed, loaded.graph, config)
+                loaded = Loaded(placed_graph, loaded.template)
             except EditRefused as refused:
                 problems += refused.problems
             except SamrunError as exc:  # a function `--function` names is gone from the template

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -158,8 +159,9 @@ class Instance:
             f"START RequestId: {event.request_id} Version: {self.version}",
         )
         began = time.monotonic() - self._suppressed_init_s
-        if timeout_s is not None:
+        if timeout_s is not None:  # the deadline runs from here, past any wait and cold start
             timeout_s -= self._suppressed_init_s
+            event = dataclasses.replace(event, deadline_ms=int((time.time() + timeout_s) * 1000))
         self._suppressed_init_s = 0.0
         try:
             async with asyncio.timeout(timeout_s) as self._deadline:

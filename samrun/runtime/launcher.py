@@ -214,9 +214,21 @@ class Launcher:
             )
 
     def backend(self) -> Backend:
-        """Image functions run in containers whatever --backend says; the rest on --backend."""
+        """Image functions run in containers whatever --backend says, and so do runtimes the
+        machine has no interpreter for (`RuntimeLocator.missing`); the rest on --backend."""
         if self.config.package_type is not PackageType.IMAGE:
-            return self.host.backend
+            if self.host.backend.provides_runtime:
+                return self.host.backend
+            missing = self.host.locator.missing(self.config.runtime)
+            if missing is None:
+                return self.host.backend
+            if self.host.containers is None:
+                raise InvalidRuntime(
+                    f"The runtime {self.config.runtime} of {self.function_name} cannot run "
+                    f"here: {missing}, and it needs a Docker engine: "
+                    f"{self.host.containers_problem}"
+                )
+            return self.host.containers
         if self.host.containers is None:
             raise InvalidRuntime(
                 f"{self.function_name} is a PackageType Image function and cannot run: "
@@ -265,7 +277,11 @@ class Launcher:
         if self.backend().provides_runtime:
             return PreparedCode(code_dir, opt_dir, RuntimeCommand((), {}))
         command = self.host.locator.command(
-            self.config.runtime, code_dir, opt_dir, Path(deps) if deps else None
+            self.config.runtime,
+            code_dir,
+            opt_dir,
+            Path(deps) if deps else None,
+            memory_mb=self.config.memory_mb,
         )
         if self.debug is not None and self.config.runtime is not None:
             command = debug_command(self.config.runtime, command, self.debug)

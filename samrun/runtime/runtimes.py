@@ -16,6 +16,8 @@ from pathlib import Path
 
 from samrun.errors import InvalidEntrypoint, InvalidRuntime
 from samrun.runtime.bytecode import Compiler, sdk_tree
+from samrun.runtime.java import JavaLocator
+from samrun.runtime.ruby import RubyLocator, command_parts
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,11 @@ class RuntimeLocator:
         self._lock = threading.Lock()  # launchers prepare in threads, several at once
         self._sdk_warned: set[str] = set()
         self._pythons: dict[str, str] = {}
+        self._rubies = RubyLocator(host_env or {})  # ruby.py: the Ruby of each runtime
+        self._host_env: Mapping[str, str] = host_env or {}
+        self._missing: dict[str, str | None] = {}  # runtime -> why the process backend cannot
+        # java.py: the JDK of each runtime; its client compiled in the user cache, else here
+        self._javas = JavaLocator(host_env or {}, sdk_dir.parent if sdk_dir else None)
 
     def command(
         self,
@@ -77,19 +84,57 @@ class RuntimeLocator:
         code_dir: Path,
         opt_dir: Path | None,
         deps_dir: Path | None = None,
+        memory_mb: int = 128,
     ) -> RuntimeCommand:
-        """`deps_dir`: the function's built dependencies, seen as if they were in its code."""
+        """`deps_dir`: the function's built dependencies, seen as if they were in its code;
+        `memory_mb`: MemorySize, which sizes a JVM's heap."""
         if runtime is None:
             raise InvalidRuntime("PackageType Image needs the docker backend")
         if runtime.startswith("python"):
             return self._python(runtime, code_dir, opt_dir, deps_dir)
         if runtime.startswith("nodejs"):
             return self._nodejs(runtime, code_dir, opt_dir, deps_dir)
+        if runtime.startswith("ruby"):
+            return self._ruby(runtime, code_dir, opt_dir, deps_dir)
+        if runtime.startswith("java"):
+            argv, env = self._javas.command(runtime, code_dir, opt_dir, deps_dir, memory_mb)
+            return RuntimeCommand(argv, env)
         if runtime in PROVIDED:
             return provided(code_dir, opt_dir)
         raise InvalidRuntime(
             f"The runtime parameter of {runtime} is not supported by samrun's process backend."
         )
+
+    def missing(self, runtime: str | None) -> str | None:
+        """None when this machine runs `runtime` on the process backend; else why not, in a
+        user's words (such a function runs on the docker backend when an engine answers, else
+        it is named as not run). Looked up once per runtime."""
+        if runtime is None:
+            return "PackageType Image functions run in a container"
+        if runtime not in self._missing:
+            self._missing[runtime] = self._why_missing(runtime)
+        return self._missing[runtime]
+
+    def _why_missing(self, runtime: str) -> str | None:
+        if runtime.startswith("python"):
+            if runtime.removeprefix("python") in PYTHON_VERSIONS:
+                return None  # (the running Python stands in for one the machine lacks)
+            return f"{runtime} is not among the Pythons samrun's process backend runs"
+        if runtime.startswith("nodejs"):
+            major = runtime.removeprefix("nodejs").removesuffix(".x")
+            if major not in NODE_MAJORS:
+                return f"{runtime} is not among the Node.js versions samrun's process backend runs"
+            if shutil.which("node") is None and self.node_for(major) is None:
+                return f"no Node.js found: {runtime} needs `node` on this machine's PATH"
+            return None
+        if runtime in PROVIDED:
+            return None
+        for family in ("java", "ruby"):
+            if runtime.startswith(family):
+                return language_missing(family, runtime, self._host_env)
+        if runtime.startswith("dotnet"):
+            return f"{runtime}: samrun's process backend has no .NET runtime client"
+        return f"{runtime} is not a runtime samrun's process backend knows"
 
     def python_for(self, version: str) -> str:
         """That interpreter when it is on the machine and runs, else the running one."""
@@ -166,6 +211,14 @@ class RuntimeLocator:
         for folder in folders:
             self._compiler.ensure(interpreter, folder)
 
+    def _ruby(
+        self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
+    ) -> RuntimeCommand:
+        """The machine's Ruby runs samrun's Ruby runtime client (runtime/ruby.py)."""
+        ruby = self._rubies.ruby_for(runtime)
+        argv, env = command_parts(runtime, ruby, code_dir, opt_dir, deps_dir)
+        return RuntimeCommand(argv, env)
+
     def _nodejs(
         self, runtime: str, code_dir: Path, opt_dir: Path | None, deps_dir: Path | None
     ) -> RuntimeCommand:
@@ -224,12 +277,29 @@ class RuntimeLocator:
                     if self._sdk_dir is not None and self._sdk_supports(version, say=False):
                         assert self._sdk_path is not None
                         self.compile_for(runtime, [self._sdk_path])
+            elif runtime.startswith("ruby"):
+                self._rubies.warn_missing(runtime)
+            elif runtime.startswith("java"):
+                self._javas.warn_missing(runtime)  # (and compiles the client once)
             elif runtime.startswith("nodejs"):
                 major = runtime.removeprefix("nodejs").removesuffix(".x")
                 if major in NODE_MAJORS and self.node_for(major) is None:
                     logger.warning(
                         "%s functions cannot start: node is not on this machine's PATH", runtime
                     )
+
+
+def language_missing(family: str, runtime: str, host_env: Mapping[str, str]) -> str | None:
+    """What samrun/runtime/java.py or ruby.py says of `runtime` on this machine (`missing`)."""
+    try:
+        module = importlib.import_module(f"samrun.runtime.{family}")
+    except ImportError:
+        module = None
+    check = getattr(module, "missing", None)
+    if check is None:
+        return f"{runtime}: samrun's process backend does not run this runtime"
+    found: str | None = check(runtime, host_env)
+    return found
 
 
 def provided(code_dir: Path, opt_dir: Path | None) -> RuntimeCommand:

@@ -32,7 +32,7 @@ class SessionState(StrEnum):
 class InvokeEvent:
     request_id: str
     payload: bytes
-    deadline_ms: int  # epoch milliseconds
+    deadline_ms: int  # epoch milliseconds; the instance sets it as the invocation starts
     invoked_arn: str
     trace_id: str
     client_context: str | None = None  # base64 JSON, as the Invoke API received it

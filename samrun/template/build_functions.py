@@ -58,7 +58,7 @@ def _env_text(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else as_text(value)
 
 
-BUILT_METHODS = ("esbuild", "makefile")  # and runtimes: python3.x, nodejs*
+BUILT_METHODS = ("esbuild", "makefile", "maven", "gradle")  # and runtimes: python3.x, nodejs*
 
 
 def build_spec(ctx: BuildContext, lid: str) -> BuildSpec | None:

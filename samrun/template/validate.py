@@ -20,6 +20,7 @@ from samrun.errors import Location, TemplateError
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, Code, Function
 from samrun.template.archives import unsafe_entries
 from samrun.template.build import build_graph, compile_template
+from samrun.template.java_handlers import java_handler_problem
 from samrun.template.loader import LoadedTemplate, load_template
 from samrun.template.outline import outline_errors
 
@@ -27,6 +28,7 @@ MAX_ENVIRONMENT_BYTES = 4096
 MAX_LAYERS = 5
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 _NODE_SUFFIXES = (".js", ".mjs", ".cjs")
+JAVA_BUILDS = ("maven", "gradle")  # BuildMethods whose handler class is looked for as a source
 # cfn-lint's errors for a deprecated runtime AWS no longer creates or updates: samrun still runs
 # what it can of them locally, so they are warnings here (an unknown runtime stays an error)
 DEPRECATED_RUNTIME_RULES = frozenset({"E2531", "E2533"})
@@ -168,7 +170,8 @@ class _Checks:
         if path is None or config.runtime is None:
             return
         method = function.build.method if function.build is not None else "python"
-        if not method.startswith(("python", "nodejs")):
+        java = config.runtime.startswith("java")
+        if not method.startswith(("python", "nodejs")) and not (java and method in JAVA_BUILDS):
             return  # esbuild, makefile, go1.x…: the handler is in what the build writes
         code = Path(path)
         if not code.exists():
@@ -177,6 +180,15 @@ class _Checks:
                 "samrun-code",
                 f"{name}: code path {path} does not exist",
             )
+            return
+        if java:  # a class in the classes, jars or zip (or its source, in a project to build)
+            # (built already, as watch mode checks it: its classes are in the build's folder)
+            built_by = method if method in JAVA_BUILDS and not config.code.source else None
+            problem = java_handler_problem(code, config.handler or "", built_by)
+            if problem is not None:
+                yield Problem(
+                    self.where(function, "Handler"), "samrun-handler", f"{name}: {problem}"
+                )
             return
         names = _code_files(code)
         wanted = _handler_files(config.runtime, config.handler or "")
@@ -223,8 +235,8 @@ def _handler_files(runtime: str, handler: str) -> tuple[str, ...]:
         return (module.replace(".", "/") + ".py",)
     if runtime.startswith("nodejs"):
         return tuple(module + suffix for suffix in _NODE_SUFFIXES)
-    if runtime.startswith("ruby"):
-        return (module + ".rb",)
+    if runtime.startswith("ruby"):  # lib/shop.Shop::Orders.create: lib/shop.rb
+        return (handler.split(".", 1)[0] + ".rb",)
     if runtime.startswith("provided"):
         return ("bootstrap",)
     return ()

@@ -85,7 +85,8 @@ def test_a_timed_out_init_is_retried_under_the_function_timeout(
 
     status, headers, body = replies["SlowOnce"]
     assert status == 200 and "X-Amz-Function-Error" not in headers, body
-    assert 0 < body["remaining_ms"] <= 30_000
+    # the deadline runs from the retried init, not from the call: the 10 s lost are not counted
+    assert 20_000 < body["remaining_ms"] <= 30_000
     server.wait_for(r"^SlowOnce \| REPORT RequestId")
     slow = platform_lines(server, "SlowOnce")
     assert re.fullmatch(

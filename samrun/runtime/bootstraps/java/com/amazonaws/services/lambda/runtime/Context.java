@@ -1,0 +1,34 @@
+package com.amazonaws.services.lambda.runtime;
+
+/** The invocation's context, as aws-lambda-java-core declares it. */
+public interface Context {
+    String getAwsRequestId();
+
+    String getLogGroupName();
+
+    String getLogStreamName();
+
+    String getFunctionName();
+
+    String getFunctionVersion();
+
+    String getInvokedFunctionArn();
+
+    CognitoIdentity getIdentity();
+
+    ClientContext getClientContext();
+
+    int getRemainingTimeInMillis();
+
+    int getMemoryLimitInMB();
+
+    LambdaLogger getLogger();
+
+    default String getXrayTraceId() {
+        return null;
+    }
+
+    default String getTenantId() {
+        return null;
+    }
+}

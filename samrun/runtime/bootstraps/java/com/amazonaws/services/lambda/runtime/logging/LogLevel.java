@@ -1,0 +1,20 @@
+package com.amazonaws.services.lambda.runtime.logging;
+
+/** Log levels, as aws-lambda-java-core declares them. */
+public enum LogLevel {
+    UNDEFINED,
+    TRACE,
+    DEBUG,
+    INFO,
+    WARN,
+    ERROR,
+    FATAL;
+
+    public static LogLevel fromString(String logLevel) {
+        try {
+            return LogLevel.valueOf(logLevel.toUpperCase());
+        } catch (Exception e) {
+            throw new IllegalArgumentException("Invalid log level: '" + logLevel + "' expected one of [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]");
+        }
+    }
+}
