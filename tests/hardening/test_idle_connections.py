@@ -12,6 +12,7 @@ import resource
 import socket
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -105,17 +106,18 @@ def test_headers_that_never_finish_are_cut_off(server: SamrunProcess) -> None:
 
 def test_body_that_never_arrives_gets_408_in_the_listeners_shape(server: SamrunProcess) -> None:
     head = "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Length: 100\r\n\r\n{{"
-    lambda_host = "{}:{}".format(*address(server.lambda_endpoint))
-    answer = raw_request(
-        server.lambda_endpoint,
-        head.format("/2015-03-31/functions/Echo/invocations", lambda_host).encode(),
-        timeout=BODY_TIMEOUT_S * 3,
-    )
-    assert status_of(answer) == 408, answer[:300]
-    assert b"x-amzn-ErrorType: RequestTimeoutException" in answer
-    api_host = "{}:{}".format(*address(server.api))
-    answer = raw_request(
-        server.api, head.format("/echo", api_host).encode(), timeout=BODY_TIMEOUT_S * 3
-    )
-    assert status_of(answer) == 408, answer[:300]
-    assert json.loads(answer.partition(b"\r\n\r\n")[2])["message"]
+    requests = [
+        (url, head.format(path, "{}:{}".format(*address(url))).encode())
+        for url, path in (
+            (server.lambda_endpoint, "/2015-03-31/functions/Echo/invocations"),
+            (server.api, "/echo"),
+        )
+    ]
+    with ThreadPoolExecutor(len(requests)) as pool:  # both listeners' timeouts run at once
+        lambda_answer, api_answer = pool.map(
+            lambda r: raw_request(*r, timeout=BODY_TIMEOUT_S * 3), requests
+        )
+    assert status_of(lambda_answer) == 408, lambda_answer[:300]
+    assert b"x-amzn-ErrorType: RequestTimeoutException" in lambda_answer
+    assert status_of(api_answer) == 408, api_answer[:300]
+    assert json.loads(api_answer.partition(b"\r\n\r\n")[2])["message"]
