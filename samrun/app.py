@@ -36,12 +36,14 @@ from samrun.invoke.destinations import Destinations
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.resolve import FunctionDirectory
+from samrun.invoke.tracing import Tracer
 from samrun.listeners import FD_RESERVE, ConnectionBudget, Listener, ReadyGate
 from samrun.model import AppGraph, Function, FunctionConfig, PackageType
 from samrun.observe.cost import load_prices
 from samrun.observe.logs import function_output
 from samrun.observe.not_run import not_run_document
 from samrun.observe.publish import Observability
+from samrun.observe.traces import Traces
 from samrun.runtime import bytecode
 from samrun.runtime.debugging import DebugSpec, debuggable
 from samrun.runtime.instance import Instance
@@ -232,6 +234,9 @@ class App:
         self.gate.seed({f.name: f.reserved_concurrency for f in graph.functions})
         self.invoker = Invoker(self.directory, self.pools, self.gate)
         self.invoker.debugged = frozenset(self.debug)
+        self.invoker.tracer = Tracer(config.trace_sample_rate)
+        self.invoker.tracer.region, self.invoker.tracer.account_id = graph.region, graph.account_id
+        self.traces = Traces(config, self.aws, config.container_host or LOOPBACK)
         self.control = Control.create(self.invoker, config.state_dir, config.time_scale)
         self.events = AsyncQueue(
             self.invoker,
@@ -295,8 +300,13 @@ class App:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await self.connect_containers()
         await self.aws.start()
+        await self.traces.start()  # before any instance: each gets the daemon's address
+        self.invoker.tracer.publish = self.traces.publish
         self._host = replace(
-            self._host, aws_endpoint=self.aws.url, aws_credentials=self.aws.credentials
+            self._host,
+            aws_endpoint=self.aws.url,
+            aws_credentials=self.aws.credentials,
+            xray_daemon=self.traces.daemon.address,
         )
         if self.config.aws_profile:  # layers named only by ARN, from AWS itself
             self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
@@ -354,6 +364,8 @@ class App:
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await self.invoker.close()
         await self.observe.stop()  # the last period, and the last log lines, are sent
+        self.invoker.tracer.publish = None
+        await self.traces.stop()  # the last segments are stored and sent
         await self.pools.close()
         await self.runtime_server.stop()
         await self.backend.close()
@@ -436,6 +448,7 @@ class App:
                 "pending": self.events.pending(),
             },
             **self.observe.state(),
+            **self.traces.state(),
             **self.triggers.state(),
         }
 
@@ -494,7 +507,7 @@ class App:
             version=version,
             config=config,
             env_overrides=declared,
-            emit=function_output(function.name),
+            emit=self.observe.tap(function.name, function_output(function.name)),
             log_sink=self.observe.logs.sink if self.config.cloudwatch else None,
             debug=self.debug.get(function.name),
         )

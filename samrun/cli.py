@@ -219,6 +219,27 @@ def add_events(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     generate.set_defaults(run=cmd_events_generate)
 
 
+def cmd_traces(args: argparse.Namespace) -> int:
+    """Recent traces from the state folder's trace store, as text waterfalls."""
+    from samrun.observe import trace_store, waterfall
+
+    since = waterfall.parse_since(args.since) if args.since else None
+    state_dir = Path(args.state_dir).resolve()
+    traces = trace_store.read(state_dir, trace_id=args.id, since_s=since)
+    if args.function:
+        traces = {k: v for k, v in traces.items() if waterfall.involves(v, args.function)}
+    if not traces:
+        what = f"trace {args.id}" if args.id else "no traces"
+        print(
+            f"samrun: {what} not found in {state_dir}" if args.id else f"samrun: {what}",
+            file=sys.stderr,
+        )
+        return 1 if args.id else 0
+    for trace_id in list(traces)[-args.limit :]:
+        print("\n".join(waterfall.render(trace_id, traces[trace_id])), end="\n\n")
+    return 0
+
+
 def cmd_smoke(args: argparse.Namespace) -> int:
     from samrun.smoke import run_smoke
 
@@ -341,6 +362,18 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
         help="keep metrics and function logs local (no PutMetricData, no CloudWatch Logs)",
     )
     parser.add_argument(
+        "--trace-sample-rate",
+        type=float,
+        metavar="RATE",
+        help="X-Ray: trace this share (0-1) of requests to Active functions; 1 traces all "
+        "(default: Lambda's rule, the first request each second then 5%%)",
+    )
+    parser.add_argument(
+        "--xray-upload",
+        action="store_true",
+        help="with --aws-profile: send traces to real X-Ray too (PutTraceSegments)",
+    )
+    parser.add_argument(
         "--burst-concurrency",
         type=int,
         default=1000,
@@ -415,6 +448,12 @@ def make_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --watch: a reload publishes a version and moves the AutoPublishAlias",
     )
+    up.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="also export traces as OpenTelemetry spans over OTLP/HTTP to this collector "
+        "(http://localhost:4318: /v1/traces is added to a URL without a path)",
+    )
     up.set_defaults(run=cmd_up)
 
     invoke = commands.add_parser("invoke", help="invoke one function once, without a server")
@@ -470,6 +509,14 @@ def make_parser() -> argparse.ArgumentParser:
         help="docker: map /var/task to each function's folder",
     )
     debug.set_defaults(run=cmd_debug_config)
+
+    traces = commands.add_parser("traces", help="recent X-Ray traces as text waterfalls")
+    traces.add_argument("--state-dir", default=".samrun", help="samrun's state folder")
+    traces.add_argument("--function", metavar="NAME", help="only traces through this function")
+    traces.add_argument("--since", metavar="DURATION", help="only traces of the last 30s, 5m, 2h")
+    traces.add_argument("--id", metavar="TRACE", help="this trace only (1-xxxxxxxx-...)")
+    traces.add_argument("--limit", type=int, default=20, help="at most this many traces (20)")
+    traces.set_defaults(run=cmd_traces, template=None)
 
     build = commands.add_parser(
         "build", help="install functions' and layers' dependencies into the state folder"

@@ -49,3 +49,6 @@ class Config:
     functions: tuple[str, ...] = ()  # --function: serve only these (and what they need)
     disable_authorizer: bool = False  # --disable-authorizer: API routes skip their authorizers
     debug: Mapping[str, DebugSpec] = field(default_factory=dict)  # function -> its debugger
+    otlp_endpoint: str | None = None  # --otlp-endpoint: traces as OTLP/HTTP spans to this URL
+    trace_sample_rate: float | None = None  # --trace-sample-rate; None: Lambda's default rule
+    xray_upload: bool = False  # --xray-upload: traces to real X-Ray (with --aws-profile)

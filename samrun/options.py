@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from samrun import cdk_project
 from samrun.config import Config
@@ -203,12 +204,49 @@ def build_config(args: argparse.Namespace) -> Config:
         functions=tuple(getattr(args, "functions", None) or ()),
         debug=debug_options(args),
         disable_authorizer=getattr(args, "disable_authorizer", False),
+        otlp_endpoint=otlp_traces_url(getattr(args, "otlp_endpoint", None)),
+        trace_sample_rate=trace_rate(getattr(args, "trace_sample_rate", None)),
+        xray_upload=xray_upload(args),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
         node_sdk_dir=node_sdk_dir(),
         **docker_options(args),
     )
+
+
+def trace_rate(rate: float | None) -> float | None:
+    if rate is not None and not 0.0 <= rate <= 1.0:
+        raise SamrunError(f"--trace-sample-rate {rate}: give a share from 0 to 1 (1: trace all)")
+    return rate
+
+
+def xray_upload(args: argparse.Namespace) -> bool:
+    """Real X-Ray only when asked for, and only with real AWS's credentials."""
+    upload = bool(getattr(args, "xray_upload", False))
+    if upload and not getattr(args, "aws_profile", None):
+        raise SamrunError(
+            "--xray-upload sends traces to real X-Ray and needs --aws-profile; without it, "
+            "traces go to the local endpoint's X-Ray API"
+        )
+    return upload
+
+
+def otlp_traces_url(value: str | None) -> str | None:
+    """`--otlp-endpoint URL`: a collector's base URL gets OTLP/HTTP's `/v1/traces` (as
+    OTEL_EXPORTER_OTLP_ENDPOINT does); a URL with a path is used as it is."""
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SamrunError(
+            f"--otlp-endpoint: expected an http(s) URL such as http://localhost:4318, got {value!r}"
+        )
+    try:
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise SamrunError(f"--otlp-endpoint {value}: not a valid port") from None
+    return value.rstrip("/") + "/v1/traces" if parts.path in ("", "/") else value
 
 
 def node_sdk_dir() -> Path | None:

@@ -131,6 +131,8 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
                 table(("FUNCTION", "TRIGGER", "SOURCE", "STATUS"), app.triggers.rows()), flush=True
             )
         logger.info("%s", app.aws.describe())
+        for line in app.traces.describe():
+            logger.info("%s", line)
         warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
         logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)

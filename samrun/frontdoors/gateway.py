@@ -96,9 +96,33 @@ class Gateway:
         event = build(
             request, match, account_id=self.account_id, region=self.region, authorizer=authorizer
         )
+        header = request.header("X-Amzn-Trace-Id")
+        segment = None
+        if route.details.get("tracing"):  # a REST stage with TracingEnabled: its own segment
+            name = f"{api_id(route.api)}/{route.stage}"
+            header, segment = self.invoker.tracer.start_segment(
+                header, name, "AWS::ApiGateway::Stage"
+            )
+        if segment is None:
+            return await self._invoke(request, match, event, header)
+        segment["http"] = {"request": {"method": request.method, "url": request.raw_path}}
+        segment["aws"] = {"api_id": api_id(route.api), "stage": route.stage}
+        response = await self._invoke(request, match, event, header)
+        self.invoker.tracer.end_segment(segment, response.status)
+        return response
+
+    async def _invoke(
+        self, request: HttpRequest, match: RouteMatch, event: Any, header: str | None
+    ) -> HttpResponse:
+        route, v2 = match.route, match.route.payload_format == "2.0"
         try:
             result = await call(
-                self.invoker, route.function, route.qualifier, event, route.timeout_ms / 1000
+                self.invoker,
+                route.function,
+                route.qualifier,
+                event,
+                route.timeout_ms / 1000,
+                header,
             )
         except IntegrationTimeout:
             return TIMEOUT

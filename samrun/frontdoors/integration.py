@@ -22,13 +22,19 @@ _background: set[asyncio.Task[InvokeResult]] = set()
 
 
 async def call(
-    invoker: Invoker, function: str, qualifier: str | None, event: Any, timeout_s: float
+    invoker: Invoker,
+    function: str,
+    qualifier: str | None,
+    event: Any,
+    timeout_s: float,
+    trace_id: str | None = None,
 ) -> InvokeResult:
     """Invoke `function` with `event` (JSON-encoded here), waiting at most `timeout_s`."""
     payload = event if isinstance(event, bytes) else json.dumps(event).encode()
-    task = asyncio.create_task(
-        invoker.invoke(InvokeRequest(function=function, qualifier=qualifier, payload=payload))
+    request = InvokeRequest(
+        function=function, qualifier=qualifier, payload=payload, trace_id=trace_id
     )
+    task = asyncio.create_task(invoker.invoke(request))
     if function in invoker.debugged:  # a debugger may hold it for as long as it likes
         return await task
     try:

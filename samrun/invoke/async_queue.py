@@ -126,7 +126,8 @@ class AsyncQueue:
             function=target.function.name,
             qualifier=target.qualifier or LATEST,
             payload=request.payload,
-            trace_id=request.trace_id,
+            # sampled once, at accept: every attempt belongs to one trace
+            trace_id=self.invoker.tracer.decide(request.trace_id, target.config.tracing),
             client_context=request.client_context,
             enqueued_at=now,
             due_at=now,
@@ -291,6 +292,8 @@ class AsyncQueue:
             invocation_type=InvocationType.EVENT,
             client_context=event.client_context,
             trace_id=trace,
+            queued_at=event.enqueued_at,
+            attempt=event.attempts + 1,
         )
         try:
             result = await self.invoker.run(target, request, event.request_id)

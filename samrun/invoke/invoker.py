@@ -21,6 +21,7 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory, Target
 from samrun.invoke.telemetry import THROTTLES, Invoked, Telemetry
+from samrun.invoke.tracing import Tracer
 from samrun.model import LATEST
 from samrun.runtime.pool import PoolRetired, PoolSet
 from samrun.runtime.session import InvokeEvent
@@ -46,6 +47,7 @@ class Invoker:
         self.accept_event: Callable[[Target, InvokeRequest, str], Awaitable[None]] | None = None
         self._ids = random.Random()  # request and trace ids: unique, not secret; no syscall
         self.telemetry = Telemetry()  # the one hook point: metrics, alarms, cost (observe/)
+        self.tracer = Tracer()  # X-Ray: headers, sampling, Lambda's segments (tracing.py)
         self.debugged: frozenset[str] = frozenset()  # under a debugger: no integration timeout
         self._running: set[asyncio.Future[None]] = set()  # one per invocation in flight
 
@@ -85,12 +87,13 @@ class Invoker:
             running.set_result(None)
 
     async def _run(self, target: Target, request: InvokeRequest, request_id: str) -> InvokeResult:
+        header, span = self.tracer.begin(request.trace_id, target.config.tracing)
         event = InvokeEvent(
             request_id=request_id,
             payload=request.payload or b"{}",  # Lambda hands an empty invocation `{}`
             deadline_ms=int((time.time() + target.config.timeout_s) * 1000),
             invoked_arn=target.invoked_arn,
-            trace_id=request.trace_id or new_trace_id(self._ids),
+            trace_id=header,
             client_context=decode_client_context(request.client_context),
         )
         gate, observed = self.gate, bool(self.telemetry.observers)
@@ -109,7 +112,23 @@ class Invoker:
             except TooManyRequests:
                 if observed:
                     self.telemetry.signal(THROTTLES, name, resource_of(target))
+                if span is not None:
+                    self.tracer.throttled(span, name, target.invoked_arn)
                 raise
+        if span is not None:
+            self.tracer.finish(
+                span,
+                function=name,
+                arn=target.invoked_arn,
+                request_id=request_id,
+                version=target.version,
+                duration_ms=outcome.duration_ms,
+                init_ms=outcome.init_duration_ms,
+                error_type=outcome.error_type,
+                error_payload=outcome.payload,
+                queued_at=request.queued_at,
+                attempt=request.attempt,
+            )
         key = (name, target.version)
         self.invocations[key] += 1
         if outcome.error_type:

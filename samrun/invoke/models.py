@@ -21,6 +21,8 @@ class InvokeRequest:
     tail_logs: bool = False
     client_context: str | None = None  # base64 JSON, passed through to the runtime
     trace_id: str | None = None
+    queued_at: float | None = None  # an async event's accept time (X-Ray's dwell time)
+    attempt: int = 0  # an async event's attempt, from 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

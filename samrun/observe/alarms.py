@@ -1,4 +1,5 @@
-"""AWS::CloudWatch::Alarm, evaluated as CloudWatch does on samrun's own AWS/Lambda metrics.
+"""AWS::CloudWatch::Alarm, evaluated as CloudWatch does on samrun's own AWS/Lambda metrics and
+on the custom ones functions log in the embedded metric format (any namespace outside AWS/).
 
 After each metrics period: the alarm's last `EvaluationPeriods` windows of `Period` seconds
 (each a run of metrics periods), each window's statistic compared with the threshold; ALARM
@@ -52,8 +53,12 @@ class AlarmState:
 def unsupported_reason(alarm: Alarm) -> str | None:
     if alarm.unsupported:
         return alarm.unsupported
-    if alarm.namespace != NAMESPACE:
-        return f"namespace {alarm.namespace or '(none)'}: samrun has AWS/Lambda metrics only"
+    namespace = alarm.namespace
+    if not namespace or (namespace != NAMESPACE and namespace.startswith("AWS/")):
+        return (
+            f"namespace {alarm.namespace or '(none)'}: of AWS's namespaces, "
+            "samrun has AWS/Lambda metrics only"
+        )
     if alarm.comparison not in COMPARE:
         return f"comparison {alarm.comparison} is not evaluated locally"
     if alarm.statistic not in ("SampleCount", "Sum", "Minimum", "Maximum", "Average"):
@@ -104,7 +109,7 @@ class Alarms:
         key = (a.metric, tuple(sorted(a.dimensions.items())))
         values = []
         for n in range(a.evaluation_periods):
-            stat = self.store.window(key, periods, offset=n * periods)
+            stat = self.store.window(key, periods, offset=n * periods, namespace=a.namespace)
             values.append(None if stat is None else stat.statistic(a.statistic))
         compare = COMPARE[a.comparison]
         present = [v for v in values if v is not None]

@@ -8,6 +8,9 @@ Lambda's one minute divided by --time-scale.
 Dimension sets, as Lambda publishes them: none (the account), FunctionName, FunctionName +
 Resource (`name:alias` or `name:version`, when the caller named one), and FunctionName + Resource
 + ExecutedVersion for alias invocations.
+
+The metrics functions log in the embedded metric format (observe/emf.py) are `record`ed into the
+same periods under their own namespace, for alarms, and into running totals for Prometheus.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +28,7 @@ from samrun.observe.cost import PriceTable
 NAMESPACE = "AWS/Lambda"
 Dims = tuple[tuple[str, str], ...]
 Key = tuple[str, Dims]  # (metric name, dimensions)
+CustomKey = tuple[str, str, Dims]  # (namespace, metric name, dimensions sorted by name)
 UNITS = {
     "Duration": "Milliseconds",
     "AsyncEventAge": "Milliseconds",
@@ -67,6 +72,7 @@ class Period:
     start: float
     end: float
     datapoints: dict[Key, Stat] = field(default_factory=dict)
+    custom: dict[CustomKey, Stat] = field(default_factory=dict)  # other namespaces (EMF)
 
 
 @dataclass(slots=True)
@@ -98,6 +104,8 @@ class MetricStore:
         self.totals: dict[tuple[str, str, str], Totals] = {}  # (function, resource, version)
         self.signals: dict[tuple[str, str, str], Stat] = {}  # (kind, function, resource)
         self.provisioned_cost: dict[tuple[str, str], float] = {}  # (function, qualifier)
+        self.custom_totals: dict[CustomKey, Stat] = {}
+        self.custom_units: dict[CustomKey, str] = {}
         self._current = Period(time.time(), 0.0)
 
     def observe(self, event: Event) -> None:
@@ -198,14 +206,36 @@ class MetricStore:
         key = (function, qualifier)
         self.provisioned_cost[key] = self.provisioned_cost.get(key, 0.0) + price
 
-    def window(self, key: Key, periods: int, offset: int = 0) -> Stat | None:
-        """The merged datapoints of `key` over `periods` closed periods, ending `offset`
-        periods before the latest; None when no sample fell in them."""
+    def record(
+        self, namespace: str, metric: str, dims: Dims, values: Sequence[float], unit: str
+    ) -> None:
+        """Samples of a metric a function logged (EMF), in the period they arrive in."""
+        key = (namespace, metric, tuple(sorted(dims)))
+        now = self._current.custom.get(key)
+        if now is None:
+            now = self._current.custom[key] = Stat()
+        total = self.custom_totals.get(key)
+        if total is None:
+            total = self.custom_totals[key] = Stat()
+        self.custom_units[key] = unit
+        for value in values:
+            now.add(value)
+            total.add(value)
+
+    def window(
+        self, key: Key, periods: int, offset: int = 0, namespace: str = NAMESPACE
+    ) -> Stat | None:
+        """The merged datapoints of `key` in `namespace` over `periods` closed periods, ending
+        `offset` periods before the latest; None when no sample fell in them."""
         end = len(self.periods) - offset
         chosen = list(self.periods)[max(0, end - periods) : max(0, end)]
+        custom = (namespace, key[0], tuple(sorted(key[1])))
         merged: Stat | None = None
         for period in chosen:
-            stat = period.datapoints.get(key)
+            if namespace == NAMESPACE:
+                stat = period.datapoints.get(key)
+            else:
+                stat = period.custom.get(custom)
             if stat is not None:
                 merged = merged or Stat()
                 merged.merge(stat)

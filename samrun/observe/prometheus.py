@@ -2,10 +2,15 @@
 
 Counters are running totals since start; labels follow Lambda's dimensions (function_name,
 resource for an alias or version the caller named, executed_version). Gauges are read live.
+
+Metrics functions log in the embedded metric format are summaries (`_count`, `_sum` since start)
+named `<namespace>_<metric>` (characters Prometheus does not allow become `_`), one series per
+dimension set, the dimensions as labels (empty where a set lacks one).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -18,7 +23,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from samrun.invoke import telemetry
-from samrun.observe.metrics import MetricStore
+from samrun.observe.metrics import MetricStore, Stat
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LABELS = ["function_name", "resource", "executed_version"]
@@ -79,6 +84,28 @@ class LambdaCollector(Collector):
         for function, count in sorted(self.in_flight().items()):
             concurrent.add_metric([function], count)
         yield concurrent
+        yield from self._custom()
+
+    def _custom(self) -> Iterator[Metric]:
+        """The EMF metrics: one summary per namespace and metric."""
+        families: dict[str, list[tuple[tuple[tuple[str, str], ...], Stat, str, str]]] = {}
+        for (namespace, metric, dims), stat in sorted(self.store.custom_totals.items()):
+            name = _name(f"{namespace}_{metric}")
+            if name.startswith("lambda_"):  # never one of the families above
+                name = f"emf_{name}"
+            unit = self.store.custom_units.get((namespace, metric, dims), "None")
+            series = tuple((_label(k), v) for k, v in dims)
+            families.setdefault(name, []).append((series, stat, f"{namespace} {metric}", unit))
+        for name, members in families.items():
+            labels = sorted({k for series, *_ in members for k, _ in series})
+            _, _, what, unit = members[0]
+            family = SummaryMetricFamily(
+                name, f"{what} ({unit}), from embedded metric format logs", labels=labels
+            )
+            for series, stat, _, _ in members:
+                values = dict(series)
+                family.add_metric([values.get(k, "") for k in labels], stat.count, stat.sum)
+            yield family
 
 
 def registry(store: MetricStore, in_flight: Callable[[], dict[str, int]]) -> CollectorRegistry:
@@ -89,3 +116,16 @@ def registry(store: MetricStore, in_flight: Callable[[], dict[str, int]]) -> Col
 
 def exposition(found: CollectorRegistry) -> bytes:
     return generate_latest(found)
+
+
+def _name(text: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9_:]", "_", text)
+    return name if not name[:1].isdigit() else f"_{name}"
+
+
+def _label(text: str) -> str:
+    """A dimension name as a label name (`__` starts names Prometheus reserves)."""
+    label = re.sub(r"[^a-zA-Z0-9_]", "_", text)
+    if label[:1].isdigit() or label.startswith("__"):
+        label = f"d{label}"
+    return label

@@ -4,6 +4,10 @@ Every metrics period (Lambda's minute divided by --time-scale) the store closes 
 alarms are evaluated on it, provisioned concurrency is charged, and the period's datapoints go
 to the AWS endpoint with PutMetricData (not with --aws-profile: real CloudWatch keeps AWS/Lambda
 itself and refuses writes to it). Pending records are folded every second, off the invoke path.
+
+Function lines in the embedded metric format become metrics on the way to the log (`tap`), as
+CloudWatch extracts them from the log group: recorded for alarms and Prometheus at once, and
+sent with PutMetricData each second, each datum with its own timestamp and values.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from aiohttp import web
 from samrun.aws.endpoint import AwsEndpoint
 from samrun.invoke.telemetry import Telemetry
 from samrun.model import AppGraph
-from samrun.observe import prometheus
+from samrun.observe import emf, prometheus
 from samrun.observe.alarms import Alarms
 from samrun.observe.cloudwatch_logs import LogShipper
 from samrun.observe.cost import PriceTable
@@ -32,6 +36,8 @@ logger = logging.getLogger(__name__)
 LAMBDA_PERIOD_S = 60.0
 FOLD_S = 1.0
 PUT_BATCH = 500
+EMF_BATCH = 100  # data of up to 100 values each: well under PutMetricData's 1 MB request
+EMF_WARNINGS = 100  # distinct (function, reason) said; the rest are counted in the state only
 # (function, qualifier, instances, memory MB, architecture) of provisioned concurrency now
 Provisioned = Callable[[], Iterable[tuple[str, str, int, int, str]]]
 
@@ -60,6 +66,9 @@ class Observability:
         self._publishing: set[asyncio.Task[None]] = set()
         self._charged_at = time.monotonic()
         self.published = 0  # datapoints sent with PutMetricData
+        self.emf_counts = {"documents": 0, "invalid": 0, "published": 0}  # EMF lines, data sent
+        self._emf_unsent: list[emf.Datum] = []
+        self._emf_warned: set[tuple[str, str]] = set()
 
     @property
     def publishes(self) -> bool:
@@ -67,6 +76,53 @@ class Observability:
 
     def attach(self, telemetry: Telemetry) -> None:
         telemetry.subscribe(self.store.observe)
+
+    def tap(self, function: str, emit: Callable[[str], None]) -> Callable[[str], None]:
+        """`function`'s output sink: `emit`, and the metrics of its EMF lines extracted (a
+        substring test per line is all other lines pay)."""
+        extract = self.emf_line
+
+        def write(line: str) -> None:
+            emit(line)
+            if "_aws" in line:
+                extract(function, line)
+
+        return write
+
+    def emf_line(self, function: str, line: str) -> None:
+        """A line that may be an EMF document: its metrics recorded and queued; an invalid
+        document stays a log line, said once per function and reason."""
+        try:
+            data = emf.extract(line)
+        except emf.InvalidEmf as exc:
+            self.emf_counts["invalid"] += 1
+            said = (function, str(exc))
+            if said not in self._emf_warned and len(self._emf_warned) < EMF_WARNINGS:
+                self._emf_warned.add(said)
+                logger.warning(
+                    "%s: a log line in embedded metric format gives no metric: %s", function, exc
+                )
+            return
+        if not data:
+            return
+        self.emf_counts["documents"] += 1
+        for datum in data:
+            self.store.record(
+                datum.namespace, datum.name, datum.dimensions, datum.values, datum.unit
+            )
+        if self.publishes:
+            self._emf_unsent += data
+
+    async def flush_emf(self) -> None:
+        if not self._emf_unsent:
+            return
+        batch, self._emf_unsent = self._emf_unsent, []
+        try:
+            await asyncio.to_thread(self._put_emf, batch)
+        except Exception as exc:  # the endpoint's errors: keep running, say so
+            logger.warning("CloudWatch: PutMetricData of logged (EMF) metrics failed: %s", exc)
+        else:
+            self.emf_counts["published"] += len(batch)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -80,6 +136,7 @@ class Observability:
         if self._publishing:
             await asyncio.wait(self._publishing, timeout=5)
         await self.logs.flush()
+        await self.flush_emf()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,6 +145,7 @@ class Observability:
             await asyncio.sleep(max(0.0, min(FOLD_S, next_period - loop.time())))
             self.store.fold()
             await self.logs.flush()
+            await self.flush_emf()
             if loop.time() >= next_period:
                 next_period += self.period_s
                 self.tick()
@@ -119,6 +177,17 @@ class Observability:
         for start in range(0, len(data), PUT_BATCH):
             client.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + PUT_BATCH])
 
+    def _put_emf(self, batch: list[emf.Datum]) -> None:
+        client = self.aws.client("cloudwatch")
+        namespaces: dict[str, list[dict[str, Any]]] = {}
+        for datum in batch:
+            namespaces.setdefault(datum.namespace, []).append(emf_metric_datum(datum))
+        for namespace, data in namespaces.items():
+            for start in range(0, len(data), EMF_BATCH):
+                client.put_metric_data(
+                    Namespace=namespace, MetricData=data[start : start + EMF_BATCH]
+                )
+
     async def metrics_handler(self, request: web.Request) -> web.Response:
         body = prometheus.exposition(self.registry)
         return web.Response(body=body, headers={"Content-Type": prometheus.CONTENT_TYPE})
@@ -127,7 +196,11 @@ class Observability:
         return {
             "alarms": self.alarms.state(),
             "cost": self.store.cost_summary(),
-            "metrics": {"period_s": self.period_s, "published": self.published},
+            "metrics": {
+                "period_s": self.period_s,
+                "published": self.published,
+                "emf": dict(self.emf_counts),
+            },
         }
 
 
@@ -149,3 +222,19 @@ def metric_data(period: Period) -> list[dict[str, Any]]:
         }
         for (metric, dims), stat in period.datapoints.items()
     ]
+
+
+def emf_metric_datum(datum: emf.Datum) -> dict[str, Any]:
+    """One extracted datum for PutMetricData: its values with their counts, its own time."""
+    counts: dict[float, int] = {}
+    for value in datum.values:
+        counts[value] = counts.get(value, 0) + 1
+    return {
+        "MetricName": datum.name,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in datum.dimensions],
+        "Timestamp": datetime.fromtimestamp(datum.timestamp_ms / 1000, UTC),
+        "Values": list(counts),
+        "Counts": [float(c) for c in counts.values()],
+        "Unit": datum.unit,
+        "StorageResolution": datum.storage_resolution,
+    }

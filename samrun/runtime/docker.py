@@ -234,7 +234,12 @@ class DockerBackend:
         """Lambda's variables; addresses of samrun's endpoints as the container reaches them."""
         env = dict(spec.env)
         if self._container_host:
-            for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL"):
+            for key in (
+                "AWS_LAMBDA_RUNTIME_API",
+                "AWS_ENDPOINT_URL_LAMBDA",
+                "AWS_ENDPOINT_URL",
+                "AWS_XRAY_DAEMON_ADDRESS",
+            ):
                 if key in env:
                     env[key] = retarget(env[key], self._container_host)
         return env

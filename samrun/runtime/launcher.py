@@ -44,6 +44,7 @@ class HostContext:
     containers: Backend | None = None  # runs PackageType Image functions, whatever `backend` is
     containers_problem: str = "no Docker engine was asked for"  # why `containers` is None
     terminal: int | None = None  # `invoke` on a terminal: breakpoint() runs pdb on it
+    xray_daemon: str | None = None  # the local X-Ray daemon's host:port (AWS_XRAY_DAEMON_ADDRESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,9 @@ class Launcher:
         # is the user's own folder: Python (and any Python a function starts) writes none, and
         # still reads what is there (the AWS SDK's, compiled when it was installed).
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+        if self.host.xray_daemon:  # reserved, as Lambda sets them
+            env["AWS_XRAY_DAEMON_ADDRESS"] = self.host.xray_daemon
+            env["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
         lane: Lane | None = None
         if prepared.command.lane and LANE_ENABLED and not backend.provides_runtime:
             lane = await open_lane(session)  # the HTTP listener serves it too

@@ -287,7 +287,8 @@ class SqsPoller:
         looping, highest, origin, header = [], 0, "", None
         for record in records:
             found = lineage(record["attributes"].get("AWSTraceHeader"))
-            if found is None:
+            if found is None:  # a header without Lineage (an SDK's): the trace goes on from it
+                header = header or record["attributes"].get("AWSTraceHeader")
                 continue
             if found[1] >= MAX_HOPS:
                 looping.append(record)

@@ -145,11 +145,20 @@ def _stage_variables(ctx: BuildContext, kind: RouteKind, api: str) -> dict[str, 
     return {}
 
 
+def _stage_tracing(ctx: BuildContext, api: str) -> bool:
+    """A REST API stage's `TracingEnabled` (X-Ray; HTTP APIs have no such setting)."""
+    for lid, props in ctx.of_type("AWS::ApiGateway::Stage"):
+        if as_text(ctx.prop(lid, props, "RestApiId", "")) == api:
+            return str(ctx.prop(lid, props, "TracingEnabled", False)).lower() == "true"
+    return False
+
+
 def _api_details(
     ctx: BuildContext, route: Route, body: Mapping[str, Any], props: Mapping[str, Any]
 ) -> dict[str, Any]:
     details: dict[str, Any] = {"stage_variables": _stage_variables(ctx, route.kind, route.api)}
     if route.kind is RouteKind.REST:
+        details["tracing"] = _stage_tracing(ctx, route.api)
         types = list(body.get("x-amazon-apigateway-binary-media-types") or [])
         types += [as_text(t).replace("~1", "/") for t in props.get("BinaryMediaTypes") or []]
         details["binary_media_types"] = sorted({str(t) for t in types})

@@ -14,6 +14,7 @@ from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory
 from samrun.invoke.telemetry import Telemetry
+from samrun.invoke.tracing import Tracer
 from samrun.model import AppGraph, Code, Destination, Function, FunctionConfig, InvokeConfig
 
 FAILURE = Destination(type="sqs", arn="arn:aws:sqs:us-east-1:123456789012:failures")
@@ -38,6 +39,7 @@ class ScriptedInvoker:
         self.outcomes = outcomes
         self.runs: list[InvokeRequest] = []
         self.telemetry = Telemetry()  # the invoke path's hook point, as on Invoker
+        self.tracer = Tracer()  # X-Ray's decisions at accept, as on Invoker
         self.gate = ConcurrencyGate()
 
     async def run(self, target: Any, request: InvokeRequest, request_id: str) -> InvokeResult:
