@@ -13,6 +13,7 @@ from bench import (
     cold_breakdown,
     debug_bench,
     docker_bench,
+    freeze_bench,
     gate_bench,
     idle_flood_bench,
     invoke_bench,
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "cold": cold_bench.run,
     "cold_breakdown": cold_breakdown.run,
     "debug": debug_bench.run,
+    "freeze": freeze_bench.run,
 }
 
 

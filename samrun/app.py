@@ -220,6 +220,7 @@ class App:
             lambda_endpoint=self.lambda_endpoint,
             host_env=config.host_env,
             terminal=terminal,
+            freeze=config.freeze,
         )
         self.pools = PoolSet(
             self.capacity,

@@ -97,7 +97,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             event = Path(args.event).read_bytes()
         except OSError as exc:
             raise SamrunError(f"-e {args.event}: {exc.strerror}") from None
-    return run_invoke(build_config(args), args.function, event if event is not None else b"{}")
+    event = event if event is not None else b"{}"
+    return run_invoke(build_config(args), args.function, event, args.tenant_id)
 
 
 def cmd_debug_config(args: argparse.Namespace) -> int:
@@ -357,6 +358,11 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--price-file", metavar="FILE", help="Lambda price table (JSON)")
     parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="let idle instances run between invocations (Lambda freezes them)",
+    )
+    parser.add_argument(
         "--no-cloudwatch",
         action="store_true",
         help="keep metrics and function logs local (no PutMetricData, no CloudWatch Logs)",
@@ -459,6 +465,9 @@ def make_parser() -> argparse.ArgumentParser:
     invoke = commands.add_parser("invoke", help="invoke one function once, without a server")
     invoke.add_argument("target", nargs="+", metavar="[TEMPLATE] FUNCTION[:QUALIFIER]")
     invoke.add_argument("-e", "--event", help="event file, or - for standard input")
+    invoke.add_argument(
+        "--tenant-id", metavar="ID", help="the tenant of a TenancyConfig PER_TENANT function"
+    )
     add_common(invoke, template=False)
     add_runtime(invoke)
     add_debug(invoke, one_shot=True)

@@ -52,3 +52,4 @@ class Config:
     otlp_endpoint: str | None = None  # --otlp-endpoint: traces as OTLP/HTTP spans to this URL
     trace_sample_rate: float | None = None  # --trace-sample-rate; None: Lambda's default rule
     xray_upload: bool = False  # --xray-upload: traces to real X-Ray (with --aws-profile)
+    freeze: bool = True  # idle instances frozen between invocations, as on Lambda (--no-freeze)

@@ -158,6 +158,7 @@ class FunctionConfig:
     description: str = ""
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
+    tenant_isolation: str | None = None  # TenancyConfig TenantIsolationMode: PER_TENANT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -200,6 +200,7 @@ def build_config(args: argparse.Namespace) -> Config:
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
         price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
         cloudwatch=not getattr(args, "no_cloudwatch", False),
+        freeze=not getattr(args, "no_freeze", False),
         allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
         functions=tuple(getattr(args, "functions", None) or ()),
         debug=debug_options(args),

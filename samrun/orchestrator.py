@@ -154,12 +154,12 @@ async def start_watch(app: App) -> WatchSession:
     return session
 
 
-def run_invoke(config: Config, target: str, event: bytes) -> int:
+def run_invoke(config: Config, target: str, event: bytes, tenant_id: str | None = None) -> int:
     setup_logging(sys.stderr)
     raise_fd_limit()
     with one_shot_state(config) as config:
         graph = build(config, load(config))
-        return run_loop(invoke_once(config, graph, target, event))
+        return run_loop(invoke_once(config, graph, target, event, tenant_id))
 
 
 @contextlib.contextmanager
@@ -190,7 +190,9 @@ def nested_name(graph: AppGraph, target: str) -> str:
     return function.name + sep + qualifier if function else target
 
 
-async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes) -> int:
+async def invoke_once(
+    config: Config, graph: AppGraph, target: str, event: bytes, tenant_id: str | None = None
+) -> int:
     from samrun.app import App, debug_lines
 
     target = nested_name(graph, target)
@@ -206,7 +208,8 @@ async def invoke_once(config: Config, graph: AppGraph, target: str, event: bytes
             await asyncio.to_thread(
                 app.locator.warn_missing, (f.config.runtime for f in graph.functions)
             )
-            result = await app.invoker.invoke(InvokeRequest(function=target, payload=event))
+            request = InvokeRequest(function=target, payload=event, tenant_id=tenant_id)
+            result = await app.invoker.invoke(request)
     finally:
         if terminal is not None:
             os.close(terminal)

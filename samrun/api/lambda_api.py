@@ -16,7 +16,13 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from samrun.api import concurrency, event_invoke_config, event_source_mappings, versions
+from samrun.api import (
+    concurrency,
+    event_invoke_config,
+    event_source_mappings,
+    eventstream,
+    versions,
+)
 from samrun.api.event_source_mappings import MappingRegistry
 from samrun.api.request import list_window
 from samrun.api.shapes import function_configuration, get_function_shape
@@ -33,10 +39,14 @@ from samrun.invoke.control import Control
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest
 from samrun.model import AppGraph, Function, FunctionConfig
+from samrun.runtime.streaming import ResponseStream, detach
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/2015-03-31/functions"
+STREAM_PREFIX = "/2021-11-15/functions"  # InvokeWithResponseStream
+STREAM_TYPES = frozenset({InvocationType.REQUEST_RESPONSE, InvocationType.DRY_RUN})
+TENANT_HEADER = "X-Amz-Tenant-Id"  # Invoke's TenantId (TenancyConfig PER_TENANT)
 MAX_BODY = 7 * 1024 * 1024  # over Lambda's 6 MB, so the invoke path can say RequestTooLarge
 LIST_PAGE = 50
 MAX_LIST_ITEMS = 10000  # ListFunctions' MaxItems range is 1-10000
@@ -109,6 +119,9 @@ class LambdaApi:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
         app.router.add_post(PREFIX + "/{name:.+}/invocations", self.invoke)  # Child/Function too
+        app.router.add_post(
+            STREAM_PREFIX + "/{name:.+}/response-streaming-invocations", self.invoke_stream
+        )
         app.router.add_get(PREFIX + "/", self.list_functions)
         app.router.add_get(PREFIX, self.list_functions)
         app.router.add_get(PREFIX + "/{name}", self.get_function)
@@ -153,6 +166,7 @@ class LambdaApi:
             tail_logs=request.headers.get("X-Amz-Log-Type") == "Tail",
             client_context=request.headers.get("X-Amz-Client-Context"),
             trace_id=request.headers.get("X-Amzn-Trace-Id"),
+            tenant_id=request.headers.get(TENANT_HEADER) or None,
         )
         result = await self.invoker.invoke(invoke_request)
         headers = {
@@ -170,6 +184,65 @@ class LambdaApi:
         return web.Response(
             status=200, body=result.payload, headers=headers, content_type="application/json"
         )
+
+    async def invoke_stream(self, request: web.Request) -> web.StreamResponse:
+        """InvokeWithResponseStream: PayloadChunk events as the function writes, then
+        InvokeComplete (its error, its log tail). A function that does not stream answers in
+        one chunk; errors before the invocation runs are the API's usual ones."""
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        try:
+            kind = InvocationType(invocation_type)
+        except ValueError:
+            kind = InvocationType.EVENT
+        if kind not in STREAM_TYPES:
+            raise InvalidParameterValue(f"Invalid invocation type: {invocation_type}")
+        stream = ResponseStream()
+        invoke_request = InvokeRequest(
+            function=unquote(request.match_info["name"]),
+            qualifier=request.query.get("Qualifier"),
+            payload=await request.read(),
+            invocation_type=kind,
+            tail_logs=request.headers.get("X-Amz-Log-Type") == "Tail",
+            client_context=request.headers.get("X-Amz-Client-Context"),
+            trace_id=request.headers.get("X-Amzn-Trace-Id"),
+            stream=stream,
+            tenant_id=request.headers.get(TENANT_HEADER) or None,
+        )
+        task = asyncio.ensure_future(self.invoker.invoke(invoke_request))
+        response: web.StreamResponse | None = None
+        try:
+            streamed = await stream.opened(task)
+            if not streamed:
+                result = task.result()  # an API error is raised here, before any byte is sent
+                if kind is InvocationType.DRY_RUN:
+                    return web.Response(status=204, headers=self._stream_headers(stream))
+            response = web.StreamResponse(status=200, headers=self._stream_headers(stream))
+            await response.prepare(request)
+            if streamed:
+                async for data in stream.chunks():
+                    await response.write(eventstream.payload_chunk(data))
+                result = await asyncio.shield(task)
+            elif result.payload and not result.function_error:
+                await response.write(eventstream.payload_chunk(result.payload))
+            log = base64.b64encode(result.log_tail).decode() if invoke_request.tail_logs else ""
+            error = result.payload.decode("utf-8", "replace") if result.function_error else None
+            await response.write(eventstream.invoke_complete(result.error_type, error, log))
+            await response.write_eof()
+            return response
+        except ConnectionError:  # the caller left: the invocation runs on, as on Lambda
+            detach(task)
+            assert response is not None  # only writing to it fails so
+            return response
+        except asyncio.CancelledError:
+            detach(task)
+            raise
+
+    def _stream_headers(self, stream: ResponseStream) -> dict[str, str]:
+        return {
+            "Content-Type": eventstream.CONTENT_TYPE,
+            "X-Amz-Executed-Version": stream.executed_version,
+            "x-amzn-RequestId": stream.request_id,
+        }
 
     async def debug_state(self, request: web.Request) -> web.Response:
         """samrun's own: pools, concurrency and target health, for people and tests."""

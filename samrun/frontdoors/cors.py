@@ -69,7 +69,11 @@ def decorate(
     names = {k.lower() for k, _ in extra}
     kept = tuple((k, v) for k, v in response.headers if k.lower() not in names)
     return HttpResponse(
-        status=response.status, headers=(*kept, *extra), body=response.body, reason=response.reason
+        status=response.status,
+        headers=(*kept, *extra),
+        body=response.body,
+        reason=response.reason,
+        stream=response.stream,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -56,6 +57,13 @@ class HttpResponse:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     reason: str | None = None
+    # a streamed body (RESPONSE_STREAM function URLs): sent chunk by chunk as it comes, after
+    # `status` and `headers`; raising StreamAborted cuts the response short
+    stream: AsyncIterator[bytes] | None = field(default=None, compare=False)
+
+
+class StreamAborted(Exception):
+    """A streamed body that failed midway: the client sees the response end unfinished."""
 
 
 def json_response(status: int, body: str, *extra: tuple[str, str]) -> HttpResponse:

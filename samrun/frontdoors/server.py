@@ -25,7 +25,7 @@ from samrun.frontdoors.alb_health import HealthChecker
 from samrun.frontdoors.authorizers import AuthorizerCache
 from samrun.frontdoors.function_urls import FunctionUrl
 from samrun.frontdoors.gateway import INTERNAL, Gateway
-from samrun.frontdoors.messages import HttpRequest, HttpResponse, json_response
+from samrun.frontdoors.messages import HttpRequest, HttpResponse, StreamAborted, json_response
 from samrun.frontdoors.routes import RouteTable
 from samrun.frontdoors.start_execution import Starter
 from samrun.invoke.invoker import Invoker
@@ -112,15 +112,41 @@ def answer_http_1_1(request: web.Request) -> None:
         request._cache.pop("version", None)
 
 
+async def stream_out(request: web.Request, response: HttpResponse) -> web.StreamResponse:
+    """A streamed body, chunk by chunk as it comes (chunked transfer encoding); a failure
+    midway closes the connection without the final chunk, so the client sees it unfinished."""
+    assert response.stream is not None
+    out = web.StreamResponse(
+        status=response.status, reason=response.reason, headers=CIMultiDict(response.headers)
+    )
+    await out.prepare(request)
+    try:
+        async for data in response.stream:
+            await out.write(data)
+        await out.write_eof()
+    except ConnectionError:
+        pass  # the client left; the invocation runs on (function_urls.py)
+    except Exception as exc:  # StreamAborted, or a bug: the status is sent, so cut it short
+        if not isinstance(exc, StreamAborted):
+            logger.exception("%s %s failed midway", request.method, request.path)
+        out.force_close()
+        if request.transport is not None:
+            request.transport.close()
+    return out
+
+
 def aiohttp_app(handle: Handler) -> web.Application:
-    async def edge(request: web.Request) -> web.Response:
+    async def edge(request: web.Request) -> web.StreamResponse:
         try:
             ours = to_request(request, await request.read())
             answer_http_1_1(request)
-            return to_response(await handle(ours))
+            response = await handle(ours)
         except Exception:  # the one catch-all at the edge: log, answer API Gateway's 500
             logger.exception("%s %s failed", request.method, request.path)
             return to_response(INTERNAL)
+        if response.stream is not None:
+            return await stream_out(request, response)
+        return to_response(response)
 
     app = web.Application(client_max_size=MAX_REQUEST)
     app.router.add_route("*", "/{tail:.*}", edge)

@@ -131,6 +131,7 @@ class AsyncQueue:
             client_context=request.client_context,
             enqueued_at=now,
             due_at=now,
+            tenant_id=request.tenant_id,
         )
         try:
             await self._write(("insert", event))
@@ -294,6 +295,7 @@ class AsyncQueue:
             trace_id=trace,
             queued_at=event.enqueued_at,
             attempt=event.attempts + 1,
+            tenant_id=event.tenant_id,
         )
         try:
             result = await self.invoker.run(target, request, event.request_id)

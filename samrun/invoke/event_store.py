@@ -37,9 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
     client_context TEXT,
     enqueued_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    due_at REAL NOT NULL
+    due_at REAL NOT NULL,
+    tenant_id TEXT
 );
 """
+ADDED = {"tenant_id": "TEXT"}  # columns added since: a queue without them gets them (NULL)
 COLUMNS = {
     "id",
     "request_id",
@@ -75,6 +77,7 @@ class QueuedEvent:
     due_at: float = 0.0
     id: int = 0
     throttles: int = 0  # not persisted: throttle backoff restarts after a restart
+    tenant_id: str | None = None  # a PER_TENANT function's tenant (TenancyConfig)
 
 
 Op = tuple[str, QueuedEvent]  # ("insert" | "update" | "delete", event)
@@ -136,12 +139,15 @@ class EventStore:
             columns = {row[1] for row in db.execute("PRAGMA table_info(events)")}
             if COLUMNS - columns:
                 raise ForeignQueue(f"no column {', '.join(sorted(COLUMNS - columns))}")
+            for name, kind in ADDED.items():
+                if name not in columns:  # an older samrun's queue
+                    db.execute(f"ALTER TABLE events ADD COLUMN {name} {kind}")
         db.execute("PRAGMA journal_mode=WAL")  # only now: a foreign file is left as it was
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
         rows = db.execute(
             "SELECT id, request_id, function, qualifier, payload, trace_id, client_context,"
-            " enqueued_at, attempts, due_at FROM events ORDER BY id"
+            " enqueued_at, attempts, due_at, tenant_id FROM events ORDER BY id"
         ).fetchall()
         return [
             QueuedEvent(
@@ -155,6 +161,7 @@ class EventStore:
                 enqueued_at=row[7],
                 attempts=row[8],
                 due_at=row[9],
+                tenant_id=row[10],
             )
             for row in rows
         ]
@@ -169,8 +176,8 @@ class EventStore:
                 if kind == "insert":
                     cursor = db.execute(
                         "INSERT INTO events (request_id, function, qualifier, payload, trace_id,"
-                        " client_context, enqueued_at, attempts, due_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " client_context, enqueued_at, attempts, due_at, tenant_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             event.request_id,
                             event.function,
@@ -181,6 +188,7 @@ class EventStore:
                             event.enqueued_at,
                             event.attempts,
                             event.due_at,
+                            event.tenant_id,
                         ),
                     )
                     event.id = cursor.lastrowid or 0

@@ -16,7 +16,12 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
-from samrun.errors import InvalidRequestContent, RequestTooLarge, TooManyRequests
+from samrun.errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    RequestTooLarge,
+    TooManyRequests,
+)
 from samrun.invoke.gate import ConcurrencyGate
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import FunctionDirectory, Target
@@ -63,7 +68,10 @@ class Invoker:
     async def invoke(self, request: InvokeRequest) -> InvokeResult:
         target = self.directory.resolve(request.function, request.qualifier)
         check_payload(request)
+        check_tenant(request, target.config.tenant_isolation)
         request_id = str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        if request.stream is not None:
+            request.stream.bind(request_id, target.version)
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
         if request.invocation_type is InvocationType.EVENT and self.accept_event is not None:
@@ -95,11 +103,15 @@ class Invoker:
             invoked_arn=target.invoked_arn,
             trace_id=header,
             client_context=decode_client_context(request.client_context),
+            stream=request.stream,
+            tenant_id=request.tenant_id,
         )
         gate, observed = self.gate, bool(self.telemetry.observers)
         name = target.function.name
         while True:
-            pool = self.pools.pool(target.function, target.version, target.config)
+            pool = self.pools.pool(
+                target.function, target.version, target.config, request.tenant_id
+            )
             try:
                 with gate.lease(name):
                     if observed:
@@ -181,6 +193,21 @@ class Invoker:
 def resource_of(target: Target) -> str | None:
     """The `Resource` dimension: the alias or version the caller named; None for $LATEST."""
     return None if target.qualifier == LATEST else target.qualifier
+
+
+def check_tenant(request: InvokeRequest, isolation: str | None) -> None:
+    """A PER_TENANT function is invoked with a tenant id, any other without one (Lambda's
+    InvalidParameterValueException either way), before anything runs."""
+    if isolation is not None and not request.tenant_id:
+        raise InvalidParameterValue(
+            "The function has tenant isolation enabled (TenancyConfig TenantIsolationMode "
+            f"{isolation}): the invocation must specify a tenant ID (TenantId, X-Amz-Tenant-Id)"
+        )
+    if isolation is None and request.tenant_id is not None:
+        raise InvalidParameterValue(
+            "A tenant ID was specified for a function without tenant isolation "
+            "(TenancyConfig): remove the tenant ID"
+        )
 
 
 def check_payload(request: InvokeRequest) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from samrun.runtime.streaming import ResponseStream
 
 
 class InvocationType(StrEnum):
@@ -23,6 +25,10 @@ class InvokeRequest:
     trace_id: str | None = None
     queued_at: float | None = None  # an async event's accept time (X-Ray's dwell time)
     attempt: int = 0  # an async event's attempt, from 1
+    tenant_id: str | None = None  # TenantId (X-Amz-Tenant-Id): a PER_TENANT function's tenant
+    # the caller reads a streamed response as it comes (InvokeWithResponseStream, RESPONSE_STREAM
+    # function URLs); a function that does not stream answers it in one piece
+    stream: ResponseStream | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -97,6 +97,13 @@ class DockerSandbox:
                 self._call(self._container.update, cpu_period=CPU_PERIOD_US, cpu_quota=quota)
             )
 
+    def freeze(self) -> None:
+        """Not frozen: `container.pause()` is a round trip through the engine, milliseconds on
+        the warm path (runtime/freeze.py)."""
+
+    def thaw(self) -> None:
+        """Never frozen (`freeze`)."""
+
     def drain_output(self) -> None:
         """Read all the output written so far; deliver each complete line."""
         self._drain_fifo()

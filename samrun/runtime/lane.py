@@ -13,10 +13,13 @@ then the fields. The runtime sends:
     R  response                     request id, body
     E  error                        request id, error type ('' : the body's errorType), body
     I  init error                   error type, body
+    S  a streamed response begins   request id, content type
+    C  a piece of it                body
+    T  its end                      error type ('' : none, else the mid-stream error), error body
 
 with flag `ACK` when it waits for an answer (before it exits); samrun sends `V` (an event:
-request id, deadline ms, invoked ARN, trace id, client context, cognito identity, payload) and
-`A` (an answer: status, body, with HTTP's status codes and RIE's bodies).
+request id, deadline ms, invoked ARN, trace id, client context, cognito identity, tenant id,
+payload) and `A` (an answer: status, body, with HTTP's status codes and RIE's bodies).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ ACK = 1
 MAX_FIELDS = 8
 MAX_FIELD = 64 * 1024  # a request id or an error type; only the last field (a body) is larger
 TRANSPORT = "lane"
-NEXT, RESPONSE, ERROR, INIT_ERROR = (ord(kind) for kind in "NREI")
+NEXT, RESPONSE, ERROR, INIT_ERROR, STREAM, CHUNK, STREAM_END = (ord(kind) for kind in "NREISCT")
 
 
 class LaneProtocol(asyncio.Protocol):
@@ -132,6 +135,15 @@ class LaneProtocol(asyncio.Protocol):
             request_id = text(fields[0])
             error_type = error_type_from(text(fields[1]), body)
             status, answer = transition(lambda: session.fail(request_id, body, error_type))
+        elif kind == CHUNK and len(fields) == 1:
+            session.stream_chunk(fields[0])  # past its end or its limit: dropped
+            return
+        elif kind == STREAM and len(fields) == 2:
+            request_id, content_type = text(fields[0]), text(fields[1]) or None
+            status, answer = transition(lambda: _open(session, request_id, content_type))
+        elif kind == STREAM_END and len(fields) == 2:
+            mid_stream = text(fields[0]) or None
+            status, answer = transition(lambda: session.close_stream(mid_stream, body))
         elif kind == INIT_ERROR and len(fields) == 2:
             error_type = error_type_from(text(fields[0]), body)
             status, answer = transition(lambda: session.fail_init(body, error_type))
@@ -235,7 +247,13 @@ def text(field: bytes | None) -> str:
 
 
 def body_limit(kind: int) -> int:
-    return protocol.MAX_PAYLOAD_BYTES if kind == RESPONSE else protocol.MAX_ERROR_BODY_BYTES
+    if kind in (RESPONSE, CHUNK):
+        return protocol.MAX_PAYLOAD_BYTES
+    return protocol.MAX_ERROR_BODY_BYTES
+
+
+def _open(session: RuntimeSession, request_id: str, content_type: str | None) -> None:
+    session.open_stream(request_id, content_type)
 
 
 def event_fields(event: InvokeEvent) -> tuple[bytes, ...]:
@@ -246,6 +264,7 @@ def event_fields(event: InvokeEvent) -> tuple[bytes, ...]:
         event.trace_id.encode(),
         (event.client_context or "").encode(),
         (event.cognito_identity or "").encode(),
+        (event.tenant_id or "").encode(),
         event.payload,
     )
 

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from samrun.errors import InvalidRuntime
-from samrun.model import FunctionConfig, PackageType
+from samrun.model import DEFAULT_ACCOUNT_ID, FunctionConfig, PackageType
 from samrun.runtime.breakpoints import TerminalLink
 from samrun.runtime.code import layer_folders, prepare_code, prepare_layers
 from samrun.runtime.debugging import DebugSpec, debug_command
 from samrun.runtime.environment import InstanceIdentity, lambda_environment
+from samrun.runtime.extensions import Boot, external_extensions, wrapped
 from samrun.runtime.instance import Instance, LineSink
 from samrun.runtime.lane import ENABLED as LANE_ENABLED
 from samrun.runtime.lane import Lane, open_lane
@@ -45,6 +46,7 @@ class HostContext:
     containers_problem: str = "no Docker engine was asked for"  # why `containers` is None
     terminal: int | None = None  # `invoke` on a terminal: breakpoint() runs pdb on it
     xray_daemon: str | None = None  # the local X-Ray daemon's host:port (AWS_XRAY_DAEMON_ADDRESS)
+    freeze: bool = True  # idle instances are frozen between invocations (--no-freeze: not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class PreparedCode:
     code_dir: Path
     opt_dir: Path | None
     command: RuntimeCommand
+    extensions: tuple[Path, ...] = ()  # executables in /opt/extensions (runtime/extensions.py)
 
 
 class Launcher:
@@ -92,6 +95,15 @@ class Launcher:
         tmp_dir = self.host.state_dir / "tmp" / f"{self.function_name}-{instance_id}"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         session = RuntimeSession()
+        holder: list[Instance] = []
+        session.hub.configure(
+            function_name=self.function_name,
+            version=self.version,
+            handler=self.config.handler or "",
+            account_id=DEFAULT_ACCOUNT_ID,
+            expected=tuple(path.name for path in prepared.extensions),
+            emit=lambda *event: holder[0]._platform(*event) if holder else None,
+        )
         address = await self.host.server.open(session)
         who = InstanceIdentity(
             function_name=self.function_name,
@@ -130,9 +142,10 @@ class Launcher:
             env.update(lane.environment())
         terminal = TerminalLink(self._terminal(backend))
         env.update(terminal.environment())
+        argv, boot = self._command(prepared, env)
         spec = LaunchSpec(
             name=f"{self.function_name}:{instance_id}",
-            argv=prepared.command.argv,
+            argv=argv,
             env=env,
             code_dir=prepared.code_dir,
             opt_dir=prepared.opt_dir,
@@ -149,6 +162,7 @@ class Launcher:
             pass_fds=(
                 *((lane.runtime_fd,) if lane is not None else ()),
                 *terminal.fds,
+                *Boot.fds(boot),
             ),
             debug=self.debug if backend.provides_runtime else None,  # else in the command
         )
@@ -156,6 +170,8 @@ class Launcher:
         async def close_listener() -> None:
             if lane is not None:
                 lane.close()
+            if boot is not None:
+                boot.close()
             terminal.close()
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
@@ -171,7 +187,6 @@ class Launcher:
                 local(line)
                 ship(line)
 
-        holder: list[Instance] = []
         try:
             sandbox = await backend.start(spec, lambda line: holder[0].on_output(line))
         except BaseException:
@@ -181,6 +196,7 @@ class Launcher:
             if lane is not None:
                 lane.handed_over()
             terminal.handed_over()
+        Boot.follow(boot, session.hub)
         instance = Instance(
             instance_id=instance_id,
             version=self.version,
@@ -191,6 +207,10 @@ class Launcher:
             emit=emit,
             platform_json=self.config.logging.log_format.upper() == "JSON",
             platform_info=(self.config.logging.system_log_level or "INFO").upper() != "WARN",
+            freeze=self.host.freeze and self.debug is None,  # a debugger must see it run
+            function_name=self.function_name,
+            initialization_type=initialization_type,
+            runtime=self.config.runtime,
         )
         holder.append(instance)
         terminal.watch(lambda: self._at_breakpoint(instance))
@@ -201,6 +221,20 @@ class Launcher:
                 await instance.stop()
                 raise
         return instance
+
+    def _command(
+        self, prepared: PreparedCode, env: dict[str, str]
+    ) -> tuple[tuple[str, ...], Boot | None]:
+        """The runtime's command line: through AWS_LAMBDA_EXEC_WRAPPER (managed runtimes, as
+        on Lambda), and after the external extensions' boot step when there are any."""
+        argv = prepared.command.argv
+        if not (self.config.runtime or "").startswith("provided"):
+            argv = wrapped(argv, env, prepared.code_dir, prepared.opt_dir)
+        if not prepared.extensions:
+            return argv, None
+        boot = Boot(list(prepared.extensions))
+        env.update(boot.environment())
+        return boot.argv(argv), boot
 
     def _terminal(self, backend: Backend) -> int | None:
         """The terminal for breakpoint()'s pdb (runtime/breakpoints.py): for samrun's Python
@@ -289,7 +323,7 @@ class Launcher:
         )
         if self.debug is not None and self.config.runtime is not None:
             command = debug_command(self.config.runtime, command, self.debug)
-        return PreparedCode(code_dir, opt_dir, command)
+        return PreparedCode(code_dir, opt_dir, command, tuple(external_extensions(opt_dir)))
 
 
 def in_folder(path: Path, folder: Path) -> bool:

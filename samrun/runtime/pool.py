@@ -102,6 +102,7 @@ class InstancePool:
         self.retired = False  # a hot reload replaced this pool: it starts no new instance
         self._background: set[asyncio.Task[None]] = set()
         self.cold_starts = 0
+        self.callers = 0  # invocations in it now, waiting for an instance included
         # a debugged function runs one instance at a time, its timeouts suspended (debugging.py)
         self._one_at_a_time = asyncio.Lock() if launcher.debug else None
         if launcher.debug:
@@ -110,10 +111,14 @@ class InstancePool:
 
     async def invoke(self, event: InvokeEvent) -> Outcome:
         """Run `event` on a warm instance, or on a new one; errors come back as outcomes."""
-        if self._one_at_a_time is None:
-            return await self._invoke(event)
-        async with self._one_at_a_time:  # a debugged function: one instance, calls wait for it
-            return await self._invoke(event)
+        self.callers += 1
+        try:
+            if self._one_at_a_time is None:
+                return await self._invoke(event)
+            async with self._one_at_a_time:  # a debugged function: one instance, calls wait
+                return await self._invoke(event)
+        finally:
+            self.callers -= 1
 
     async def _invoke(self, event: InvokeEvent) -> Outcome:
         timeout_s = None if self.launcher.debug else self.launcher.config.timeout_s
@@ -123,13 +128,33 @@ class InstancePool:
                 assert failure is not None
                 return failure
             self.busy.add(instance)
+            finishing: asyncio.Task[None] | None = None
             try:
-                return await instance.invoke(event, timeout_s)
+                outcome = await instance.invoke(event, timeout_s)
+                finishing, instance.finishing = instance.finishing, None
+                return outcome
             except InstanceGone:
                 continue  # it exited while idle, before the event reached it: run it elsewhere
             finally:
+                if finishing is None:
+                    self.busy.discard(instance)
+                    await self._release(instance)
+                else:  # its extensions still work on the invocation (runtime/extensions.py)
+                    self._release_after(instance, finishing)
+
+    def _release_after(self, instance: Instance, finishing: asyncio.Task[None]) -> None:
+        """Hand `instance` out again once its extensions have ended the invocation."""
+
+        async def release() -> None:
+            try:
+                await finishing
+            finally:
                 self.busy.discard(instance)
                 await self._release(instance)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _take_idle(self) -> Instance | None:
         """A provisioned instance first, then the most recently used idle one; instances that
@@ -287,7 +312,9 @@ class InstancePool:
 
 
 class PoolSet:
-    """The pools of every function version, created on first use."""
+    """The pools of every function version, created on first use; a PER_TENANT function's
+    (TenancyConfig) one per tenant besides, so no instance ever serves two tenants. A tenant's
+    pool shares its version's Launcher (the code is laid out once) and goes once it is empty."""
 
     def __init__(
         self,
@@ -302,31 +329,50 @@ class PoolSet:
         self._idle_ttl_s = idle_ttl_s
         self._init_timeout_s = init_timeout_s
         self.pools: dict[tuple[str, str], InstancePool] = {}
+        self.tenant_pools: dict[tuple[str, str, str], InstancePool] = {}  # (name, version, tenant)
         self.retired: set[InstancePool] = set()  # hot reload: draining, then closed
         self._draining: set[asyncio.Task[None]] = set()
 
-    def pool(self, function: Function, version: str, config: FunctionConfig) -> InstancePool:
+    def pool(
+        self, function: Function, version: str, config: FunctionConfig, tenant: str | None = None
+    ) -> InstancePool:
+        """The version's pool; with `tenant`, that tenant's pool of the version."""
         key = (function.name, version)
         pool = self.pools.get(key)
         if pool is None:
             launcher = self._make_launcher(function, version, config)
-            pool = InstancePool(
-                launcher,
-                self.capacity,
-                idle_ttl_s=self._idle_ttl_s,
-                init_timeout_s=self._init_timeout_s,
-            )
+            pool = self._new_pool(launcher)
             self.pools[key] = pool
-        return pool
+        if tenant is None:
+            return pool
+        tenant_pool = self.tenant_pools.get((*key, tenant))
+        if tenant_pool is None:
+            tenant_pool = self.tenant_pools[(*key, tenant)] = self._new_pool(pool.launcher)
+        return tenant_pool
+
+    def _new_pool(self, launcher: Launcher) -> InstancePool:
+        return InstancePool(
+            launcher,
+            self.capacity,
+            idle_ttl_s=self._idle_ttl_s,
+            init_timeout_s=self._init_timeout_s,
+        )
 
     async def reap(self) -> None:
         now = time.monotonic()
         for pool in list(self.pools.values()):
             await pool.reap(now)
+        for key, pool in list(self.tenant_pools.items()):
+            await pool.reap(now)
+            if not pool.live and not pool.callers and self.tenant_pools.get(key) is pool:
+                del self.tenant_pools[key]
+                await pool.close()
 
     async def close(self) -> None:
-        await asyncio.gather(*(pool.close() for pool in self.pools.values()))
+        pools = [*self.pools.values(), *self.tenant_pools.values()]
+        await asyncio.gather(*(pool.close() for pool in pools))
         self.pools.clear()
+        self.tenant_pools.clear()
         for task in self._draining:
             task.cancel()
         await asyncio.gather(*(pool.close() for pool in self.retired))
@@ -340,6 +386,12 @@ class PoolSet:
         pool = self.pools.pop((function_name, version), None)
         if pool is None:
             return None
+        for key in [k for k in self.tenant_pools if k[:2] == (function_name, version)]:
+            self._retire(self.tenant_pools.pop(key))  # its tenants' instances go with it
+        self._retire(pool)
+        return pool
+
+    def _retire(self, pool: InstancePool) -> None:
         pool.retired = True
         for instance in pool.live:
             instance.reusable = False  # discarded as soon as its invocation ends
@@ -348,7 +400,6 @@ class PoolSet:
         task = asyncio.get_running_loop().create_task(self._drain(pool))
         self._draining.add(task)
         task.add_done_callback(self._draining.discard)
-        return pool
 
     async def _drain(self, pool: InstancePool) -> None:
         loop = asyncio.get_running_loop()

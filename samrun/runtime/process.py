@@ -21,6 +21,7 @@ from pathlib import Path
 from samrun.errors import BackendError
 from samrun.runtime.cgroups import Cgroups, kill_all
 from samrun.runtime.descendants import kill_marked, kill_tree
+from samrun.runtime.freeze import GroupFreezer
 from samrun.runtime.handover import Started
 from samrun.runtime.isolation import can_mount_tmpfs, child_setup
 from samrun.runtime.sandbox import LaunchSpec, OutputSink
@@ -65,6 +66,7 @@ class ProcessSandbox:
         loop.add_reader(pipe, self._read_available)
         self._watchdog = loop.create_task(self._watch_memory())
         self._waiter = loop.create_task(self._wait())
+        self._freezer = GroupFreezer(process.pid) if leads_group(process.pid) else None
 
     def peak_memory_mb(self) -> int:
         """The kernel's exact high-water mark (VmHWM) while it runs; the last sample after."""
@@ -88,6 +90,16 @@ class ProcessSandbox:
         if self._partial:
             self._on_output(self._partial.decode("utf-8", "replace"))
             self._partial = b""
+
+    def freeze(self) -> None:
+        """Stop its process group (runtime/freeze.py), while samrun has not reaped it (its
+        group id cannot have been reused)."""
+        if self._freezer is not None and self._process.returncode is None:
+            self._freezer.freeze()
+
+    def thaw(self) -> None:
+        if self._freezer is not None and self._process.returncode is None:
+            self._freezer.thaw()
 
     def _read_available(self) -> None:
         """Read all the pipe holds now; deliver each complete line."""
@@ -175,6 +187,15 @@ class ProcessSandbox:
         if self._tmp_dir is not None:
             await asyncio.to_thread(shutil.rmtree, self._tmp_dir, True)
         self.exit_reason = f"signal: {signal_name(-code)}" if code < 0 else f"exit status {code}"
+
+
+def leads_group(pid: int) -> bool:
+    """Whether `pid` leads its own process group (a runtime is started in a session of its
+    own): only then is stopping the group stopping the instance and nothing else."""
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
 
 
 def open_status(pid: int) -> int:

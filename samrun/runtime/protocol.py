@@ -15,7 +15,11 @@ INVOKED_ARN = "Lambda-Runtime-Invoked-Function-Arn"
 TRACE_ID = "Lambda-Runtime-Trace-Id"
 CLIENT_CONTEXT = "Lambda-Runtime-Client-Context"
 COGNITO_IDENTITY = "Lambda-Runtime-Cognito-Identity"
+TENANT_ID = "Lambda-Runtime-Aws-Tenant-Id"
 FUNCTION_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+FUNCTION_ERROR_BODY = "Lambda-Runtime-Function-Error-Body"  # a streamed response's trailer, base64
+RESPONSE_MODE = "Lambda-Runtime-Function-Response-Mode"
+STREAMING = "streaming"
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # sync request and response
 MAX_ERROR_BODY_BYTES = 1024 * 1024

@@ -81,6 +81,15 @@ class Sandbox(Protocol):
         """Deliver every output line already written, now (before a reply is acted on)."""
         ...
 
+    def freeze(self) -> None:
+        """Stop everything in it from running while it is idle, as Lambda freezes an execution
+        environment between invocations (runtime/freeze.py); a no-op where it cannot."""
+        ...
+
+    def thaw(self) -> None:
+        """Let it run again (before an event, SHUTDOWN or a stop); a no-op unless frozen."""
+        ...
+
     async def wait(self) -> None:
         """Return once it has ended, for whatever reason."""
         ...

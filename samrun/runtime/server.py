@@ -19,8 +19,9 @@ from collections.abc import Callable
 from aiohttp import web
 
 from samrun.errors import RuntimeProtocolError
-from samrun.runtime import protocol, render
+from samrun.runtime import extensions, protocol, render, telemetry
 from samrun.runtime.session import InvokeEvent, RuntimeSession
+from samrun.runtime.streaming import ResponseStream
 
 ERROR_TYPE_FALLBACK = "Runtime.Unknown"
 LOOPBACK = "127.0.0.1"
@@ -39,6 +40,9 @@ class RuntimeApiServer:
         app.router.add_post(protocol.RESPONSE, self._response)
         app.router.add_post(protocol.ERROR, self._error)
         app.router.add_post(protocol.INIT_ERROR, self._init_error)
+        extensions.add_routes(app, self._session)
+        app.router.add_put(telemetry.TELEMETRY_PATH, self._telemetry)
+        app.router.add_put(telemetry.LOGS_PATH, self._logs)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
         )
@@ -88,10 +92,43 @@ class RuntimeApiServer:
         if session is None:
             return render.unknown_instance()
         request_id = request.match_info["request_id"]
+        if request.headers.get(protocol.RESPONSE_MODE, "").lower() == protocol.STREAMING:
+            return await self._stream(session, request, request_id)
         body = await read_limited(request, protocol.MAX_PAYLOAD_BYTES)
         if body is None:
             return self._reject_oversized(session, request_id)
         return answer(lambda: session.respond(request_id, body))
+
+    async def _stream(
+        self, session: RuntimeSession, request: web.Request, request_id: str
+    ) -> web.StreamResponse:
+        """A streamed response (chunked): each piece goes to the caller as it arrives. aiohttp
+        does not hand a server its chunked trailers, so a mid-stream error a runtime reports
+        in `Lambda-Runtime-Function-Error-Type`/`-Body` trailers reads as a clean end here;
+        samrun's own Node.js runtime reports it over the lane."""
+        content_type = request.headers.get("Content-Type")
+        opened: list[ResponseStream] = []
+        refused = answer(lambda: opened.append(session.open_stream(request_id, content_type)))
+        if refused.status != 202:
+            return refused
+        async for data in request.content.iter_any():
+            if not session.stream_chunk(data):
+                return render.too_large(opened[0].limit)  # the invocation has ended
+        return answer(session.close_stream)
+
+    async def _telemetry(self, request: web.Request) -> web.StreamResponse:
+        session = self._session(request)
+        if session is None:
+            return render.unknown_instance()
+        return await telemetry.subscribe(
+            request, session.hub, session.telemetry, telemetry.TELEMETRY
+        )
+
+    async def _logs(self, request: web.Request) -> web.StreamResponse:
+        session = self._session(request)
+        if session is None:
+            return render.unknown_instance()
+        return await telemetry.subscribe(request, session.hub, session.telemetry, telemetry.LOGS)
 
     async def _error(self, request: web.Request) -> web.StreamResponse:
         session = self._session(request)
@@ -131,6 +168,8 @@ def event_headers(event: InvokeEvent) -> dict[str, str]:
         headers[protocol.CLIENT_CONTEXT] = event.client_context
     if event.cognito_identity:
         headers[protocol.COGNITO_IDENTITY] = event.cognito_identity
+    if event.tenant_id:
+        headers[protocol.TENANT_ID] = event.tenant_id
     return headers
 
 

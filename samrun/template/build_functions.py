@@ -171,7 +171,13 @@ def _config(
         else None,
         description=as_text(ctx.prop(lid, props, "Description", "")),
         image_build=image_build,
+        tenant_isolation=_tenant_isolation(ctx.prop(lid, props, "TenancyConfig")),
     )
+
+
+def _tenant_isolation(tenancy: object) -> str | None:
+    """TenancyConfig's TenantIsolationMode (PER_TENANT: one tenant per instance)."""
+    return text_or_none(tenancy.get("TenantIsolationMode")) if isinstance(tenancy, dict) else None
 
 
 def _image_build(ctx: BuildContext, lid: str) -> ImageBuild | None:

@@ -125,6 +125,11 @@ FUNCTION_PROPERTIES: Mapping[str, str] = {
     "FileSystemConfigs": "EFS file systems are not mounted",
     "SnapStart": "every cold start runs the init phase",
     "CodeSigningConfigArn": "code signatures are not checked",
+    "CapacityProviderConfig": (
+        "Lambda Managed Instances: runs as an ordinary function: one invocation per instance at "
+        "a time, frozen between invocations, killed at its timeout, scaled per request; no "
+        "capacity provider, instance types or CPU-based scaling"
+    ),
 }
 """Properties of AWS::Lambda::Function samrun accepts and does not realise."""
 

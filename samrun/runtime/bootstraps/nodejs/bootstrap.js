@@ -141,14 +141,44 @@ function httpRequest(method, urlPath, body, headers, final, retried) {
   });
 }
 
+// A streamed response over HTTP, as Lambda's runtime sends it: chunked, on a connection of its
+// own, a mid-stream error in the Lambda-Runtime-Function-Error-Type/-Body trailers.
+const TRAILERS = [ERROR_TYPE, 'Lambda-Runtime-Function-Error-Body'];
+function httpStream(id, contentType) {
+  let answered;
+  const done = new Promise((resolve) => { answered = resolve; });
+  const req = http.request({ host: HOST, port: Number(PORT), method: 'POST', agent: false,
+    path: `${API}/invocation/${encodeURIComponent(id)}/response`,
+    headers: { 'Lambda-Runtime-Function-Response-Mode': 'streaming', 'Content-Type': contentType,
+      'Transfer-Encoding': 'chunked', Trailer: TRAILERS.join(', ') } }, (res) => {
+    res.resume();
+    res.on('end', answered);
+    res.on('error', answered);
+  });
+  req.on('error', answered);
+  return {
+    write: (data) => req.write(data),
+    end(errorType, errorBody) {
+      if (errorType) {
+        req.addTrailers({ [TRAILERS[0]]: errorType,
+          [TRAILERS[1]]: Buffer.from(errorBody).toString('base64') });
+      }
+      req.end();
+      return done;
+    },
+  };
+}
+
 // -- samrun's fast lane (samrun/runtime/lane.py): the same calls over one inherited socketpair -----
 // A frame: kind, flags, field count (1 byte each), the fields' lengths (4 bytes each), the fields.
 
 const LANE_FD = process.env._SAMRUN_RUNTIME_LANE; // gone before any of the function's code loads
 delete process.env._SAMRUN_RUNTIME_LANE;
+const LANE_PIECE = 1024 * 1024;
 const EVENT_HEADERS = ['lambda-runtime-aws-request-id', 'lambda-runtime-deadline-ms',
   'lambda-runtime-invoked-function-arn', 'lambda-runtime-trace-id',
-  'lambda-runtime-client-context', 'lambda-runtime-cognito-identity'];
+  'lambda-runtime-client-context', 'lambda-runtime-cognito-identity',
+  'lambda-runtime-aws-tenant-id'];
 
 function frame(kind, flags, fields) {
   const buffers = fields.map((field) => (Buffer.isBuffer(field) ? field : Buffer.from(field)));
@@ -222,9 +252,27 @@ function laneClient(fd) {
     if (kind !== 'V') throw new Error(`samrun refused the next invocation: ${fields[1]}`);
     const headers = {};
     EVENT_HEADERS.forEach((name, i) => { if (fields[i].length) headers[name] = fields[i].toString(); });
-    return { headers, body: fields[6] };
+    return { headers, body: fields[fields.length - 1] };
   };
-  return (method, urlPath, body, headers, final) => {
+  // A streamed response: S (request id, content type), C (a piece, at most 1 MiB), T (its end:
+  // the error type and body of a mid-stream error, or empty), sent with the next `next`.
+  const stream = (id, contentType) => {
+    socket.write(frame('S', 0, [id, contentType]));
+    return {
+      write(data) {
+        for (let at = 0; at < data.length; at += LANE_PIECE) {
+          socket.write(frame('C', 0, [data.subarray(at, at + LANE_PIECE)]));
+        }
+      },
+      end(errorType, errorBody) {
+        const message = frame('T', 0, [errorType || '', errorBody || '']);
+        socket.write(nextSent ? message : Buffer.concat([message, NEXT]));
+        nextSent = true;
+        return Promise.resolve();
+      },
+    };
+  };
+  const call = (method, urlPath, body, headers, final) => {
     if (method === 'GET') { // the next invocation
       if (!nextSent) socket.write(NEXT);
       nextSent = false;
@@ -245,6 +293,7 @@ function laneClient(fd) {
     nextSent = true;
     return Promise.resolve({ headers: {}, body: Buffer.alloc(0) });
   };
+  return Object.assign(call, { stream });
 }
 
 // Started some other way (not by samrun's process backend), the number may name another file or
@@ -347,13 +396,18 @@ async function loadHandler(appRoot, fullHandler) {
 }
 
 globalThis.awslambda = {
-  // Response streaming, buffered: samrun sends the whole stream as one response.
+  // Response streaming: the handler gets (event, responseStream, context); what it writes goes
+  // out as it writes it (streamOnce).
   streamifyResponse: (handler) => Object.assign(handler, { [STREAMING]: 'response' }),
   HttpResponseStream: {
+    // A function URL's status and headers: a JSON prelude and 8 NUL bytes before the body.
     from(stream, prelude) {
-      stream.contentType = 'application/vnd.awslambda.http-integration-response';
-      stream.write(JSON.stringify(prelude));
-      stream.write(Buffer.alloc(8));
+      stream.setContentType('application/vnd.awslambda.http-integration-response');
+      const metadata = JSON.stringify(prelude);
+      stream._onBeforeFirstWrite = (write) => {
+        write(metadata);
+        write(new Uint8Array(8));
+      };
       return stream;
     },
   },
@@ -446,6 +500,7 @@ async function handleOnce(handler) {
   try {
     context.clientContext = parseJson(headers['lambda-runtime-client-context'], 'ClientContext');
     context.identity = parseJson(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    context.tenantId = headers['lambda-runtime-aws-tenant-id']; // TenancyConfig PER_TENANT
     const event = next.body.length ? JSON.parse(next.body.toString('utf8')) : {};
     if (handler[STREAMING]) {
       await streamOnce(handler, event, context, id, scheduleNext);
@@ -462,20 +517,75 @@ async function handleOnce(handler) {
   }
 }
 
+// The handler's response stream: a Writable whose pieces go to samrun as they are written; the
+// response begins with the first write (until then setContentType may change its type).
+function responseStream(id) {
+  const { Writable } = require('stream');
+  let contentType = 'application/octet-stream';
+  let sink = null;
+  const open = () => {
+    if (!sink) sink = (request.stream || httpStream)(id, contentType);
+    return sink;
+  };
+  const stream = new Writable({
+    write(chunk, encoding, callback) {
+      open().write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk, encoding));
+      callback();
+    },
+  });
+  let written = false;
+  const beforeFirst = () => {
+    if (written) return;
+    written = true;
+    const hook = stream._onBeforeFirstWrite;
+    if (typeof hook === 'function') hook((data) => origWrite(data));
+  };
+  const origWrite = stream.write.bind(stream);
+  stream.write = (chunk, encoding, callback) => {
+    beforeFirst();
+    const data = typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk
+      : JSON.stringify(chunk);
+    return origWrite(data, encoding, callback);
+  };
+  const origEnd = stream.end.bind(stream);
+  stream.end = (chunk, encoding, callback) => {
+    if (typeof chunk === 'function') return origEnd(chunk);
+    if (chunk !== undefined && chunk !== null) stream.write(chunk, encoding);
+    beforeFirst(); // a prelude with no body still says the status and headers
+    return origEnd(typeof encoding === 'function' ? encoding : callback);
+  };
+  stream.setContentType = (type) => {
+    if (written) throw new Error('Cannot set content-type, too late.');
+    contentType = type;
+  };
+  return { stream, finish: (errorType, errorBody) => open().end(errorType, errorBody) };
+}
+
 async function streamOnce(handler, event, context, id, scheduleNext) {
-  const { PassThrough } = require('stream');
-  const stream = new PassThrough();
-  stream.setContentType = (type) => { stream.contentType = type; };
-  const chunks = [];
-  stream.on('data', (chunk) => chunks.push(Buffer.from(chunk)));
-  const ended = new Promise((resolve) => stream.on('end', resolve));
   beforeExit = () => {};
-  await handler(event, stream, context);
-  if (!stream.writableEnded) stream.end();
-  await ended;
-  await postResponse(id, Buffer.concat(chunks), {
-    'Content-Type': stream.contentType || 'application/octet-stream',
-    'Lambda-Runtime-Function-Response-Mode': 'streaming' });
+  const { stream, finish } = responseStream(id);
+  const finished = new Promise((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+  });
+  let failure;
+  try {
+    const result = handler(event, stream, context);
+    if (!result || typeof result.then !== 'function') {
+      throw new Error('Streaming does not support non-async handlers.');
+    }
+    if (await result !== undefined) console.warn('Streaming handlers ignore return values.');
+    await finished; // as Lambda's runtime: the invocation ends when the stream does
+  } catch (err) {
+    failure = err === undefined || err === null ? new Error(String(err)) : err;
+  }
+  if (failure === undefined) {
+    await finish();
+  } else { // a mid-stream error: reported at the stream's end, as Lambda's runtime does
+    logError('Invoke Error', failure);
+    const body = toRapid(failure);
+    await finish(String(body.errorType).replace(/[^\x20-\x7e]/g, ''), JSON.stringify(body));
+  }
   scheduleNext();
 }
 

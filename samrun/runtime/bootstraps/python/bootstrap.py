@@ -141,6 +141,7 @@ class LaneClient(RuntimeClient):
         "lambda-runtime-trace-id",
         "lambda-runtime-client-context",
         "lambda-runtime-cognito-identity",
+        "lambda-runtime-aws-tenant-id",
     )
 
     def __init__(self, fd):
@@ -275,6 +276,7 @@ class Context:
         self._deadline_ms = int(headers.get("lambda-runtime-deadline-ms") or 0)
         self.client_context = _client_context(headers.get("lambda-runtime-client-context"))
         self.identity = _cognito(headers.get("lambda-runtime-cognito-identity"))
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id")  # TenancyConfig PER_TENANT
 
     def get_remaining_time_in_millis(self):
         return max(self._deadline_ms - int(time.time() * 1000), 0)
