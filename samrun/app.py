@@ -300,6 +300,8 @@ class App:
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         await self.connect_containers()
+        await self.traces.listen()
+        self.aws.xray_daemon = self.traces.daemon.address  # traced state machines' segments
         await self.aws.start()
         await self.traces.start()  # before any instance: each gets the daemon's address
         self.invoker.tracer.publish = self.traces.publish

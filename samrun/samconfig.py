@@ -50,8 +50,10 @@ KEYS: Mapping[str, str] = {
     "container_host": "container_host",
     "disable_authorizer": "disable_authorizer",
     "event": "event",
+    "trace_sample_rate": "trace_sample_rate",  # samrun's own keys, beside SAM CLI's
+    "xray_upload": "xray_upload",
 }
-"""SAM CLI's key -> the samrun flag (its argparse dest) that it sets."""
+"""SAM CLI's key (or samrun's own) -> the samrun flag (its argparse dest) that it sets."""
 PATH_KEYS = frozenset({"env_vars", "template_file", "template", "event"})
 SECTION_KEYS: Mapping[tuple[str, str], str] = {("local_start_lambda", "port"): "invoke_port"}
 """Where one SAM CLI command's key means another samrun flag than `KEYS` says."""

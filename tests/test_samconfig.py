@@ -209,3 +209,21 @@ def test_a_value_of_the_wrong_kind_is_an_error(tmp_path: Path) -> None:
                  "env_vars = 3\n")  # fmt: skip
     with pytest.raises(SamrunError, match="env_vars must be a path"):
         samconfig.read(path, "default", "build")
+
+
+def test_tracing_flags_come_from_the_file_and_are_checked(tmp_path: Path) -> None:
+    """trace_sample_rate and xray_upload, samrun's own keys, as their flags parse them."""
+    path = write(tmp_path, "samconfig.toml", "version = 0.1\n[default.local_start_api.parameters]\n"
+                 "trace_sample_rate = 0.5\nxray_upload = true\n")  # fmt: skip
+    assert samconfig.read(path, "default", "up").values == {
+        "trace_sample_rate": 0.5,
+        "xray_upload": True,
+    }
+    write(tmp_path, "template.yaml", "Resources: {}\n")
+    result = run_samrun("up", "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "--xray-upload sends traces to real X-Ray and needs --aws-profile" in result.stderr
+    path.write_text("version = 0.1\n[default.global.parameters]\ntrace_sample_rate = 7\n")
+    result = run_samrun("up", "--state-dir", str(tmp_path / "state"), cwd=tmp_path)
+    assert result.returncode == 2 and "--trace-sample-rate 7.0: give a share" in result.stderr
+    assert "Traceback" not in result.stderr

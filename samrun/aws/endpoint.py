@@ -80,6 +80,7 @@ class AwsEndpoint:
         self._session: Any = None
         self.credentials: dict[str, str] | None = None  # for functions, with --aws-profile
         self.lambda_endpoint: str | None = None  # samrun's Lambda API, for moto's state machines
+        self.xray_daemon: str | None = None  # samrun's X-Ray daemon, for traced executions
 
     @property
     def pid(self) -> int | None:
@@ -150,7 +151,7 @@ class AwsEndpoint:
             raise SamrunError(
                 f"the embedded moto server did not start; see {self._state_dir / 'moto.log'}"
             ) from None
-        self._process.tell(self.lambda_endpoint or "")
+        self._process.tell(self.lambda_endpoint, self.xray_daemon)
         self._port = port
         return f"http://{self._host}:{port}"
 

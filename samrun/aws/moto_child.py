@@ -3,7 +3,9 @@ moto's handlers would share samrun's GIL and event loop).
 
 `python -m samrun.aws.moto_child HOST PARENT_PID [PORT]` binds HOST on PORT (a restart: the
 port the app already knows) or an ephemeral one, prints the port on one line, reads the URL of
-samrun's Lambda API (for state machines' Lambda tasks) from its first line of stdin, and serves
+samrun's Lambda API (for state machines' Lambda tasks) and the address of samrun's X-Ray daemon
+(for traced state machines' segments) from its first line of stdin (`URL ADDRESS`, `-` for
+none), and serves
 until samrun goes: SIGKILL from the kernel when the parent dies (prctl PR_SET_PDEATHSIG,
 Linux), and a watchdog on the parent pid where prctl is missing or the parent died before it
 took effect.
@@ -41,9 +43,15 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
+_request = threading.local()  # the X-Amzn-Trace-Id of the request this thread serves
+
+
+def run_state_machines(
+    port: int, lambda_endpoint: str | None, xray_daemon: str | None = None
+) -> None:
     """moto's Step Functions interpreter on (StartExecution runs the workflow), its AWS calls
-    to this server (moto assumes port 5000), and its Lambda tasks to samrun's Lambda API."""
+    to this server (moto assumes port 5000), its Lambda tasks to samrun's Lambda API, and traced
+    executions' segments to samrun's X-Ray daemon."""
     os.environ["MOTO_PORT"] = str(port)
     from moto.core.config import default_user_config
 
@@ -57,6 +65,10 @@ def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
         return start(self, arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     StepFunctionsParserBackend.start_execution = start_named  # type: ignore[method-assign,assignment]
+    if xray_daemon:
+        from samrun.aws import moto_tracing
+
+        moto_tracing.install(xray_daemon, lambda: getattr(_request, "trace", None))
     if not lambda_endpoint:
         return
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
@@ -69,7 +81,9 @@ def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
             return client
         import boto3
 
-        return boto3.client(
+        from samrun.aws import moto_tracing
+
+        local = boto3.client(
             "lambda",
             region_name=region,
             endpoint_url=lambda_endpoint,
@@ -77,6 +91,8 @@ def run_state_machines(port: int, lambda_endpoint: str | None) -> None:
             aws_secret_access_key="testing",
             config=client.meta.config,
         )
+        local.meta.events.register("before-send.lambda", moto_tracing.add_header)
+        return local
 
     lambda_eval_utils.boto_client_for = client_for  # type: ignore[attr-defined]
 
@@ -87,7 +103,7 @@ def propagate_trace_header(app: Any) -> Any:
     X-Amzn-Trace-Id as its AWSTraceHeader: samrun follows recursive loops across those hops."""
     from moto.sqs.models import SQSBackend
 
-    current = threading.local()
+    current = _request
     send = SQSBackend.send_message
 
     def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -125,11 +141,12 @@ def main(host: str, parent: int, port: int = 0) -> None:
 
     lock = threading.Lock()
     state_machines: list[bool] = []
-    lambda_endpoint: list[str] = []  # samrun sends it once its Lambda API has a port
+    told_endpoints: list[str | None] = []  # samrun sends them once it has their ports
     told = threading.Event()
 
     def listen_to_samrun() -> None:
-        lambda_endpoint.append(sys.stdin.readline().strip())
+        fields = [*sys.stdin.readline().split(), "-", "-"][:2]
+        told_endpoints.extend(None if field == "-" else field for field in fields)
         told.set()
 
     threading.Thread(target=listen_to_samrun, name="lambda-endpoint", daemon=True).start()
@@ -141,7 +158,7 @@ def main(host: str, parent: int, port: int = 0) -> None:
             with lock:
                 if not state_machines:
                     told.wait(10)  # sent before samrun's first AWS call: never waits in fact
-                    run_state_machines(server.server_port, "".join(lambda_endpoint) or None)
+                    run_state_machines(server.server_port, *(told_endpoints or [None, None]))
                     state_machines.append(True)
         return create_backend_app(service)
 

@@ -55,11 +55,13 @@ class MotoProcess:
             line = await asyncio.to_thread(self._popen.stdout.readline)
         return int(line)
 
-    def tell(self, lambda_endpoint: str) -> None:
-        """The Lambda API's URL, for its state machines' Lambda tasks."""
+    def tell(self, lambda_endpoint: str | None, xray_daemon: str | None = None) -> None:
+        """The Lambda API's URL, for its state machines' Lambda tasks, and the X-Ray daemon's
+        address, for traced executions' segments (`-` for none)."""
         assert self._popen.stdin is not None
+        line = f"{lambda_endpoint or '-'} {xray_daemon or '-'}\n"
         with contextlib.suppress(OSError, ValueError):  # it died: its watcher says so
-            self._popen.stdin.write(f"{lambda_endpoint}\n".encode())
+            self._popen.stdin.write(line.encode())
             self._popen.stdin.flush()
 
     async def wait(self) -> int:

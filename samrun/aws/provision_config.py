@@ -144,9 +144,13 @@ def _state_machine(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -
         for m in page["stateMachines"]
         if m["name"] == resource.name
     ]
+    tracing = {"enabled": bool(props.get("tracing"))}  # X-Ray segments of its executions
     if found:
         sfn.update_state_machine(
-            stateMachineArn=found[0], definition=props["definition"], roleArn=props["role_arn"]
+            stateMachineArn=found[0],
+            definition=props["definition"],
+            roleArn=props["role_arn"],
+            tracingConfiguration=tracing,
         )
         return {resource.arn: found[0]}
     created = sfn.create_state_machine(
@@ -154,6 +158,7 @@ def _state_machine(endpoint: AwsEndpoint, resource: Resource, graph: AppGraph) -
         definition=props["definition"],
         roleArn=props["role_arn"],
         type=props.get("type", "STANDARD"),
+        tracingConfiguration=tracing,
     )
     return {resource.arn: created["stateMachineArn"]}
 

@@ -33,10 +33,15 @@ class Traces:
         for sink in self.sinks:
             sink.publish(documents)
 
+    async def listen(self) -> None:
+        """The daemon's port, before the AWS endpoint starts: its state machines send to it."""
+        if not self.daemon.listening:
+            await self.daemon.start()
+
     async def start(self) -> None:
         """After the AWS endpoint has started (the X-Ray API sink needs its URL)."""
         self.sinks = sinks_for(self.config, self.aws, self.store)
-        await self.daemon.start()
+        await self.listen()
 
     def describe(self) -> list[str]:
         lines = [f"X-Ray daemon on udp {self.daemon.address}; {self.store.describe()}"]

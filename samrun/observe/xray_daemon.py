@@ -59,6 +59,10 @@ class XRayDaemon:
         """`host:port`, as AWS_XRAY_DAEMON_ADDRESS takes it."""
         return f"{self.host}:{self.port}"
 
+    @property
+    def listening(self) -> bool:
+        return self._transport is not None
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(

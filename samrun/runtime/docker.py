@@ -6,6 +6,10 @@ the engine is remote), the root file system is read-only, /tmp is a tmpfs of Eph
 size, memory is MemorySize with no swap, the CPU share is MemorySize/1769 vCPU once init is over
 (Lambda boosts init, as the process backend does), pids and open files are 1024 each. Output is read
 as it is written (runtime/docker_sandbox.py); a container that ends is removed.
+On a local engine the image's entrypoint runs behind a small sh step that starts the external
+extensions in /opt/extensions first (runtime/extensions.py's `CONTAINER_BOOT`): the layers' for a
+.zip function, the image's own for an image function. AWS_LAMBDA_EXEC_WRAPPER is the image's
+business: the official images' bootstraps start their runtime through it themselves.
 The SDK's calls block, so they run with `asyncio.to_thread`; none of them lasts a container's life.
 """
 
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from samrun.errors import BackendError, InvalidEntrypoint
+from samrun.runtime import extensions
 from samrun.runtime.docker_debug import (
     debug_environment,
     debug_folders,
@@ -39,6 +44,8 @@ SANDBOX_USER = "993:990"  # Lambda runs functions as sbx_user1051, not root
 OUTPUT_NAME = "output.fifo"
 OUTPUT_MOUNT = "/dev/samrun-output"
 REDIRECT = f'exec "$@" >{OUTPUT_MOUNT} 2>&1'
+EXTENSIONS_NAME, EXTENSIONS_GO_NAME = "extensions.fifo", "extensions-go.fifo"
+EXTENSIONS_MOUNT, EXTENSIONS_GO_MOUNT = "/dev/samrun-extensions", "/dev/samrun-extensions-go"
 
 
 class DockerBackend:
@@ -85,12 +92,13 @@ class DockerBackend:
     async def start(self, spec: LaunchSpec, on_output: OutputSink) -> DockerSandbox:
         engine = await self.connect()
         fifo = open_fifo(spec.tmp_dir / OUTPUT_NAME) if engine.local else None
+        channel = boot_channel(spec.tmp_dir) if fifo is not None and extensions.ENABLED else None
         try:
             image = await self._image(engine, spec)
-            created = await asyncio.to_thread(self._create, engine, spec, image, fifo)
+            created = await asyncio.to_thread(self._create, engine, spec, image, fifo, channel)
             container, stream, to_fifo = created
         except BaseException as exc:
-            for fd in fifo or ():
+            for fd in (*(fifo or ()), *(channel or ())):
                 os.close(fd)
             if isinstance(exc, BackendError | asyncio.CancelledError) or not isinstance(
                 exc, Exception
@@ -98,10 +106,10 @@ class DockerBackend:
                 raise
             raise BackendError(f"cannot start {spec.name}: {first_line(exc)}") from None
         if fifo is not None and not to_fifo:
-            for fd in fifo:
+            for fd in (*fifo, *(channel or ())):
                 os.close(fd)
-            fifo = None
-        return DockerSandbox(engine, container, stream, spec, on_output, fifo)
+            fifo = channel = None
+        return DockerSandbox(engine, container, stream, spec, on_output, fifo, channel)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -109,15 +117,22 @@ class DockerBackend:
             self._engine = None
 
     def _create(
-        self, engine: Engine, spec: LaunchSpec, image: str, fifo: tuple[int, int] | None
+        self,
+        engine: Engine,
+        spec: LaunchSpec,
+        image: str,
+        fifo: tuple[int, int] | None,
+        channel: tuple[int, int] | None,
     ) -> tuple[Any, Any, bool]:
-        """(container, attach stream, whether its output goes to the FIFO)."""
+        """(container, attach stream, whether its output goes to the FIFO, and so whether
+        its extensions start through the boot step on `channel`)."""
         command, entrypoint = argv(spec)
         if fifo is not None and image not in engine.shell_less:
             import docker.errors
 
             try:
-                return (*self._run(engine, spec, image, command, entrypoint, fifo), True)
+                run = self._run(engine, spec, image, command, entrypoint, fifo, channel is not None)
+                return (*run, True)
             except docker.errors.APIError as exc:
                 if "/bin/sh" not in str(exc):
                     raise
@@ -132,8 +147,10 @@ class DockerBackend:
         command: list[str] | None,
         entrypoint: list[str] | None,
         fifo: tuple[int, int] | None,
+        boot: bool = False,
     ) -> tuple[Any, Any]:
-        """Create, attach, start (attached first, so not a line of output is missed)."""
+        """Create, attach, start (attached first, so not a line of output is missed); `boot`:
+        external extensions start first (`extensions.CONTAINER_BOOT`)."""
         from docker.types import Ulimit
 
         mounts = self._mounts(engine, spec, image)
@@ -141,7 +158,17 @@ class DockerBackend:
         entrypoint = default_entrypoint if entrypoint is None else entrypoint
         command = default_command if command is None else command  # kept past an EntryPoint
         if fifo is not None:  # the same argv, its output redirected into the FIFO
-            entrypoint, command = ["/bin/sh", "-c", REDIRECT, "sh"], [*entrypoint, *command]
+            script = REDIRECT
+            if boot:  # and the extensions started first
+                script = extensions.container_boot(
+                    EXTENSIONS_MOUNT, EXTENSIONS_GO_MOUNT, OUTPUT_MOUNT
+                )
+                for name, where in (
+                    (EXTENSIONS_NAME, EXTENSIONS_MOUNT),
+                    (EXTENSIONS_GO_NAME, EXTENSIONS_GO_MOUNT),
+                ):
+                    mounts[str(spec.tmp_dir / name)] = {"bind": where, "mode": "rw"}
+            entrypoint, command = ["/bin/sh", "-c", script, "sh"], [*entrypoint, *command]
             mounts[str(spec.tmp_dir / OUTPUT_NAME)] = {"bind": OUTPUT_MOUNT, "mode": "rw"}
         environment = self._environment(spec)
         ports = None
@@ -269,6 +296,25 @@ def provided_bootstrap(spec: LaunchSpec) -> str:
     raise InvalidEntrypoint(
         "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
     )
+
+
+def boot_channel(folder: Path) -> tuple[int, int]:
+    """The FIFOs of a container's boot step (`extensions.CONTAINER_BOOT`): what it reports, and
+    where it waits for "go". Both are opened read-write here, so neither end ever waits for
+    the other and neither reads as ended while samrun holds them."""
+    fds = []
+    try:
+        for name, mode in ((EXTENSIONS_NAME, 0o622), (EXTENSIONS_GO_NAME, 0o644)):
+            path = folder / name
+            path.unlink(missing_ok=True)  # a killed samrun's instance of the same id left one
+            os.mkfifo(path)
+            os.chmod(path, mode)  # the function's user opens it, whatever the umask
+            fds.append(os.open(path, os.O_RDWR | os.O_NONBLOCK))
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise BackendError(f"cannot make {folder / name}: {exc.strerror}") from None
+    return fds[0], fds[1]
 
 
 def retarget(address: str, host: str) -> str:

@@ -50,9 +50,11 @@ class DockerSandbox:
         spec: LaunchSpec,
         on_output: OutputSink,
         fifo: tuple[int, int] | None = None,
+        extensions_boot: tuple[int, int] | None = None,
     ) -> None:
         self._engine = engine
         self._container = container
+        self.extensions_boot = extensions_boot  # the Sandbox protocol's: the launcher takes it
         self._stream = stream  # keeps the engine's response (and so the socket) alive
         self._sock: Any = getattr(stream, "_sock", stream)
         self._memory_mb = spec.memory_mb

@@ -10,10 +10,13 @@ The phases, as Lambda (RAPID) runs them:
 - init: external extensions (the executables in /opt/extensions) start before the runtime, from
   a small boot step inside the sandbox (`BOOT`, started as the instance's command): it starts
   each one, tells samrun their pids over a socketpair, and execs the runtime once every one has
-  registered (or failed). Registration closes when init ends; names not in /opt/extensions are
-  internal extensions (registered from the runtime's process). Init ends when the runtime and
-  every registered extension have called `next` once; `init/error`, or an extension that exits
-  first, fails it (`Extension.InitError`, `Extension.Crash`).
+  registered (or failed). In a container (the docker backend) a POSIX sh step does the same
+  (`CONTAINER_BOOT`, over two FIFOs, `follow_container`): it names each extension it starts and
+  reports each one's exit, since a container's pids are not samrun's to watch. Registration
+  closes when init ends; names not in /opt/extensions are internal extensions (registered from
+  the runtime's process). Init ends when the runtime and every registered extension have called
+  `next` once; `init/error`, or an extension that exits first, fails it (`Extension.InitError`,
+  `Extension.Crash`).
 - invoke: INVOKE goes to every extension that asked for it as the runtime gets the event; the
   caller gets the response at once, and the invocation ends (REPORT, the instance back in its
   pool) when every extension has called `next` again.
@@ -113,6 +116,10 @@ class ExtensionHub:
         self._exited: set[str] = set()
         self._boot: asyncio.Task[None] | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        # a container's boot step: its names are known once it has listed them (`listed`)
+        self._listing: asyncio.Future[None] | None = None
+        self._channel: tuple[int, int] | None = None  # (its reports, our "go")
+        self._pending = b""
 
     def configure(
         self,
@@ -151,6 +158,13 @@ class ExtensionHub:
             await self._changed.wait()
 
     # -- the Extensions API ----------------------------------------------------------------
+
+    async def listed(self) -> None:
+        """Until the external extensions' names are known: at once, unless a container's boot
+        step is still naming what it starts (a register may come first; it must not pass for
+        an internal extension's)."""
+        if self._listing is not None and not self._listing.done():
+            await asyncio.shield(self._listing)
 
     def register(self, name: str, events: list[str]) -> Extension | web.Response:
         internal = name not in self.expected
@@ -230,6 +244,45 @@ class ExtensionHub:
             pass
         finally:
             writer.close()
+
+    def follow_container(self, channel: tuple[int, int]) -> None:
+        """Serve a container's boot step (`CONTAINER_BOOT`): the read end of the FIFO it reports
+        on, and one open on the FIFO it waits on for "go" (both ours from now on)."""
+        loop = asyncio.get_running_loop()
+        self._channel = channel
+        self._listing = loop.create_future()
+        loop.add_reader(channel[0], self._read_container)
+
+    def _read_container(self) -> None:
+        assert self._channel is not None
+        try:
+            chunk = os.read(self._channel[0], 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:  # (not while we hold a writer: the FIFO never ends before we close it)
+            asyncio.get_running_loop().remove_reader(self._channel[0])
+            return
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        for line in lines:
+            verb, _, name = line.decode(errors="replace").partition(" ")
+            if verb == "started":
+                self._started.add(name)
+                self.expected = (*self.expected, name)
+            elif verb == "exited":
+                self._gone(name)
+            elif verb == "listed" and self._listing is not None and not self._listing.done():
+                self._listing.set_result(None)
+                self._notify()
+                self._boot = asyncio.get_running_loop().create_task(self._go())
+
+    async def _go(self) -> None:
+        """The container's runtime starts once every extension has registered (or failed)."""
+        await self._until(self._registered_or_failed)
+        if self._channel is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._channel[1], b"go\n")
 
     def _registered_or_failed(self) -> bool:
         names = {ext.name for ext in self.extensions.values()}
@@ -365,6 +418,14 @@ class ExtensionHub:
         self._pidfds.clear()
         if self._boot is not None:
             self._boot.cancel()
+        if self._channel is not None:
+            with contextlib.suppress(ValueError, RuntimeError):
+                loop.remove_reader(self._channel[0])
+            for fd in self._channel:
+                os.close(fd)
+            self._channel = None
+        if self._listing is not None and not self._listing.done():
+            self._listing.cancel()
         for extension in self.extensions.values():
             extension.exited = True
             extension.busy = False
@@ -427,6 +488,7 @@ class ExtensionsApi:
         events = parse_events(await request.read())
         if isinstance(events, str):
             return render.error(403, "InvalidRequestFormat", events)
+        await hub.listed()
         extension = hub.register(name, events)
         if isinstance(extension, web.Response):
             return extension
@@ -504,6 +566,34 @@ os.execvp(args[cut + 1], args[cut + 1:])
 """
 
 
+# The same in a container, in POSIX sh (an image may have no Python: provided.al2023 has sh):
+# starts each executable in /opt/extensions (the layers', or an image function's own), reports
+# "started NAME" for each, "listed", and "exited NAME" when one ends (a subshell waits for it),
+# waits for "go" once it started any, then execs the image's entrypoint and command ("$@"), which
+# keep the container's first pid. {redirect} sends all output where samrun reads it first.
+CONTAINER_BOOT = """\
+{redirect}exec 3>{events}
+for ext in /opt/extensions/*; do
+  if [ -f "$ext" ] && [ -x "$ext" ]; then
+    name=${{ext##*/}}
+    ( "$ext" 3>&-; echo "exited $name" >&3 ) &
+    echo "started $name" >&3
+  fi
+done
+echo listed >&3
+if [ -n "$name" ]; then read -r go <{go}; fi
+exec 3>&-
+exec "$@"
+"""
+
+
+def container_boot(events: str, go: str, output: str | None) -> str:
+    """The container's boot step (`CONTAINER_BOOT`) with the FIFOs where the container sees
+    them, its output redirected into `output` first when given."""
+    redirect = f"exec >{output} 2>&1\n" if output else ""
+    return CONTAINER_BOOT.format(redirect=redirect, events=events, go=go)
+
+
 def external_extensions(opt_dir: Path | None) -> list[Path]:
     """The executables in /opt/extensions, in name order (as Lambda starts them)."""
     folder = opt_dir / FOLDER if opt_dir is not None and ENABLED else None
@@ -542,10 +632,13 @@ class Boot:
         return (boot.fd,) if boot is not None else ()
 
     @staticmethod
-    def follow(boot: Boot | None, hub: ExtensionHub) -> None:
-        """The sandbox has started: serve its boot step, if it has one."""
+    def follow(boot: Boot | None, hub: ExtensionHub, container: tuple[int, int] | None) -> None:
+        """The sandbox has started: serve its boot step, if it has one (`container`: a
+        container's, `Sandbox.extensions_boot`)."""
         if boot is not None:
             hub.follow_boot(boot.handed_over())
+        elif container is not None:
+            hub.follow_container(container)
 
     def handed_over(self) -> socket.socket:
         """The boot step has started (or failed to): its end is its own; returns ours."""

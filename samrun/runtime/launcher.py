@@ -196,7 +196,7 @@ class Launcher:
             if lane is not None:
                 lane.handed_over()
             terminal.handed_over()
-        Boot.follow(boot, session.hub)
+        Boot.follow(boot, session.hub, sandbox.extensions_boot)
         instance = Instance(
             instance_id=instance_id,
             version=self.version,

@@ -49,6 +49,7 @@ class ProcessSandbox:
         self.started_from = started.origin  # "spare": a spare became it (runtime/spares.py)
         self.started_at = started.began
         self.runtime_lane = started.lane  # a Node.js spare's own lane: the instance's
+        self.extensions_boot = None  # (runtime/extensions.py's `Boot` serves its extensions)
         self._tmp_dir = started.tmp_dir  # a Node.js spare's own TMPDIR: removed at its end
         self._cgroup_folders = started.cgroups
         api = spec.env.get("AWS_LAMBDA_RUNTIME_API", "")

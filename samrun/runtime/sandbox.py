@@ -60,6 +60,12 @@ class Sandbox(Protocol):
         ...
 
     @property
+    def extensions_boot(self) -> tuple[int, int] | None:
+        """A container's boot step's FIFOs, for its ExtensionHub to serve
+        (`ExtensionHub.follow_container`), when its extensions start through one."""
+        ...
+
+    @property
     def exit_reason(self) -> str | None:
         """Why it ended, in Lambda's words (`exit status 1`, `signal: killed`), once it has."""
         ...

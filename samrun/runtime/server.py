@@ -8,10 +8,14 @@ every instance still has its listener here (functions may read AWS_LAMBDA_RUNTIM
 
 The listeners bind loopback whatever `--host` says: whoever reaches one can post the response
 the real caller receives. Only a container backend may need another address, and passes it.
+
+Each connection's protocol is aiohttp's behind a `TrailerTap` (trailers.py), so a streamed
+response's error trailers, which aiohttp drops, are read all the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Callable
@@ -22,6 +26,7 @@ from samrun.errors import RuntimeProtocolError
 from samrun.runtime import extensions, protocol, render, telemetry
 from samrun.runtime.session import InvokeEvent, RuntimeSession
 from samrun.runtime.streaming import ResponseStream
+from samrun.runtime.trailers import TrailerTap, error_body
 
 ERROR_TYPE_FALLBACK = "Runtime.Unknown"
 LOOPBACK = "127.0.0.1"
@@ -34,7 +39,7 @@ class RuntimeApiServer:
     def __init__(self, host: str = LOOPBACK) -> None:
         self.host = host
         self._sessions: dict[int, RuntimeSession] = {}
-        self._sites: dict[int, web.SockSite] = {}
+        self._sites: dict[int, asyncio.Server] = {}
         app = web.Application(client_max_size=4 * protocol.MAX_PAYLOAD_BYTES)
         app.router.add_get(protocol.NEXT, self._next)
         app.router.add_post(protocol.RESPONSE, self._response)
@@ -51,6 +56,9 @@ class RuntimeApiServer:
         await self._runner.setup()
 
     async def stop(self) -> None:
+        for site in self._sites.values():
+            site.close()
+        self._sites.clear()
         await self._runner.cleanup()
 
     async def open(self, session: RuntimeSession) -> str:
@@ -59,8 +67,11 @@ class RuntimeApiServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
-        await site.start()
+        server = self._runner.server
+        assert server is not None  # (started)
+        site = await asyncio.get_running_loop().create_server(
+            lambda: TrailerTap(server()), sock=sock
+        )
         self._sessions[port] = session
         self._sites[port] = site
         return f"{self.host}:{port}"
@@ -70,7 +81,7 @@ class RuntimeApiServer:
         self._sessions.pop(port, None)
         site = self._sites.pop(port, None)
         if site is not None:
-            await site.stop()
+            site.close()  # (its connections end with their instance, or at `stop`)
 
     def _session(self, request: web.Request) -> RuntimeSession | None:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
@@ -102,10 +113,9 @@ class RuntimeApiServer:
     async def _stream(
         self, session: RuntimeSession, request: web.Request, request_id: str
     ) -> web.StreamResponse:
-        """A streamed response (chunked): each piece goes to the caller as it arrives. aiohttp
-        does not hand a server its chunked trailers, so a mid-stream error a runtime reports
-        in `Lambda-Runtime-Function-Error-Type`/`-Body` trailers reads as a clean end here;
-        samrun's own Node.js runtime reports it over the lane."""
+        """A streamed response (chunked): each piece goes to the caller as it arrives; a
+        mid-stream error comes in its `Lambda-Runtime-Function-Error-Type`/`-Body` trailers
+        (read from the connection's TrailerTap: aiohttp does not hand a server trailers)."""
         content_type = request.headers.get("Content-Type")
         opened: list[ResponseStream] = []
         refused = answer(lambda: opened.append(session.open_stream(request_id, content_type)))
@@ -114,6 +124,12 @@ class RuntimeApiServer:
         async for data in request.content.iter_any():
             if not session.stream_chunk(data):
                 return render.too_large(opened[0].limit)  # the invocation has ended
+        tap = request.transport.get_protocol() if request.transport is not None else None
+        trailers = tap.trailers() if isinstance(tap, TrailerTap) else {}
+        error_type = trailers.get(protocol.FUNCTION_ERROR_TYPE.lower())
+        if error_type:
+            body = error_body(trailers.get(protocol.FUNCTION_ERROR_BODY.lower(), ""))
+            return answer(lambda: session.close_stream(error_type, body))
         return answer(session.close_stream)
 
     async def _telemetry(self, request: web.Request) -> web.StreamResponse:

@@ -17,8 +17,9 @@ from samrun.template.intrinsics import as_text
 def state_machine_properties(
     ctx: BuildContext, lid: str, props: Mapping[str, Any]
 ) -> dict[str, Any] | None:
-    """{"definition": text, "role_arn": ..., "type": STANDARD|EXPRESS}, or None (named as not
-    run) when the definition is not in the template (DefinitionS3Location) or not resolvable."""
+    """{"definition": text, "role_arn": ..., "type": STANDARD|EXPRESS, "tracing": bool}, or None
+    (named as not run) when the definition is not in the template (DefinitionS3Location) or not
+    resolvable."""
     source = ctx.source_id(lid) or lid
     raw = ctx.prop(lid, props, "DefinitionString")
     if raw is None and "Definition" in props:
@@ -34,4 +35,11 @@ def state_machine_properties(
         "definition": raw,
         "role_arn": as_text(ctx.prop(lid, props, "RoleArn", "")),
         "type": as_text(ctx.prop(lid, props, "StateMachineType", "STANDARD")),
+        "tracing": traced(ctx.prop(lid, props, "TracingConfiguration", {})),
     }
+
+
+def traced(configuration: Any) -> bool:
+    """TracingConfiguration.Enabled (SAM's `Tracing: {Enabled: true}` after the transform)."""
+    enabled = configuration.get("Enabled") if isinstance(configuration, Mapping) else None
+    return enabled is True or str(enabled).lower() == "true"

@@ -142,6 +142,13 @@ def test_custom_runtime_streams_over_http(samrun_up: Running, gates: Path) -> No
     chunks = got["chunks"]
     assert stamp(chunks[0], "custom first") <= got["received"] <= stamp(chunks[1], "custom second")
     assert "ErrorCode" not in got["complete"]
+    # a mid-stream error in the chunked response's trailers, as a runtime reports it over HTTP
+    got = read_stream(samrun_up, gates, "CustomStreamer", fail=1)
+    assert got["chunks"][0].startswith(b"custom first@") and len(got["chunks"]) == 1
+    complete = got["complete"]
+    assert complete["ErrorCode"] == "Custom.Broken"
+    details = json.loads(complete["ErrorDetails"])
+    assert details == {"errorType": "Custom.Broken", "errorMessage": "broke midway"}
 
 
 def test_buffered_function_answers_one_chunk(samrun_up: Running) -> None:
