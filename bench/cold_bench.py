@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ import aiohttp
 import uvloop
 
 from bench import java_bench, ruby_bench
-from bench.invoke_bench import READY, percentile, up_command
+from bench.invoke_bench import launch, percentile
 from bench.plan_bench import write_template
 
 ROUNDS = 30  # fresh functions per language
@@ -83,24 +82,8 @@ def start_up(
 ) -> tuple[subprocess.Popen[str], str, float]:
     """`samrun up` in `folder`: the process, its Lambda API, seconds from spawn to ready."""
     began = time.perf_counter()
-    process = subprocess.Popen(
-        up_command(folder, *extra),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:
-            elapsed = time.perf_counter() - began
-            # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1), elapsed
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
+    process, endpoint = launch(folder, *extra, env=env)
+    return process, endpoint, time.perf_counter() - began
 
 
 def stop(process: subprocess.Popen[str]) -> None:

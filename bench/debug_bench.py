@@ -11,10 +11,7 @@ so the machine's drift falls on both; the figures are the best round of each, an
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import aiohttp
 import uvloop
 
 from bench.floor import ratio
-from bench.invoke_bench import NOOP, READY, lambda_url, throughput, up_command, warm_latency
+from bench.invoke_bench import NOOP, lambda_url, launch, throughput, warm_latency
 
 ROUNDS = 3
 TEMPLATE = """Transform: AWS::Serverless-2016-10-31
@@ -44,27 +41,6 @@ Resources:
 """
 
 
-def start(folder: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        up_command(folder, *extra),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
-
-
 async def measure(endpoint: str) -> dict[str, float]:
     other = lambda_url(endpoint).replace("Noop0", "Other")
     async with (  # the debugged function's instance: live while Noop0 is measured
@@ -83,7 +59,7 @@ async def measure(endpoint: str) -> dict[str, float]:
 
 
 def one_round(folder: Path, debugged: bool) -> dict[str, float]:
-    process, endpoint = start(folder, *(["--debug", "Other"] if debugged else []))
+    process, endpoint = launch(folder, *(["--debug", "Other"] if debugged else []))
     try:
         return uvloop.run(measure(endpoint))
     finally:

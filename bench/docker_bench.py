@@ -15,9 +15,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import aiohttp
 import uvloop
 
 from bench.floor import floor_warm
-from bench.invoke_bench import NOOP, READY, invoke, percentile, template
+from bench.invoke_bench import NOOP, invoke, launch, percentile, template
 
 WARM_CALLS = 1000
 COLD_FUNCTIONS = 12
@@ -38,22 +36,7 @@ BACKENDS = {
 
 
 def start(folder: Path, extra: list[str]) -> tuple[subprocess.Popen[str], str]:
-    args = ["up", "--port", "0", "--invoke-port", "0", "--state-dir", str(folder / ".samrun")]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "samrun", *args, "--max-sandboxes", "64", *extra],
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
+    return launch(folder, "--max-sandboxes", "64", *extra)
 
 
 async def measure(endpoint: str) -> dict[str, Any]:

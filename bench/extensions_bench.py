@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import READY, invoke, percentile, up_command
+from bench.invoke_bench import invoke, launch, percentile
 
 ROUNDS = 6
 CALLS = 500
@@ -32,28 +29,6 @@ Resources:
     Type: AWS::Serverless::Function
     Properties: {Runtime: python3.11, Handler: app.handler, CodeUri: src/, MemorySize: 1769}
 """
-
-
-def start(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        up_command(folder),
-        cwd=folder,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
 
 
 async def compare(endpoints: dict[str, str]) -> dict[str, Any]:
@@ -91,7 +66,7 @@ def run() -> dict[str, Any]:
                 (folder / "src" / "app.py").write_text("def handler(event, context):\n    pass\n")
                 (folder / "template.yaml").write_text(TEMPLATE)
                 env = {**os.environ, "SAMRUN_EXTENSIONS": switch}
-                process, endpoints[mode] = start(folder, env)
+                process, endpoints[mode] = launch(folder, env=env)
                 processes.append(process)
             return {"calls_each": ROUNDS * CALLS, **uvloop.run(compare(endpoints))}
         finally:

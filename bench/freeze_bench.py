@@ -9,17 +9,14 @@ the p50/p99 of each are compared: the target is a warm p50 within 10 % of no-fre
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import READY, invoke, percentile, up_command
+from bench.invoke_bench import invoke, launch, percentile
 
 ROUNDS = 6
 CALLS = 500
@@ -36,27 +33,6 @@ def template() -> str:
             "MemorySize: 1769}",
         ]
     return "\n".join(lines) + "\n"
-
-
-def start(folder: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        up_command(folder, *extra),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
 
 
 async def compare(endpoints: dict[str, str]) -> dict[str, Any]:
@@ -100,7 +76,7 @@ def run() -> dict[str, Any]:
                 (folder / "src" / "app.py").write_text("def handler(event, context):\n    pass\n")
                 (folder / "src" / "index.js").write_text("exports.handler = async () => null;\n")
                 (folder / "template.yaml").write_text(template())
-                process, endpoints[mode] = start(folder, *extra)
+                process, endpoints[mode] = launch(folder, *extra)
                 processes.append(process)
             return {"calls_each": ROUNDS * CALLS, **uvloop.run(compare(endpoints))}
         finally:

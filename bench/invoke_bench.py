@@ -91,23 +91,43 @@ def start_server(folder: Path) -> tuple[subprocess.Popen[str], str]:
 
 def start_server_with_route(folder: Path) -> tuple[subprocess.Popen[str], str, str]:
     """`samrun up` in `folder`: the process, its Lambda API and the URL of its /noop route."""
+    routes: list[str] = []
+
+    def watch(line: str) -> None:
+        found = ROUTE.search(line)
+        if found:
+            routes.append(found.group(1))
+
+    process, endpoint = launch(folder, "--max-sandboxes", "64", watch=watch)
+    return process, endpoint, routes[-1] if routes else ""
+
+
+def launch(
+    folder: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    watch: Callable[[str], None] | None = None,
+    timeout_s: float = 60,
+) -> tuple[subprocess.Popen[str], str]:
+    """`samrun up` of the app in `folder` (`up_command`): the process and its Lambda API once
+    it says it is ready; `watch` sees each line before that (a route's URL, say)."""
     process = subprocess.Popen(
-        up_command(folder, "--max-sandboxes", "64"),
+        up_command(folder, *extra),
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    route = ""
+    deadline = time.monotonic() + timeout_s
     for line in process.stdout:
-        found = ROUTE.search(line)
-        route = found.group(1) if found else route
+        if watch is not None:
+            watch(line)
         match = READY.search(line)
         if match:  # keep reading its log, or samrun blocks on a full pipe
             threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1), route
+            return process, match.group(1)
         if time.monotonic() > deadline:
             break
     process.kill()

@@ -15,7 +15,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import READY, percentile, up_command, warm_latency
+from bench.invoke_bench import launch, percentile, warm_latency
 from samrun.runtime.java import choose, find_jdks
 
 COLD_ROUNDS = 15
@@ -59,21 +58,7 @@ def serve(folder: Path, functions: int, javac: Path) -> tuple[subprocess.Popen[s
     argv = [str(javac), "-d", str(folder / "classes"), str(folder / "src" / "Noop.java")]
     subprocess.run(argv, check=True)
     (folder / "template.yaml").write_text(template(functions))
-    process = subprocess.Popen(
-        up_command(folder, "--max-sandboxes", str(functions + 4)),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:  # (the runtime client is compiled before the ready line)
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
+    return launch(folder, "--max-sandboxes", str(functions + 4))
 
 
 def url(endpoint: str, name: str) -> str:

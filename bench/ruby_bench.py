@@ -14,7 +14,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import READY, percentile, up_command, warm_latency
+from bench.invoke_bench import launch, percentile, warm_latency
 
 COLD_ROUNDS = 20
 NOOP_RB = "def handler(event:, context:)\n  nil\nend\n"
@@ -48,21 +47,7 @@ def serve(folder: Path, functions: int) -> tuple[subprocess.Popen[str], str]:
     (folder / "rb").mkdir(parents=True)
     (folder / "rb" / "app.rb").write_text(NOOP_RB)
     (folder / "template.yaml").write_text(template(functions))
-    process = subprocess.Popen(
-        up_command(folder, "--max-sandboxes", str(functions + 4)),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
+    return launch(folder, "--max-sandboxes", str(functions + 4))
 
 
 def url(endpoint: str, name: str) -> str:

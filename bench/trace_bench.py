@@ -12,7 +12,6 @@ from __future__ import annotations
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 import aiohttp
 import uvloop
 
-from bench.invoke_bench import NOOP, READY, invoke, percentile, up_command
+from bench.invoke_bench import NOOP, invoke, launch, percentile
 
 ROUNDS = 10
 CALLS_PER_ROUND = 300
@@ -70,21 +69,7 @@ async def measure(endpoint: str) -> dict[str, Any]:
 
 def start(folder: Path) -> tuple[subprocess.Popen[str], str]:
     """`samrun up --trace-sample-rate 1` in `folder`: the process and its Lambda API."""
-    process = subprocess.Popen(
-        up_command(folder, "--trace-sample-rate", "1"),
-        cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = READY.search(line)
-        if match:  # keep reading its log, or samrun blocks on a full pipe
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("samrun up did not become ready")
+    return launch(folder, "--trace-sample-rate", "1")
 
 
 def run() -> dict[str, object]:
