@@ -22,10 +22,14 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 up: $(STAMP)
 	cd templates/quickstart && ../../$(BIN)/samrun up
 
+# The suite mostly waits (servers starting, timeouts running out): two workers, one test file
+# each at a time (module-scoped servers stay in one worker). TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+
 test: $(TEST_STAMP)
 	$(BIN)/ruff check samrun tests bench
 	$(BIN)/mypy samrun
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check samrun tests bench
