@@ -39,6 +39,9 @@ def test_a_layer_extension_in_a_container_sees_each_invoke_and_shutdown(
         error, body = invoke(server, "Observed")
         assert error is None, body
         ids.append(body["requestId"])
+        # the instance is free again once its extension has called `next` (REPORT says so);
+        # a call before that would start a second container, as on Lambda
+        server.wait_for(rf"^Observed \| REPORT RequestId: {body['requestId']}\t", 30)
     server.wait_for(r"^Observed \| \[py-observer\] registered Observed \$LATEST app\.handler$", 30)
     server.wait_for(
         r"^Observed \| EXTENSION\tName: py-observer\tState: Ready\tEvents: \[INVOKE,SHUTDOWN\]", 30
