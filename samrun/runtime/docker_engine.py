@@ -15,6 +15,7 @@ import os
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ LABEL_PID = "samrun.pid"  # the samrun process that started it, on the machine o
 OFFICIAL = "public.ecr.aws/lambda"
 ARCH_TAG = {"x86_64": "x86_64", "arm64": "arm64"}
 PLATFORM = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+OOM_EVENT_WAIT_S = 2.0  # how long a SIGKILLed container's `oom` event may lag its exit
 ENGINE_ENV = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")
 
 
@@ -141,6 +143,25 @@ class Engine:
         self._argv: dict[str, tuple[list[str], list[str]]] = {}
         self.shell_less: set[str] = set()  # images without /bin/sh to redirect output with
         self._image_locks: dict[str, threading.Lock] = {}
+
+    def oom_event(self, container_id: str, since: float, wait_s: float = OOM_EVENT_WAIT_S) -> bool:
+        """Whether the engine saw the kernel OOM-kill a process of the container. Its state's
+        `OOMKilled` comes from the same event, which can reach the engine after the exit does;
+        so wait for it a moment, and then only for a container killed by SIGKILL."""
+        try:
+            events = self.client.events(
+                since=int(since) - 1,
+                until=int(time.time() + wait_s) + 1,
+                filters={"container": container_id, "event": "oom"},
+                decode=True,
+            )
+            try:
+                return any(True for _ in events)
+            finally:
+                events.close()
+        except Exception as exc:  # the SDK raises many kinds; none is the function's fault
+            logger.debug("events of %s: %s", container_id[:12], first_line(exc))
+            return False
 
     def labels(self, function: str = "") -> dict[str, str]:
         labels = {LABEL: "1", LABEL_APP: self.app, LABEL_PID: str(os.getpid())}

@@ -64,6 +64,8 @@ class DockerSandbox:
         self._peak_mb = 0
         self.out_of_memory = False  # the Sandbox protocol's, read by the instance
         self.started_at = time.monotonic()
+        self._started_wall = time.time()  # the engine's events are in wall-clock seconds
+        self._stopping = False
         self.exit_reason: str | None = None
         self._cpu_task: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
@@ -158,6 +160,7 @@ class DockerSandbox:
 
     async def stop(self) -> None:
         if self.exit_reason is None and not self._eof.done():
+            self._stopping = True
             await self._call(self._container.kill)
         await self.wait()
 
@@ -218,6 +221,10 @@ class DockerSandbox:
             await self._call(remove_container, container=self._container)
         code = int(state.get("ExitCode", -1))
         self.out_of_memory = bool(state.get("OOMKilled"))
+        if code == 137 and not self.out_of_memory and not self._stopping:
+            self.out_of_memory = await asyncio.to_thread(
+                self._engine.oom_event, self._container.id, self._started_wall
+            )
         if self.out_of_memory or code == 137:
             self.exit_reason = "signal: killed"
         elif code > 128:
