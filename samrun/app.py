@@ -28,8 +28,15 @@ from samrun.aws.moto_process import MotoProcess
 from samrun.aws.provision import localise, provision
 from samrun.build import BuildOptions, node_sdk_folder
 from samrun.config import Config
+from samrun.dashboard import Dashboard, Feed, Sources
+from samrun.dashboard.queues import QueueDepths
+from samrun.dashboard.routes import ROOT
+from samrun.durable import api as durable_api
+from samrun.durable.outcomes import Outcomes
+from samrun.durable.service import DurableService
 from samrun.errors import BackendError, SamrunError
 from samrun.frontdoors.server import FrontDoors
+from samrun.iam.wiring import IamWiring
 from samrun.invoke.async_queue import ASYNC_WORKERS, AsyncQueue
 from samrun.invoke.control import Control
 from samrun.invoke.destinations import Destinations
@@ -53,6 +60,8 @@ from samrun.runtime.process import ProcessBackend
 from samrun.runtime.runtimes import RuntimeLocator
 from samrun.runtime.sandbox import Backend
 from samrun.runtime.server import LOOPBACK, RuntimeApiServer
+from samrun.runtime.vpc import VpcNetworks, endpoint_of, open_networks
+from samrun.scaling.scaler import AutoScaler
 from samrun.sources import executions
 from samrun.sources.base import Context as SourceContext
 from samrun.sources.mapping_api import MappingService
@@ -248,6 +257,9 @@ class App:
         )
         self.events.destinations = Destinations(self.aws, self.events.accept_named)
         self.invoker.accept_event = self.events.accept
+        self.durable = DurableService(self.invoker, config.state_dir, config.time_scale)
+        self.invoker.start_durable = self.durable.start_execution
+        self.durable.on_end = Outcomes(self.invoker, self.events.destinations)
         self.observe = Observability(
             graph,
             self.aws,
@@ -272,6 +284,7 @@ class App:
                 time_scale=config.time_scale,
             )
         )
+        self.iam = IamWiring(config.enforce_iam, graph)  # roles, resource policies
         self.front_doors = FrontDoors(
             graph,
             self.invoker,
@@ -279,7 +292,12 @@ class App:
             port=config.port,
             alb_ports=config.alb_ports,
             disable_authorizer=config.disable_authorizer,
+            url_guard=self.iam.url_guard if config.enforce_iam else None,
+            permitted=self.iam.permitted if config.enforce_iam else None,
+            cloudfront_ports=config.cloudfront_ports,
+            cache=config.cloudfront_cache,
         )
+        self.front_doors.presign = self._presign_s3
         self.front_doors.connections = self.connections
         # every listener answers 503 while it is closed: `up` closes it until it is ready
         self.ready = ReadyGate()
@@ -293,9 +311,15 @@ class App:
             time_scale=config.time_scale,
             state_dir=config.state_dir,  # what is wired on an endpoint that outlives samrun
         )
+        self.scaler = AutoScaler(  # provisioned concurrency auto scaling, on the schedules' clock
+            graph, self.aws, self.control.provisioned, self.observe.store, self.triggers.clock
+        )
+        self.dashboard = self._dashboard() if config.dashboard else None
+        self.dashboard_url = f"{self.lambda_endpoint}{ROOT}" if self.dashboard else None
         self._api_runner: Listener | None = None  # the Lambda API's
         self._reaper: asyncio.Task[None] | None = None
         self._debuggees: set[asyncio.Task[None]] = set()  # start_debugged's
+        self.vpc: VpcNetworks | None = None  # VPC functions' namespaces (runtime/vpc.py)
 
     async def start(self) -> None:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -305,11 +329,22 @@ class App:
         await self.aws.start()
         await self.traces.start()  # before any instance: each gets the daemon's address
         self.invoker.tracer.publish = self.traces.publish
+        self.vpc = await open_networks(
+            self.graph.functions,
+            self.config.vpc,
+            docker=self.config.backend == "docker",
+            endpoints=(
+                endpoint_of(self.lambda_endpoint),
+                endpoint_of(self.aws.url),
+                endpoint_of(self.traces.daemon.address, "udp"),
+            ),
+        )
         self._host = replace(
             self._host,
             aws_endpoint=self.aws.url,
             aws_credentials=self.aws.credentials,
             xray_daemon=self.traces.daemon.address,
+            vpc=self.vpc,
         )
         if self.config.aws_profile:  # layers named only by ARN, from AWS itself
             self.graph = await fetch_remote_layers(self.aws, self.graph, self.config.state_dir)
@@ -319,14 +354,25 @@ class App:
         if self.aws_substitutions:
             self.graph = localise(self.graph, self.aws_substitutions)
             self.directory.update_graph(self.graph)
+        await self.iam.start(self)  # --enforce-iam: roles and sessions, before any instance
         await self.runtime_server.start()
         await self.control.versions.freeze_graph_versions()
         await self.control.provisioned.seed_from_graph()
         await self.events.start()  # events left by a crash may run now: instances can start
         await self.observe.start()
-        api = LambdaApi(self.invoker, self.control, self.state, MappingService(self.pollers)).app()
+        await self.scaler.start()  # after the template's provisioned concurrency is seeded
+        api = LambdaApi(
+            self.invoker,
+            self.control,
+            self.state,
+            MappingService(self.pollers),
+            permissions=self.iam.policies,
+        ).app()
         api.router.add_get("/_samrun/metrics", self.observe.metrics_handler)
+        durable_api.add_routes(api, self.durable)
         triggers_api.add_routes(api, self.triggers.fire)
+        if self.dashboard is not None:
+            self.dashboard.add_routes(api)
         port = self._api_socket.getsockname()[1]
         containers = [self.config.container_host] if self.config.container_host else []
         guard = RequestGuard.of(self.config.host, port, self.config.allow_origins, containers)
@@ -339,12 +385,15 @@ class App:
             gate=self.ready,
         )
         await self._api_runner.start()
+        await self.durable.start(self.lambda_endpoint)  # the last run's executions resume
         await self.front_doors.start()
         self._reaper = asyncio.create_task(self._reap_idle())
 
     async def stop_accepting(self) -> None:
         """A graceful stop's first step: no new connection, no new async event; what is in
         flight goes on (`Invoker.drain` waits for it)."""
+        if self.dashboard is not None:
+            self.dashboard.close()  # open pages' live feeds end: nothing waits for them
         await self.front_doors.stop_accepting()
         if self._api_runner:
             for site in list(self._api_runner.sites):
@@ -353,7 +402,10 @@ class App:
         self.pollers.stop_taking()  # no new batch; the batches in flight finish and are deleted
 
     async def stop(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.close()
         await self.triggers.stop()
+        await self.durable.stop()  # the records stay in the state folder
         await self.front_doors.stop()
         await self.pollers.stop(DRAIN_TIMEOUT_S)  # batches in flight finish; the rest stays queued
         if self._reaper:
@@ -366,15 +418,50 @@ class App:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_TIMEOUT_S):
                 await self.invoker.close()
+        await self.scaler.stop()
         await self.observe.stop()  # the last period, and the last log lines, are sent
         self.invoker.tracer.publish = None
         await self.traces.stop()  # the last segments are stored and sent
         await self.pools.close()
+        if self.vpc is not None:
+            await self.vpc.close()
         await self.runtime_server.stop()
         await self.backend.close()
         if self.containers is not None and self.containers is not self.backend:
             await self.containers.close()
         await self.aws.stop()
+
+    async def _presign_s3(self, method: str, bucket: str, key: str) -> str:
+        """A signed URL of one object on the app's AWS endpoint, for a CloudFront S3 origin."""
+        bucket = self.aws_substitutions.get(bucket, bucket)
+        operation = "head_object" if method == "HEAD" else "get_object"
+        client = await asyncio.to_thread(self.aws.client, "s3")
+        return str(
+            await asyncio.to_thread(
+                client.generate_presigned_url,
+                operation,
+                Params={"Bucket": bucket, "Key": key},
+                ExpiresIn=300,
+            )
+        )
+
+    def _dashboard(self) -> Dashboard:
+        """The page at /_samrun/ and its feed, told of every invocation and dead letter."""
+        feed = Feed(self.observe.store.prices, self.graph.secrets)
+        self.invoker.recorder = feed.record
+        self.invoker.telemetry.subscribe(feed.observe)
+        self.events.on_dropped = feed.dropped
+        sources = Sources(
+            graph=lambda: self.graph,
+            state=self.state,
+            invoker=self.invoker,
+            events=self.events,
+            metrics=self.observe.store,
+            fire=self.triggers.fire,
+            state_dir=self.config.state_dir,
+            queue_depths=QueueDepths(self.aws, lambda: self.graph).current,
+        )
+        return Dashboard(sources, feed)
 
     async def _start_execution(self, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """StartExecution for a route of a state machine's `Api` event (samrun.frontdoors)."""
@@ -441,9 +528,14 @@ class App:
                 "reserved": dict(self.gate.reserved),
             },
             "target_health": self.front_doors.target_health(),
+            "distributions": self.front_doors.distribution_state(),  # CloudFront doors
             "connections": self.connections.state(),
             "pollers": self.pollers.state(),
+            "iam": self.iam.state(),
+            "vpc": self.vpc.state() if self.vpc is not None else {},  # runtime/vpc.py
             "not_run": not_run_document(self.graph),
+            "durableExecutions": self.durable.summary(),
+            "deployments": self.control.deployer.state(),  # aliases and canaries, now
             "async": {
                 "accepted": self.events.accepted,
                 "delivered": self.events.delivered,
@@ -453,6 +545,7 @@ class App:
             **self.observe.state(),
             **self.traces.state(),
             **self.triggers.state(),
+            **self.scaler.state(),
         }
 
     def backends(self) -> dict[str, str]:

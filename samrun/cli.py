@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from samrun.config import Config
+from samrun.durable import cli as durable_cli
 from samrun.errors import SamrunError, TemplateError
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, AppGraph, PackageType
 from samrun.options import build_config
@@ -28,12 +29,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     graph = placement.graph
     where = backends(placement, config)
     if args.json:
-        document = plan_document(graph, where)
+        document = plan_document(
+            graph, where, vpc_subnets=config.vpc.subnets, enforce_iam=config.enforce_iam
+        )
         found = args.samconfig
         document["samconfig"] = {"file": str(found.path), "env": found.env} if found else None
         print(json.dumps(document, indent=2))
     else:
-        print(plan_table(graph, where))
+        print(
+            plan_table(graph, where, vpc_subnets=config.vpc.subnets, enforce_iam=config.enforce_iam)
+        )
     for warning in graph.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for line in image_function_notes(graph, config):
@@ -357,6 +362,7 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
         "--account-concurrency", type=int, default=1000, help="account concurrency limit (1000)"
     )
     parser.add_argument("--price-file", metavar="FILE", help="Lambda price table (JSON)")
+    add_enforce_iam(parser)
     parser.add_argument(
         "--no-freeze",
         action="store_true",
@@ -380,10 +386,38 @@ def add_runtime(parser: argparse.ArgumentParser) -> None:
         help="with --aws-profile: send traces to real X-Ray too (PutTraceSegments)",
     )
     parser.add_argument(
+        "--vpc-allow",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="HOST:PORT",
+        help="an address VPC functions reach, as if in their VPC (a local database standing "
+        "for RDS)",
+    )
+    add_vpc_config(parser)
+
+
+def add_vpc_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vpc-config",
+        metavar="FILE",
+        help="the subnets the template names only by id and their egress "
+        "(schemas/vpc-config.schema.json)",
+    )
+    parser.add_argument(
         "--burst-concurrency",
         type=int,
         default=1000,
         help="a function's initial burst before it scales by 500 per minute (1000)",
+    )
+
+
+def add_enforce_iam(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--enforce-iam",
+        action="store_true",
+        help="each function calls AWS with its execution role, checked against its policies; "
+        "services invoke it only as its resource policy allows (also SAMRUN_ENFORCE_IAM=1)",
     )
 
 
@@ -435,7 +469,25 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="LISTENER=PORT",
         help="serve an ALB listener (logical id) on this local port",
     )
+    up.add_argument(
+        "--cloudfront-port",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="DISTRIBUTION=PORT",
+        help="serve a CloudFront distribution (logical id) on this port (default: a free one)",
+    )
+    up.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="CloudFront doors cache nothing: every request reaches the origin",
+    )
     up.add_argument("--watch", action="store_true", help="hot-reload code and template")
+    up.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="do not serve the browser dashboard at http://127.0.0.1:INVOKE_PORT/_samrun/",
+    )
     up.add_argument(
         "--allow-origin",
         nargs="+",
@@ -476,6 +528,8 @@ def make_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="what `up` would run")
     add_common(plan)
     plan.add_argument("--json", action="store_true", help="JSON (schemas/plan.schema.json)")
+    add_vpc_config(plan)
+    add_enforce_iam(plan)
     add_function_filter(plan)
     plan.set_defaults(run=cmd_plan)
 
@@ -533,6 +587,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_common(build)
     build.set_defaults(run=cmd_build)
     add_events(commands)
+    durable_cli.add_parsers(commands)
     return parser
 
 
@@ -574,8 +629,10 @@ LIST_FLAGS = (
     "layer_map",
     "image_map",
     "alb_port",
+    "cloudfront_port",
     "allow_origin",
     "functions",
+    "vpc_allow",
 )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from samrun.model import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from samrun.runtime.debugging import DebugSpec
+from samrun.runtime.vpc_config import VpcSettings
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +37,11 @@ class Config:
     account_concurrency: int = 1000  # the account's concurrent executions limit
     burst_concurrency: int = 1000  # a function's initial burst, then +500 per minute
     alb_ports: Mapping[str, int] = field(default_factory=dict)  # ALB listener id -> local port
+    cloudfront_ports: Mapping[str, int] = field(default_factory=dict)  # distribution -> port
+    cloudfront_cache: bool = True  # --no-cache: CloudFront doors cache nothing
     price_file: Path | None = None  # --price-file: Lambda's prices (default: samrun's table)
     cloudwatch: bool = True  # publish metrics and function logs to the AWS endpoint
+    dashboard: bool = True  # --no-dashboard: no browser page at /_samrun/ (samrun.dashboard)
     layer_map: Mapping[str, str] = field(default_factory=dict)  # --layer-map: layer ARN -> path
     node_sdk_dir: Path | None = None  # SAMRUN_NODE_SDK_DIR: the AWS SDK for JS, shared by apps
     image_map: Mapping[str, str] = field(default_factory=dict)  # --image-map RUNTIME=IMAGE
@@ -53,3 +57,5 @@ class Config:
     trace_sample_rate: float | None = None  # --trace-sample-rate; None: Lambda's default rule
     xray_upload: bool = False  # --xray-upload: traces to real X-Ray (with --aws-profile)
     freeze: bool = True  # idle instances frozen between invocations, as on Lambda (--no-freeze)
+    vpc: VpcSettings = field(default_factory=VpcSettings)  # --vpc-config, --vpc-allow
+    enforce_iam: bool = False  # --enforce-iam / SAMRUN_ENFORCE_IAM=1: roles and permissions

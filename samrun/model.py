@@ -118,6 +118,25 @@ class ImageConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VpcSubnet:
+    """One subnet of a function's VpcConfig: `egress` is `nat` (a 0.0.0.0/0 route to a NAT
+    gateway), `none`, or None when the template does not say (a parameter, a literal id:
+    --vpc-config tells, else private); `note` says why, for startup and `plan`."""
+
+    id: str  # the logical id of a template subnet, or the subnet id as given
+    egress: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VpcConfig:
+    """A function's VpcConfig: it runs in a network of its own (runtime/vpc.py)."""
+
+    subnets: tuple[VpcSubnet, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoggingConfig:
     """A function's LoggingConfig: log format, levels, and log group."""
 
@@ -159,6 +178,17 @@ class FunctionConfig:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     image_build: ImageBuild | None = None  # PackageType Image built from a Dockerfile
     tenant_isolation: str | None = None  # TenancyConfig TenantIsolationMode: PER_TENANT
+    vpc: VpcConfig | None = None  # VpcConfig with subnets: a network namespace of its own
+    durable: DurableConfig | None = None  # DurableConfig: a durable function (samrun.durable)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DurableConfig:
+    """DurableConfig: invocations start checkpointed executions (samrun.durable)."""
+
+    execution_timeout_s: int = 86400  # ExecutionTimeout
+    retention_days: int = 14  # RetentionPeriodInDays
+    kms_key_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -330,6 +360,82 @@ class TargetGroup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EdgeFunction:
+    """A cache behaviour's LambdaFunctionAssociation: a numbered version run at one event."""
+
+    event_type: str  # viewer-request | origin-request | origin-response | viewer-response
+    function: str  # Function.name
+    version: str  # a numbered version: CloudFront refuses $LATEST and aliases
+    include_body: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheBehavior:
+    """A distribution's cache behaviour; `path_pattern` None is the default behaviour."""
+
+    path_pattern: str | None
+    origin: str  # TargetOriginId
+    functions: tuple[EdgeFunction, ...] = ()
+    allowed_methods: tuple[str, ...] = ("GET", "HEAD")
+    min_ttl: int = 0
+    default_ttl: int = 86400
+    max_ttl: int = 31536000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """A distribution's origin, and what samrun reaches for it: `kind` s3 (a bucket on the AWS
+    endpoint), api (the app's route server), function_url (a function's URL door) or custom
+    (the URL as written)."""
+
+    id: str
+    domain: str
+    kind: str  # s3 | api | function_url | custom
+    target: str  # the bucket, the API's logical id, the function's name, or the domain
+    path: str = ""  # OriginPath
+    protocol: str = "https"  # what a custom origin is reached with (OriginProtocolPolicy)
+    port: int | None = None
+    custom_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Distribution:
+    """An AWS::CloudFront::Distribution served by a local door (frontdoors/cloudfront.py)."""
+
+    logical_id: str
+    id: str  # what Ref gives (the distribution's id)
+    domain: str  # d....cloudfront.net, as the events name it
+    origins: tuple[Origin, ...]
+    behaviors: tuple[CacheBehavior, ...]  # in template order, the default one last
+    default_root_object: str = ""
+    enabled: bool = True
+
+    def document(self) -> dict[str, Any]:
+        """Its origins, and its behaviours in matching order (the default last) with their
+        Lambda@Edge functions by event type: what `plan` and /_samrun/state show."""
+        return {
+            "logical_id": self.logical_id,
+            "id": self.id,
+            "domain": self.domain,
+            "default_root_object": self.default_root_object,
+            "origins": [
+                {"id": o.id, "domain": o.domain, "kind": o.kind, "target": o.target, "path": o.path}
+                for o in self.origins
+            ],
+            "behaviors": [
+                {
+                    "path_pattern": b.path_pattern or "Default (*)",
+                    "origin": b.origin,
+                    "allowed_methods": list(b.allowed_methods),
+                    "ttl": {"min": b.min_ttl, "default": b.default_ttl, "max": b.max_ttl},
+                    "functions": {f.event_type: f"{f.function}:{f.version}" for f in b.functions},
+                }
+                for b in self.behaviors
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Resource:
     """A resource samrun provisions in the local AWS endpoint: sqs | sns | s3 | kinesis | dynamodb
     | eventbridge | ssm | secretsmanager | kms | logs | iam."""
@@ -361,6 +467,54 @@ class Alarm:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScalingPolicy:
+    """An AWS::ApplicationAutoScaling::ScalingPolicy of target tracking on a scalable target."""
+
+    name: str
+    target_value: float
+    metric: str = "ProvisionedConcurrencyUtilization"  # predefined, or a customised metric's
+    namespace: str = "AWS/Lambda"
+    dimensions: Mapping[str, str] = field(default_factory=dict)  # empty: the target's alias
+    statistic: str = "Average"
+    scale_in_cooldown_s: int = 0  # Application Auto Scaling's default for Lambda
+    scale_out_cooldown_s: int = 0
+    disable_scale_in: bool = False
+    logical_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledAction:
+    """A scalable target's ScheduledAction: at its time, the target's min and max change."""
+
+    name: str
+    schedule: str  # at(...) | rate(...) | cron(...)
+    min_capacity: int | None = None
+    max_capacity: int | None = None
+    timezone: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScalableTarget:
+    """An alias's or version's provisioned concurrency registered with Application Auto Scaling
+    (`lambda:function:ProvisionedConcurrency`, ResourceId `function:NAME:QUALIFIER`)."""
+
+    function: str  # Function.name
+    qualifier: str
+    min_capacity: int
+    max_capacity: int
+    policies: tuple[ScalingPolicy, ...] = ()
+    scheduled_actions: tuple[ScheduledAction, ...] = ()
+    suspended: Mapping[str, bool] = field(default_factory=dict)  # SuspendedState
+    logical_id: str | None = None
+
+    @property
+    def resource_id(self) -> str:
+        return f"function:{self.function}:{self.qualifier}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NotRun:
     """Something the template declares that samrun does not realise locally: named once at
     startup, in `plan` and in /_samrun/state, never dropped silently."""
@@ -370,6 +524,34 @@ class NotRun:
     type: str  # the resource type, property, event type, authorizer kind...
     reason: str
     location: str | None = None  # `file:line:col` of the template error that keeps it out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionRole:
+    """An AWS::IAM::Role (the template's or the one SAM generates from `Policies`), with the
+    policy documents attached to it: inline ones (and AWS::IAM::Policy resources naming it)
+    and managed policy ARNs. Read by --enforce-iam and `plan`."""
+
+    logical_id: str
+    name: str
+    arn: str
+    policies: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (policy name, document)
+    managed_arns: tuple[str, ...] = ()
+    assume_policy: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LambdaPermission:
+    """An AWS::Lambda::Permission: who may invoke a function (a resource-based statement)."""
+
+    logical_id: str
+    function: str  # FunctionName as given: a name, an ARN, a partial or qualified ARN
+    action: str  # lambda:InvokeFunction, lambda:InvokeFunctionUrl, lambda:*
+    principal: str  # s3.amazonaws.com, an account id, an ARN, *
+    source_arn: str | None = None
+    source_account: str | None = None
+    function_url_auth_type: str | None = None
+    principal_org_id: str | None = None  # a condition on aws:PrincipalOrgID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -402,6 +584,10 @@ class AppGraph:
     alarms: tuple[Alarm, ...] = ()
     not_run: tuple[NotRun, ...] = ()  # what the template declares and samrun does not realise
     unavailable: tuple[Unavailable, ...] = ()  # names that answer an error instead of running
+    roles: tuple[ExecutionRole, ...] = ()  # IAM roles with their policies (--enforce-iam)
+    permissions: tuple[LambdaPermission, ...] = ()  # AWS::Lambda::Permission resources
+    distributions: tuple[Distribution, ...] = ()  # CloudFront doors, with Lambda@Edge
+    scaling_targets: tuple[ScalableTarget, ...] = ()  # provisioned concurrency auto scaling
 
     def function(self, name: str) -> Function | None:
         """The function whose name (or logical id) is `name`, or the one nested application's

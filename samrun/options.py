@@ -19,6 +19,7 @@ from samrun import cdk_project
 from samrun.config import Config
 from samrun.errors import SamrunError
 from samrun.runtime.debugging import DebugSpec, free_port, split_args
+from samrun.runtime.vpc_config import load_settings
 
 
 def find_template(given: str | None, stack: str | None = None) -> Path:
@@ -77,13 +78,16 @@ def _override_tokens(value: str) -> list[str]:
     return [value]
 
 
-def parse_ports(values: Sequence[str]) -> dict[str, int]:
-    """`--alb-port Listener=8080 …`: the local port of each named ALB listener."""
+def parse_ports(
+    values: Sequence[str], flag: str = "--alb-port", what: str = "LISTENER"
+) -> dict[str, int]:
+    """`--alb-port Listener=8080 …`: the local port of each named ALB listener (and
+    `--cloudfront-port Distribution=8080` of each distribution)."""
     ports: dict[str, int] = {}
     for value in values:
         name, sep, port = value.partition("=")
         if not sep or not name or not port.isdigit() or not 0 < int(port) < 65536:
-            raise SamrunError(f"--alb-port: expected LISTENER=PORT, got {value!r}")
+            raise SamrunError(f"{flag}: expected {what}=PORT, got {value!r}")
         ports[name] = int(port)
     return ports
 
@@ -193,6 +197,10 @@ def build_config(args: argparse.Namespace) -> Config:
         account_concurrency=getattr(args, "account_concurrency", 1000),
         burst_concurrency=getattr(args, "burst_concurrency", 1000),
         alb_ports=parse_ports(getattr(args, "alb_port", [])),
+        cloudfront_ports=parse_ports(
+            getattr(args, "cloudfront_port", []), "--cloudfront-port", "DISTRIBUTION"
+        ),
+        cloudfront_cache=not getattr(args, "no_cache", False),
         layer_map=parse_layer_map(getattr(args, "layer_map", [])),
         max_sandboxes=getattr(args, "max_sandboxes", 32),
         watch=getattr(args, "watch", False),
@@ -200,7 +208,10 @@ def build_config(args: argparse.Namespace) -> Config:
         env_vars_file=Path(args.env_vars).resolve() if getattr(args, "env_vars", None) else None,
         price_file=Path(args.price_file).resolve() if getattr(args, "price_file", None) else None,
         cloudwatch=not getattr(args, "no_cloudwatch", False),
+        dashboard=dashboard_on(args),
         freeze=not getattr(args, "no_freeze", False),
+        enforce_iam=getattr(args, "enforce_iam", False)
+        or os.environ.get("SAMRUN_ENFORCE_IAM", "") in ("1", "true"),
         allow_origins=tuple(getattr(args, "allow_origin", None) or ()),
         functions=tuple(getattr(args, "functions", None) or ()),
         debug=debug_options(args),
@@ -208,6 +219,7 @@ def build_config(args: argparse.Namespace) -> Config:
         otlp_endpoint=otlp_traces_url(getattr(args, "otlp_endpoint", None)),
         trace_sample_rate=trace_rate(getattr(args, "trace_sample_rate", None)),
         xray_upload=xray_upload(args),
+        vpc=load_settings(getattr(args, "vpc_config", None), getattr(args, "vpc_allow", [])),
         host_env={
             k: os.environ[k] for k in ("PATH", "HOME", "LANG", "PYENV_ROOT") if k in os.environ
         },
@@ -220,6 +232,11 @@ def trace_rate(rate: float | None) -> float | None:
     if rate is not None and not 0.0 <= rate <= 1.0:
         raise SamrunError(f"--trace-sample-rate {rate}: give a share from 0 to 1 (1: trace all)")
     return rate
+
+
+def dashboard_on(args: argparse.Namespace) -> bool:
+    """The browser dashboard is `up`'s (a one-shot `invoke` or `smoke` has no page to show)."""
+    return getattr(args, "command", None) == "up" and not getattr(args, "no_dashboard", False)
 
 
 def xray_upload(args: argparse.Namespace) -> bool:

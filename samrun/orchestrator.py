@@ -71,7 +71,12 @@ def run_up(config: Config) -> int:
     # the embedded moto server first: its start overlaps samrun's imports and the app's load
     moto = embedded_moto(config)
     try:
-        graph = build(config, load(config))
+        graph = load(config)
+        if config.cloudfront_ports:  # a NAME no distribution has: exit 2 before building
+            from samrun.frontdoors.cloudfront import check_ports
+
+            check_ports(config.cloudfront_ports, graph)
+        graph = build(config, graph)
         return run_loop(serve(config, graph, moto))
     finally:
         if moto is not None and moto.returncode is None:  # the app never started
@@ -135,7 +140,8 @@ async def serve(config: Config, graph: AppGraph, moto: MotoProcess | None = None
             logger.info("%s", line)
         warn_if_exposed(config.host)
         watch = await start_watch(app) if config.watch else None
-        logger.info("ready: Lambda API on %s (Ctrl-C to stop)", app.lambda_endpoint)
+        shown = f"; dashboard: {app.dashboard_url}" if app.dashboard_url else ""
+        logger.info("ready: Lambda API on %s (Ctrl-C to stop)%s", app.lambda_endpoint, shown)
         app.ready.open()  # no await since the line: no request is answered before it is out
         await stop.wait()
         stop.clear()

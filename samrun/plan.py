@@ -9,9 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from samrun.model import AppGraph, Code, Destination, Function, TargetGroup
+from samrun.iam.roles import mapping_problem, role_lines
+from samrun.model import (
+    AppGraph,
+    Code,
+    Destination,
+    Function,
+    ScalableTarget,
+    TargetGroup,
+)
 from samrun.observe.alarms import unsupported_reason
 from samrun.observe.not_run import not_run_document
+from samrun.runtime.vpc_config import function_network
 
 PLAN_VERSION = "1"
 
@@ -32,6 +41,13 @@ def _function(function: Function) -> dict[str, Any]:
     document = _function_fields(function)
     if function.construct_path:
         document["construct_path"] = function.construct_path
+    durable = function.config.durable
+    if durable is not None:  # DurableConfig: invocations start durable executions
+        document["durable"] = {
+            "execution_timeout_s": durable.execution_timeout_s,
+            "retention_days": durable.retention_days,
+            "kms_key_arn": durable.kms_key_arn,
+        }
     build = function.config.image_build
     if build is not None:
         document["image_build"] = {
@@ -124,15 +140,51 @@ def _target_group(group: TargetGroup) -> dict[str, Any]:
     }
 
 
-def plan_document(graph: AppGraph, backends: Mapping[str, str] | None = None) -> dict[str, Any]:
+def plan_document(
+    graph: AppGraph,
+    backends: Mapping[str, str] | None = None,
+    *,
+    vpc_subnets: Mapping[str, str] | None = None,
+    enforce_iam: bool = False,
+) -> dict[str, Any]:
     """The plan as plain JSON-able data; validates against schemas/plan.schema.json. NoEcho
     parameter values are masked wherever they appear, as CloudFormation masks them.
     `backends`: where each function runs (process | docker), when the command knows it."""
     document: dict[str, Any] = masked(_document(graph), graph.secrets)
+    networks = {f.name: _network(f, vpc_subnets or {}) for f in graph.functions}
+    roles = {f.name: role_document(graph, f) for f in graph.functions}
     for function in document["functions"]:
+        function["role"] = roles.get(function["name"])  # its execution role (samrun.iam)
+        if function["name"] in networks:  # `--vpc-config`'s subnets too
+            function["network"] = networks[function["name"]]
         if backends and function["name"] in backends:
             function["backend"] = backends[function["name"]]
+    if enforce_iam:  # the mappings the role cannot poll, as Lambda reports them
+        shown_mappings = document["event_source_mappings"]
+        for esm, shown in zip(graph.event_source_mappings, shown_mappings, strict=True):
+            problem = mapping_problem(graph, esm)
+            shown["state"] = "Disabled" if problem else "Enabled"
+            shown["state_transition_reason"] = problem or "USER_INITIATED"
     return document
+
+
+def _network(function: Function, subnets: Mapping[str, str]) -> dict[str, Any]:
+    vpc = function.config.vpc
+    if vpc is None:
+        return {"mode": "host"}
+    network = function_network(vpc, subnets)
+    return {
+        "mode": "vpc",
+        "egress": network.egress,
+        "subnets": list(network.notes),
+        "security_group_ids": list(vpc.security_group_ids),
+    }
+
+
+def _network_cell(network: Mapping[str, Any]) -> str:
+    if network.get("mode") != "vpc":
+        return "host"
+    return "vpc, NAT egress" if network.get("egress") else "vpc, no egress"
 
 
 def masked(value: Any, secrets: tuple[str, ...]) -> Any:
@@ -267,7 +319,28 @@ def _document(graph: AppGraph) -> dict[str, Any]:
             }
             for a in graph.alarms
         ],
+        "distributions": [d.document() for d in graph.distributions],
+        "scaling_targets": [_scaling_target(t) for t in graph.scaling_targets],
         "not_run": not_run_document(graph),
+    }
+
+
+def _scaling_target(target: ScalableTarget) -> dict[str, Any]:
+    """A provisioned concurrency scalable target with its policies and scheduled actions."""
+    return {
+        "logical_id": target.logical_id,
+        "resource_id": target.resource_id,
+        "min": target.min_capacity,
+        "max": target.max_capacity,
+        "policies": [
+            f"{p.name}: {p.metric} {p.statistic} at {p.target_value:g}"
+            + (" (no scale-in)" if p.disable_scale_in else "")
+            for p in target.policies
+        ],
+        "scheduled_actions": [
+            f"{a.name}: {a.schedule} -> min {a.min_capacity}, max {a.max_capacity}"
+            for a in target.scheduled_actions
+        ],
     }
 
 
@@ -318,10 +391,16 @@ def _runtime_cell(function: Mapping[str, Any]) -> str:
     )
 
 
-def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> str:
+def plan_table(
+    graph: AppGraph,
+    backends: Mapping[str, str] | None = None,
+    *,
+    vpc_subnets: Mapping[str, str] | None = None,
+    enforce_iam: bool = False,
+) -> str:
     """A readable plan: one aligned table per non-empty section; a function that runs in a
     container while the rest do not shows `(docker)` beside its runtime."""
-    doc = plan_document(graph, backends)
+    doc = plan_document(graph, backends, vpc_subnets=vpc_subnets, enforce_iam=enforce_iam)
     out: list[str] = []
     functions = doc["functions"]
     cdk = any("construct_path" in f for f in functions)  # a CDK app: its construct paths too
@@ -335,6 +414,7 @@ def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> st
             "MEMORY",
             "TIMEOUT",
             "CODE",
+            "NETWORK",
         ],
         [
             (
@@ -345,8 +425,27 @@ def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> st
                 f["memory_mb"],
                 f["timeout_s"],
                 _code_cell(f),
+                _network_cell(f.get("network") or {}),
             )
             for f in functions
+        ],
+    )
+    out += _table(
+        "Durable functions (DurableConfig)",
+        ["FUNCTION", "EXECUTION TIMEOUT", "RETENTION"],
+        [
+            (f["name"], f"{d['execution_timeout_s']} s", f"{d['retention_days']} days")
+            for f in functions
+            if (d := f.get("durable"))
+        ],
+    )
+    out += _table(
+        "Execution roles",
+        ["FUNCTION", "ROLE", "STATEMENTS (summarised)"],
+        [
+            (f["name"], (f["role"] or {}).get("arn") or "-", line)
+            for f in functions
+            for line in ((f["role"] or {}).get("statements") or ["-"])
         ],
     )
     out += _table(
@@ -388,7 +487,16 @@ def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> st
         "Event source mappings",
         ["FUNCTION", "TYPE", "SOURCE", "BATCH", "ENABLED"],
         [
-            (m["function"], m["source_type"], m["source"], m["batch_size"], m["enabled"])
+            (
+                m["function"],
+                m["source_type"],
+                m["source"],
+                m["batch_size"],
+                # --enforce-iam: a mapping its role cannot poll, with Lambda's reason
+                f"Disabled: {m['state_transition_reason']}"
+                if m.get("state") == "Disabled"
+                else m["enabled"],
+            )
             for m in doc["event_source_mappings"]
         ],
     )
@@ -429,6 +537,38 @@ def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> st
         ],
     )
     out += _table(
+        "Provisioned concurrency scaling",
+        ["TARGET", "MIN", "MAX", "POLICIES", "SCHEDULED ACTIONS"],
+        [
+            (
+                t["resource_id"],
+                t["min"],
+                t["max"],
+                "; ".join(t["policies"]) or "-",
+                "; ".join(t["scheduled_actions"]) or "-",
+            )
+            for t in doc.get("scaling_targets", [])
+        ],
+    )
+    out += _table(
+        "CloudFront distributions",
+        ["DISTRIBUTION", "BEHAVIOUR", "ORIGIN", "LAMBDA@EDGE"],
+        [
+            (
+                d["logical_id"],
+                b["path_pattern"],
+                next(
+                    f"{o['id']} ({o['kind']} {o['target']})"
+                    for o in d["origins"]
+                    if o["id"] == b["origin"]
+                ),
+                ", ".join(f"{k}={v}" for k, v in b["functions"].items()) or "-",
+            )
+            for d in doc.get("distributions", [])
+            for b in d["behaviors"]
+        ],
+    )
+    out += _table(
         "Not run locally",
         ["WHAT", "NAME", "TYPE", "REASON"],
         [
@@ -441,3 +581,9 @@ def plan_table(graph: AppGraph, backends: Mapping[str, str] | None = None) -> st
     if not out:
         out = ["(nothing to run)", ""]
     return "\n".join(out).rstrip("\n")
+
+
+def role_document(graph: AppGraph, function: Function) -> dict[str, Any] | None:
+    """A function's execution role and its statements, summarised (None: it names none)."""
+    arn, lines = role_lines(graph, function)
+    return {"arn": arn, "statements": lines} if arn else None

@@ -35,6 +35,10 @@ def load_selected(config: Config, *, placed: bool = True) -> AppGraph:
         layer_map=config.layer_map,
     )
     graph = select_functions(graph, config.functions)
+    if config.enforce_iam:  # the not-run list stops naming what it enforces
+        from samrun.template.coverage import iam_enforced
+
+        graph = iam_enforced(graph)
     if not placed:
         return graph
     from samrun.placement import placed as placed_graph

@@ -21,6 +21,7 @@ from samrun.api import (
     event_invoke_config,
     event_source_mappings,
     eventstream,
+    permissions,
     versions,
 )
 from samrun.api.event_source_mappings import MappingRegistry
@@ -35,6 +36,7 @@ from samrun.errors import (
     ServiceError,
     UnknownOperation,
 )
+from samrun.iam.resource_policy import ResourcePolicies
 from samrun.invoke.control import Control
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest
@@ -110,11 +112,14 @@ class LambdaApi:
         control: Control,
         state: Callable[[], object] | None = None,
         mappings: MappingRegistry | None = None,
+        permissions: ResourcePolicies | None = None,
     ) -> None:
+        """`permissions`: the functions' resource policies (AddPermission, GetPolicy...)."""
         self.invoker = invoker
         self.control = control
         self.state = state
         self.mappings = mappings
+        self.permissions = permissions
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
@@ -132,6 +137,8 @@ class LambdaApi:
         event_invoke_config.add_routes(app, self.invoker.directory)
         if self.mappings is not None:
             event_source_mappings.add_routes(app, self.mappings)
+        if self.permissions is not None:
+            permissions.add_routes(app, self.permissions, self.invoker.directory)
         # last, so every `{name}/<subresource>` route is tried first: `Child/Function` with a
         # bare slash (boto3 sends Child%2FFunction, which the routes above take)
         nested = PREFIX + "/{name:[A-Za-z0-9]+(?:/[A-Za-z0-9]+)+}"
@@ -167,12 +174,15 @@ class LambdaApi:
             client_context=request.headers.get("X-Amz-Client-Context"),
             trace_id=request.headers.get("X-Amzn-Trace-Id"),
             tenant_id=request.headers.get(TENANT_HEADER) or None,
+            durable_execution_name=request.headers.get("X-Amz-Durable-Execution-Name") or None,
         )
         result = await self.invoker.invoke(invoke_request)
         headers = {
             "X-Amz-Executed-Version": result.executed_version,
             "x-amzn-RequestId": result.request_id,
         }
+        if result.durable_execution_arn:
+            headers["X-Amz-Durable-Execution-Arn"] = result.durable_execution_arn
         if kind is InvocationType.EVENT:
             return web.Response(status=202, headers=headers)
         if kind is InvocationType.DRY_RUN:

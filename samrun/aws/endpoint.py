@@ -81,6 +81,7 @@ class AwsEndpoint:
         self.credentials: dict[str, str] | None = None  # for functions, with --aws-profile
         self.lambda_endpoint: str | None = None  # samrun's Lambda API, for moto's state machines
         self.xray_daemon: str | None = None  # samrun's X-Ray daemon, for traced executions
+        self.on_line: Callable[[str], None] | None = None  # the moto child's reports (IAM)
 
     @property
     def pid(self) -> int | None:
@@ -152,6 +153,7 @@ class AwsEndpoint:
                 f"the embedded moto server did not start; see {self._state_dir / 'moto.log'}"
             ) from None
         self._process.tell(self.lambda_endpoint, self.xray_daemon)
+        self._process.follow(lambda line: self.on_line(line) if self.on_line else None)
         self._port = port
         return f"http://{self._host}:{port}"
 

@@ -128,9 +128,13 @@ def propagate_trace_header(app: Any) -> Any:
 
 def main(host: str, parent: int, port: int = 0) -> None:
     die_with(parent)
-    from samrun.aws import moto_patches
+    from samrun.aws import moto_autoscaling, moto_patches
 
     moto_patches.apply()
+    from samrun.iam import moto_auth  # --enforce-iam: functions' role sessions are checked
+
+    moto_auth.install()
+    moto_autoscaling.install()
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
@@ -163,6 +167,7 @@ def main(host: str, parent: int, port: int = 0) -> None:
         return create_backend_app(service)
 
     app = propagate_trace_header(DomainDispatcherApplication(backend_app))
+    app = moto_autoscaling.serve_activities(app)  # the scaler's activities (samrun/scaling/)
     server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
     os.environ["MOTO_PORT"] = str(server.server_port)  # moto's own calls to itself
     print(server.server_port, flush=True)

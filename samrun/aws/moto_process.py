@@ -14,6 +14,8 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 LOOPBACKS = ("127.0.0.1", "localhost", "::1")
@@ -54,6 +56,19 @@ class MotoProcess:
         async with asyncio.timeout(timeout_s):  # a stuck read ends when the child is killed
             line = await asyncio.to_thread(self._popen.stdout.readline)
         return int(line)
+
+    def follow(self, on_line: Callable[[str], None]) -> None:
+        """Hand each later stdout line (IAM denials, samrun.iam.moto_auth) to `on_line`, from a
+        thread of its own, so the pipe never fills."""
+        out = self._popen.stdout
+        assert out is not None
+
+        def read() -> None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in iter(out.readline, b""):
+                    on_line(line.decode("utf-8", "replace").rstrip("\n"))
+
+        threading.Thread(target=read, name="moto-stdout", daemon=True).start()
 
     def tell(self, lambda_endpoint: str | None, xray_daemon: str | None = None) -> None:
         """The Lambda API's URL, for its state machines' Lambda tasks, and the X-Ray daemon's

@@ -1,5 +1,5 @@
 """Create what functions read at startup in the AWS endpoint: SSM parameters, Secrets Manager
-secrets, KMS keys, CloudWatch log groups, IAM roles (accepted, not enforced), and the app's
+secrets, KMS keys, CloudWatch log groups, IAM roles (their policies: samrun.iam), and the app's
 state machines.
 
 Each creator keeps what exists already, and returns {template value: real value} where the

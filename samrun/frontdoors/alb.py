@@ -8,7 +8,8 @@ single-value or multi-value maps, never both, per `lambda.multi_value_headers.en
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from samrun.errors import LambdaApiError
@@ -18,6 +19,8 @@ from samrun.frontdoors.messages import HttpRequest, HttpResponse, encode_body, g
 from samrun.frontdoors.rest_v1 import MalformedResponse, decode_body, header_pairs
 from samrun.invoke.invoker import Invoker
 from samrun.model import Listener, TargetGroup
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 _REASONS = {
@@ -85,6 +88,9 @@ def parse_alb_response(payload: bytes, multi_value: bool) -> HttpResponse:
 class AlbListener:
     """One listener: its rules (all target groups' rules merged) and default actions."""
 
+    # --enforce-iam: why Elastic Load Balancing may not invoke a function, or None
+    permitted: Callable[[str], str | None] | None = None
+
     def __init__(
         self,
         listener: Listener,
@@ -124,6 +130,10 @@ class AlbListener:
     async def _forward(self, request: HttpRequest, group: TargetGroup) -> HttpResponse:
         assert group.function is not None
         event = build_alb_event(request, group)
+        refused = self.permitted(group.function) if self.permitted else None
+        if refused:  # the target is unhealthy to ELB: it answers 502
+            logger.error("ALB %s %s: %s", request.method, request.raw_path, refused)
+            return alb_error(502)
         try:
             result = await call(
                 self.invoker,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from samrun.errors import LambdaApiError, RequestTooLarge, TooManyRequests
@@ -39,18 +39,30 @@ TIMEOUT = json_response(502, '{"Message":null}')
 HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
 PRELUDE_END = b"\0" * 8
 MAX_PRELUDE = 64 * 1024
+UrlGuard = Callable[[Route, HttpRequest], tuple[int, str] | None]
 
 
 class FunctionUrl:
     """One function URL: CORS, then the function, then its 2.0 response."""
 
-    def __init__(self, route: Route, invoker: Invoker, *, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        route: Route,
+        invoker: Invoker,
+        *,
+        region: str,
+        account_id: str,
+        guard: UrlGuard | None = None,
+    ) -> None:
+        """`guard`: --enforce-iam's check of a request (SigV4, permission): (status, body) to
+        refuse it with, or None."""
         self.route = route
         self.invoker = invoker
         self.region = region
         self.account_id = account_id
         self.cors = cors.normalise(route.details.get("cors") or {})
-        if route.auth == "AWS_IAM":
+        self.guard = guard
+        if route.auth == "AWS_IAM" and guard is None:
             logger.warning(
                 "function URL of %s uses AWS_IAM auth; not verified locally", route.function
             )
@@ -58,6 +70,9 @@ class FunctionUrl:
     async def handle(self, request: HttpRequest) -> HttpResponse:
         if self.cors and cors.is_preflight(request):
             return cors.preflight(self.cors, request)
+        refused = self.guard(self.route, request) if self.guard else None
+        if refused is not None:
+            return json_response(*refused)
         match = RouteMatch(self.route, {}, request.raw_path)
         event = build_event_v2(request, match, account_id=self.account_id, region=self.region)
         if self.route.details.get("invoke_mode") == "RESPONSE_STREAM":

@@ -7,6 +7,7 @@ rendered here with AWS's exact status and body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from samrun.errors import LambdaApiError, RequestTooLarge, TooManyRequests
@@ -34,6 +35,9 @@ INTERNAL = json_response(500, '{"message": "Internal server error"}')
 
 class Gateway:
     """The REST and HTTP APIs of one app, served on one port."""
+
+    # --enforce-iam: why API Gateway may not invoke a function (its missing permission), or None
+    permitted: Callable[[str], str | None] | None = None
 
     def __init__(
         self,
@@ -115,6 +119,10 @@ class Gateway:
         self, request: HttpRequest, match: RouteMatch, event: Any, header: str | None
     ) -> HttpResponse:
         route, v2 = match.route, match.route.payload_format == "2.0"
+        refused = self.permitted(route.function) if self.permitted else None
+        if refused:  # API Gateway's answer to "Invalid permissions on Lambda function"
+            logger.error("%s %s: %s", request.method, request.raw_path, refused)
+            return INTERNAL
         try:
             result = await call(
                 self.invoker,

@@ -32,7 +32,7 @@ async def call(
     """Invoke `function` with `event` (JSON-encoded here), waiting at most `timeout_s`."""
     payload = event if isinstance(event, bytes) else json.dumps(event).encode()
     request = InvokeRequest(
-        function=function, qualifier=qualifier, payload=payload, trace_id=trace_id
+        function=function, qualifier=qualifier, payload=payload, trace_id=trace_id, source="route"
     )
     task = asyncio.create_task(invoker.invoke(request))
     if function in invoker.debugged:  # a debugger may hold it for as long as it likes

@@ -23,7 +23,8 @@ from samrun.errors import SamrunError
 from samrun.frontdoors.alb import AlbListener, alb_error
 from samrun.frontdoors.alb_health import HealthChecker
 from samrun.frontdoors.authorizers import AuthorizerCache
-from samrun.frontdoors.function_urls import FunctionUrl
+from samrun.frontdoors.cloudfront import CloudFrontDoor, Presign
+from samrun.frontdoors.function_urls import FunctionUrl, UrlGuard
 from samrun.frontdoors.gateway import INTERNAL, Gateway
 from samrun.frontdoors.messages import HttpRequest, HttpResponse, StreamAborted, json_response
 from samrun.frontdoors.routes import RouteTable
@@ -31,7 +32,7 @@ from samrun.frontdoors.start_execution import Starter
 from samrun.invoke.invoker import Invoker
 from samrun.listeners import ConnectionBudget, ReadyGate
 from samrun.listeners import Listener as HttpListener
-from samrun.model import AppGraph, Listener, RouteKind
+from samrun.model import AppGraph, Listener, Origin, RouteKind
 
 logger = logging.getLogger(__name__)
 
@@ -227,9 +228,15 @@ class FrontDoors:
         port: int,
         alb_ports: Mapping[str, int] | None = None,
         disable_authorizer: bool = False,
+        url_guard: UrlGuard | None = None,
+        permitted: Callable[[str, str], str | None] | None = None,
+        cloudfront_ports: Mapping[str, int] | None = None,
+        cache: bool = True,
     ) -> None:
         self.graph = graph
         self.disable_authorizer = disable_authorizer  # --disable-authorizer
+        self.url_guard = url_guard  # --enforce-iam: AWS_IAM function URLs check SigV4
+        self.permitted = permitted  # --enforce-iam: (service, function) -> missing permission
         self.invoker = invoker
         self.host = host
         self.port = port
@@ -245,6 +252,11 @@ class FrontDoors:
         self.connections = ConnectionBudget()  # the App shares its own with the Lambda API
         self.ready = ReadyGate()  # the App's: 503 on every door until `up` is ready
         self.starter: Starter | None = None  # set by the App: StartExecution on its endpoint
+        self.cloudfront_ports = dict(cloudfront_ports or {})  # --cloudfront-port
+        self.cache = cache  # --no-cache: CloudFront doors keep nothing
+        self.presign: Presign | None = None  # set by the App: S3 origins on its AWS endpoint
+        self.distributions: dict[str, tuple[CloudFrontDoor, _Door]] = {}
+        self._retired_cloudfront: list[CloudFrontDoor] = []  # replaced by a reload
         self._configure(graph)
 
     def _configure(self, graph: AppGraph) -> list[_Door]:
@@ -264,6 +276,7 @@ class FrontDoors:
                 account_id=graph.account_id,
                 disable_authorizer=self.disable_authorizer,
             )
+            self.gateway.permitted = self._permitted("apigateway")
             new.append(_Door("API", bind(self.host, self.port), self.gateway.handle))
         if self.gateway is not None:
             self.gateway.starter = self.starter
@@ -272,7 +285,13 @@ class FrontDoors:
             if function not in wanted:
                 door.handle = _no_function_url
         for function, route in wanted.items():
-            url = FunctionUrl(route, self.invoker, region=graph.region, account_id=graph.account_id)
+            url = FunctionUrl(
+                route,
+                self.invoker,
+                region=graph.region,
+                account_id=graph.account_id,
+                guard=self.url_guard,
+            )
             known = self.urls.get(function)
             if known is not None:
                 known.handle = url.handle
@@ -281,9 +300,14 @@ class FrontDoors:
                 self.urls[function] = door
                 new.append(door)
         new += self._configure_listeners(graph)
+        new += self._configure_distributions(graph)
         self.doors += new
         self.health = [HealthChecker(g, self.invoker) for g in graph.target_groups if g.function]
         return new
+
+    def _permitted(self, service: str) -> Callable[[str], str | None] | None:
+        check = self.permitted
+        return None if check is None else lambda function: check(service, function)
 
     def _configure_listeners(self, graph: AppGraph) -> list[_Door]:
         groups = {g.arn: g for g in graph.target_groups}
@@ -302,6 +326,7 @@ class FrontDoors:
             kept.append((alb, door))
         for listener in merged.values():
             alb = AlbListener(listener, groups, self.invoker, timeouts)
+            alb.permitted = self._permitted("alb")
             chosen = self.alb_ports.get(listener.logical_id)
             sock = bind(self.host, listener.port if chosen is None else chosen, fallback=not chosen)
             door = _Door(f"ALB listener {listener.logical_id}", sock, alb.handle)
@@ -310,6 +335,53 @@ class FrontDoors:
             new.append(door)
         self.listeners = kept
         return new
+
+    def _configure_distributions(self, graph: AppGraph) -> list[_Door]:
+        """A door per distribution: kept (its port too) across reloads, 404 once it is gone."""
+        timeouts = {(v.function, v.version): float(v.config.timeout_s) for v in graph.versions}
+        wanted = {d.logical_id: d for d in graph.distributions if d.enabled}
+        new = []
+        for lid, (_, door) in self.distributions.items():
+            if lid not in wanted:
+                door.handle = _no_function_url
+        for lid, distribution in wanted.items():
+            cloudfront = CloudFrontDoor(
+                distribution,
+                self.invoker,
+                locate=self._locate,
+                presign=self._presign,
+                cache=self.cache,
+                timeouts_s=timeouts,
+            )
+            known = self.distributions.get(lid)
+            if known is not None:
+                cloudfront.counts = known[0].counts  # the counters outlive a reload
+                self._retired_cloudfront.append(known[0])
+                known[1].handle = cloudfront.handle
+                self.distributions[lid] = (cloudfront, known[1])
+                continue
+            chosen = self.cloudfront_ports.get(lid)
+            door = _Door(
+                f"CloudFront distribution {lid}", bind(self.host, chosen or 0), cloudfront.handle
+            )
+            self.distributions[lid] = (cloudfront, door)
+            new.append(door)
+        return new
+
+    def _locate(self, origin: Origin) -> str | None:
+        """The local base URL of an origin that is one of the app's own doors."""
+        if origin.kind == "api":
+            api = next((d for d in self.doors if d.name == "API"), None)
+            return self.url(api) if api is not None else None
+        if origin.kind == "function_url":
+            door = self.urls.get(origin.target)
+            return self.url(door) if door is not None else None
+        return None
+
+    async def _presign(self, method: str, bucket: str, key: str) -> str:
+        if self.presign is None:
+            raise SamrunError("no AWS endpoint for S3 origins")
+        return await self.presign(method, bucket, key)
 
     async def start(self) -> None:
         if self.gateway is not None:
@@ -354,9 +426,20 @@ class FrontDoors:
         await self._stop_health()
         for door in self.doors:
             await door.stop()
+        for cloudfront in [*(c for c, _ in self.distributions.values()), *self._retired_cloudfront]:
+            await cloudfront.close()
 
     def url(self, door: _Door) -> str:
         return f"http://{self.host}:{door.port}"
+
+    def distribution_state(self) -> dict[str, dict[str, object]]:
+        """/_samrun/state's `distributions`: each served distribution by logical id, with its
+        local port and URL."""
+        return {
+            lid: {"port": door.port, "url": self.url(door) + "/", **cloudfront.state()}
+            for lid, (cloudfront, door) in self.distributions.items()
+            if self._serving(door)
+        }
 
     def target_health(self) -> dict[str, str]:
         """Target group logical id -> initial | healthy | unhealthy | unused (checks disabled)."""
@@ -383,6 +466,14 @@ class FrontDoors:
         for function, door in self.urls.items():
             if self._serving(door):
                 rows.append(("ANY", "function URL", function, self.url(door) + "/"))
+        for lid, (cloudfront, door) in self.distributions.items():
+            if self._serving(door):
+                edge = sorted(
+                    {f.function for b in cloudfront.distribution.behaviors for f in b.functions}
+                )
+                rows.append(
+                    ("ANY", f"CloudFront {lid}", ", ".join(edge) or "-", self.url(door) + "/")
+                )
         for alb, door in self.listeners:
             note = f"ALB :{alb.listener.port}"
             for group in self.graph.target_groups:

@@ -31,6 +31,7 @@ import re
 import sqlite3
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from samrun.errors import ResourceNotFound, ServiceError, TooManyRequests
@@ -107,6 +108,8 @@ class AsyncQueue:
         self._ids = random.Random()
         self._waiting = SlotWaiters(invoker.gate, self._push)  # events awaiting a slot
         self.accepted = self.delivered = self.throttled = 0
+        # told of each event that ends failed (condition, error): the dashboard's dead letters
+        self.on_dropped: Callable[[QueuedEvent, str, str], None] | None = None
         self._store_failing = False
 
     async def start(self) -> None:
@@ -132,6 +135,7 @@ class AsyncQueue:
             enqueued_at=now,
             due_at=now,
             tenant_id=request.tenant_id,
+            source=request.source,
         )
         try:
             await self._write(("insert", event))
@@ -178,6 +182,10 @@ class AsyncQueue:
 
     def pending(self) -> int:
         return len(self._due) + len(self._inflight) + len(self._waiting)
+
+    def waiting(self, limit: int) -> list[QueuedEvent]:
+        """Up to `limit` events waiting for their turn (new, or retrying later), soonest first."""
+        return [entry[2] for entry in heapq.nsmallest(limit, self._due)]
 
     # -- durability: every change is one op, many ops share one transaction --
 
@@ -296,6 +304,7 @@ class AsyncQueue:
             queued_at=event.enqueued_at,
             attempt=event.attempts + 1,
             tenant_id=event.tenant_id,
+            source=event.source,
         )
         try:
             result = await self.invoker.run(target, request, event.request_id)
@@ -349,6 +358,8 @@ class AsyncQueue:
         config = self.invoker.directory.invoke_config(target)
         telemetry, resource = self.invoker.telemetry, _resource(event)
         telemetry.signal(ASYNC_DROPPED, event.function, resource)
+        if self.on_dropped is not None:
+            self.on_dropped(event, condition, error)
         if self.destinations is not None:
             if target.function.dead_letter is not None and not await self.destinations.dead_letter(
                 target.function.dead_letter, event.payload, event.request_id, error

@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,7 @@ from samrun.model import DeploymentPreference
 
 logger = logging.getLogger(__name__)
 
+HISTORY_SHOWN = 20
 STEPPED = re.compile(r"^(Canary|Linear)(\d+)Percent(?:Every)?(\d+)Minutes?$")
 
 
@@ -63,7 +65,26 @@ class Deployer:
         self.invoker = invoker
         self.time_scale = time_scale
         self.history: list[dict[str, str]] = []
+        self.active: dict[str, dict[str, object]] = {}  # deployment id -> its progress now
         self.alarms: AlarmWatch | None = None  # set by the App
+
+    def state(self) -> dict[str, object]:
+        """Deployments shifting traffic now (the dashboard's canary progress), the last ones, and
+        each alias's version and weights as they are now (a deployment moves them)."""
+        aliases = [
+            {
+                "function": a.function,
+                "name": a.name,
+                "version": a.version,
+                "additional_version_weights": dict(a.additional_version_weights),
+            }
+            for _, a in sorted(self.aliases.directory.aliases.items())
+        ]
+        return {
+            "active": list(self.active.values()),
+            "history": self.history[-HISTORY_SHOWN:],
+            "aliases": aliases,
+        }
 
     async def deploy(
         self,
@@ -81,20 +102,69 @@ class Deployer:
         deployment = f"d-{random.getrandbits(36):09X}"
         say = f"deployment {deployment} of {function_name}:{alias_name}"
         logger.info("%s: version %s -> %s (%s)", say, old, new_version, kind)
-        errors_before = self.invoker.errors[(function_name, new_version)]
         for name in preference.alarms if preference and self.alarms else ():
             if self.alarms is not None and self.alarms.find(name) is None:
                 logger.warning("%s: alarm %s is not in the template: not watched", say, name)
+        steps = steps_of(kind)
+        watched = list(preference.alarms) if preference else []
+        progress: dict[str, object] = {
+            "deployment": deployment,
+            "function": function_name,
+            "alias": alias_name,
+            "from": old,
+            "to": new_version,
+            "type": kind,
+            "status": "InProgress",
+            "weight": 0.0,  # share of traffic shifted to the new version so far
+            "step": 0,
+            "steps": len(steps),
+            "next_step_at": None,  # epoch seconds of the next shift
+            "alarms": watched,
+        }
+        self.active[deployment] = progress
+        try:
+            outcome = await self._shift(
+                function_name, alias_name, new_version, preference, deployment, steps, progress
+            )
+        finally:
+            self.active.pop(deployment, None)
+        self.history.append(
+            {
+                "deployment": deployment,
+                "function": function_name,
+                "alias": alias_name,
+                "from": old,
+                "to": new_version,
+                "status": outcome,
+            }
+        )
+        return outcome
+
+    async def _shift(
+        self,
+        function_name: str,
+        alias_name: str,
+        new_version: str,
+        preference: DeploymentPreference | None,
+        deployment: str,
+        steps: list[Step],
+        progress: dict[str, object],
+    ) -> str:
+        """The hooks and the traffic steps; `progress` is kept up to date for the dashboard."""
+        old = str(progress["from"])
+        say = f"deployment {deployment} of {function_name}:{alias_name}"
+        errors_before = self.invoker.errors[(function_name, new_version)]
+        watched = list(preference.alarms) if preference else []
         outcome = "Succeeded"
         if not await self._hook(preference, "pre", deployment):
             outcome = "RolledBack"
-        for step in steps_of(kind) if outcome == "Succeeded" else []:
+        for number, step in enumerate(steps if outcome == "Succeeded" else [], 1):
             self.aliases.update(function_name, alias_name, weights={new_version: step.weight})
             logger.info(
                 "%s: %d%% of traffic on version %s", say, round(step.weight * 100), new_version
             )
             wait_s = step.minutes * 60 / self.time_scale
-            watched = list(preference.alarms) if preference else []
+            progress.update(weight=step.weight, step=number, next_step_at=time.time() + wait_s)
             if self.alarms is not None and watched:
                 fired = await self.alarms.first_alarm(watched, wait_s)
                 if fired is not None:
@@ -118,16 +188,6 @@ class Deployer:
             logger.warning("%s: rolled back to version %s", say, old)
         else:
             logger.info("%s: succeeded", say)
-        self.history.append(
-            {
-                "deployment": deployment,
-                "function": function_name,
-                "alias": alias_name,
-                "from": old,
-                "to": new_version,
-                "status": outcome,
-            }
-        )
         return outcome
 
     async def _hook(

@@ -78,6 +78,7 @@ class QueuedEvent:
     id: int = 0
     throttles: int = 0  # not persisted: throttle backoff restarts after a restart
     tenant_id: str | None = None  # a PER_TENANT function's tenant (TenancyConfig)
+    source: str = ""  # what sent it (schedule, sns, s3...), for the dashboard; not persisted
 
 
 Op = tuple[str, QueuedEvent]  # ("insert" | "update" | "delete", event)

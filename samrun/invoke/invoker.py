@@ -28,6 +28,7 @@ from samrun.invoke.resolve import FunctionDirectory, Target
 from samrun.invoke.telemetry import THROTTLES, Invoked, Telemetry
 from samrun.invoke.tracing import Tracer
 from samrun.model import LATEST
+from samrun.runtime.instance import Outcome
 from samrun.runtime.pool import PoolRetired, PoolSet
 from samrun.runtime.session import InvokeEvent
 
@@ -55,6 +56,11 @@ class Invoker:
         self.tracer = Tracer()  # X-Ray: headers, sampling, Lambda's segments (tracing.py)
         self.debugged: frozenset[str] = frozenset()  # under a debugger: no integration timeout
         self._running: set[asyncio.Future[None]] = set()  # one per invocation in flight
+        # a durable function's invocation starts an execution (samrun.durable), set by App
+        self.start_durable: Callable[[Target, InvokeRequest, str], Awaitable[InvokeResult]] | None
+        self.start_durable = None
+        # the dashboard's feed (samrun.dashboard): each finished invocation, with its outcome
+        self.recorder: Callable[[Target, InvokeRequest, str, Outcome], None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -74,6 +80,8 @@ class Invoker:
             request.stream.bind(request_id, target.version)
         if request.invocation_type is InvocationType.DRY_RUN:
             return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
+        if target.config.durable is not None and self.start_durable is not None:
+            return await self.start_durable(target, request, request_id)
         if request.invocation_type is InvocationType.EVENT and self.accept_event is not None:
             await self.accept_event(target, request, request_id)
             return InvokeResult(request_id=request_id, payload=b"", executed_version=target.version)
@@ -161,8 +169,11 @@ class Invoker:
                     (provisioned - spare + (spare > 0)) / provisioned if provisioned else None,
                     spare > 0,
                     config.ephemeral_storage_mb,
+                    provisioned - spare + (spare > 0),
                 )
             )
+        if self.recorder is not None:
+            self.recorder(target, request, request_id, outcome)
         tail = b""
         if request.tail_logs:
             tail = ("\n".join(outcome.log_lines) + "\n").encode()[-LOG_TAIL_BYTES:]

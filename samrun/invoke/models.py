@@ -26,6 +26,8 @@ class InvokeRequest:
     queued_at: float | None = None  # an async event's accept time (X-Ray's dwell time)
     attempt: int = 0  # an async event's attempt, from 1
     tenant_id: str | None = None  # TenantId (X-Amz-Tenant-Id): a PER_TENANT function's tenant
+    durable_execution_name: str | None = None  # X-Amz-Durable-Execution-Name (samrun.durable)
+    source: str = ""  # what sent it (route, queue, schedule, dashboard...), for the dashboard
     # the caller reads a streamed response as it comes (InvokeWithResponseStream, RESPONSE_STREAM
     # function URLs); a function that does not stream answers it in one piece
     stream: ResponseStream | None = field(default=None, compare=False)
@@ -41,3 +43,4 @@ class InvokeResult:
     log_tail: bytes = b""  # the last 4 KB of the invocation's log, when asked for
     duration_ms: float = 0.0
     init_duration_ms: float | None = None
+    durable_execution_arn: str | None = None  # X-Amz-Durable-Execution-Arn (samrun.durable)

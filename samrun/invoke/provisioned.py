@@ -47,6 +47,8 @@ class ProvisionedConcurrency:
         self.pools = pools
         self.configs: dict[VersionKey, ProvisionedConfig] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.allocations: dict[VersionKey, asyncio.Task[None]] = {}  # the latest, per key
+        self._locks: dict[VersionKey, asyncio.Lock] = {}  # one allocation at a time per key
 
     async def seed_from_graph(self) -> None:
         """The template's ProvisionedConcurrencyConfig, allocated before `up` says ready."""
@@ -62,9 +64,12 @@ class ProvisionedConcurrency:
         key = self._key(function_name, qualifier)
         if count < 1:
             raise InvalidParameterValue("ProvisionedConcurrentExecutions must be at least 1")
-        config = ProvisionedConfig(requested=count, last_modified=now_iso())
+        previous = self.configs.get(key)  # a change: what is allocated stays until it is done
+        allocated = min(previous.allocated, count) if previous else 0
+        config = ProvisionedConfig(requested=count, allocated=allocated, last_modified=now_iso())
         self.configs[key] = config
         task = asyncio.get_running_loop().create_task(self._allocate(key, config))
+        self.allocations[key] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return config
@@ -106,7 +111,10 @@ class ProvisionedConcurrency:
 
     async def _allocate(self, key: VersionKey, config: ProvisionedConfig) -> None:
         try:
-            await self._pool(key).provision(config.requested)
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                if self.configs.get(key) is not config:
+                    return  # a later change replaced this one before it began
+                await self._pool(key).provision(config.requested)
         except SamrunError as exc:
             config.status, config.status_reason = "FAILED", str(exc)
             logger.warning("provisioned concurrency of %s:%s failed: %s", *key, exc)

@@ -39,6 +39,7 @@ class Invoked(NamedTuple):
     provisioned_utilization: float | None  # of the version's provisioned instances, if any
     on_provisioned: bool  # ran on a provisioned instance (priced as such)
     storage_mb: int = 512  # EphemeralStorage (priced past 512 MB)
+    provisioned_executions: int = 0  # the version's provisioned instances busy, this one's included
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,12 @@ UNITS = {
     "IteratorAge": "Milliseconds",
     "ProvisionedConcurrencyUtilization": "None",
 }
+SPILLOVER = "ProvisionedConcurrencySpilloverInvocations"
+PROVISIONED_METRICS = {  # the fewest dimensions each is published with
+    "ProvisionedConcurrencyUtilization": 2,
+    "ProvisionedConcurrentExecutions": 1,
+    SPILLOVER: 1,
+}
 
 
 @dataclass(slots=True)
@@ -104,6 +110,7 @@ class MetricStore:
         self.totals: dict[tuple[str, str, str], Totals] = {}  # (function, resource, version)
         self.signals: dict[tuple[str, str, str], Stat] = {}  # (kind, function, resource)
         self.provisioned_cost: dict[tuple[str, str], float] = {}  # (function, qualifier)
+        self.spillovers: dict[tuple[str, str], int] = {}  # (function, resource): invocations
         self.custom_totals: dict[CustomKey, Stat] = {}
         self.custom_units: dict[CustomKey, str] = {}
         self._current = Period(time.time(), 0.0)
@@ -180,10 +187,23 @@ class MetricStore:
             stats["ProvisionedConcurrencyUtilization"] = Stat(
                 len(utilization), sum(utilization), min(utilization), max(utilization)
             )
+            busy = [
+                float(e.provisioned_executions)
+                for e in group
+                if e.provisioned_utilization is not None
+            ]
+            stats["ProvisionedConcurrentExecutions"] = Stat(
+                len(busy), sum(busy), min(busy), max(busy)
+            )
+            if not group[0].on_provisioned:  # (grouped by it) all beyond the provisioned ones
+                spilled = len(utilization)
+                stats[SPILLOVER] = Stat(spilled, float(spilled), 1.0, 1.0)
+                key = (function, resource or "")
+                self.spillovers[key] = self.spillovers.get(key, 0) + spilled
         for dims in dimension_sets(function, resource, version):
             for metric, stat in stats.items():
-                if metric == "ProvisionedConcurrencyUtilization" and len(dims) < 2:
-                    continue
+                if metric in PROVISIONED_METRICS and len(dims) < PROVISIONED_METRICS[metric]:
+                    continue  # Lambda keeps them per function, alias and version only
                 _merge(points, metric, dims, stat)
         unreserved = [float(e.unreserved) for e in group]
         _merge(

@@ -84,7 +84,41 @@ class LambdaCollector(Collector):
         for function, count in sorted(self.in_flight().items()):
             concurrent.add_metric([function], count)
         yield concurrent
+        yield from self._provisioned()
         yield from self._custom()
+
+    def _provisioned(self) -> Iterator[Metric]:
+        """Provisioned concurrency per alias or version: spillovers since start, and the
+        Maximum of the last closed period of executions on provisioned instances and of their
+        utilisation (what target tracking scales on, samrun/scaling/)."""
+        labels = ["function_name", "resource"]
+        spilled = CounterMetricFamily(
+            "lambda_provisioned_concurrency_spillover_invocations",
+            "Invocations beyond the provisioned instances, run on demand",
+            labels=labels,
+        )
+        for (function, resource), count in sorted(self.store.spillovers.items()):
+            spilled.add_metric([function, resource], count)
+        yield spilled
+        last = self.store.periods[-1].datapoints if self.store.periods else {}
+        for metric, name, doc in (
+            (
+                "ProvisionedConcurrentExecutions",
+                "lambda_provisioned_concurrent_executions",
+                "Executions on provisioned instances (Maximum, last period)",
+            ),
+            (
+                "ProvisionedConcurrencyUtilization",
+                "lambda_provisioned_concurrency_utilization",
+                "Busy share of the provisioned instances (Maximum, last period)",
+            ),
+        ):
+            gauge = GaugeMetricFamily(name, doc, labels=labels)
+            for (found, dims), stat in sorted(last.items()):
+                if found == metric and len(dims) == 2:
+                    function, resource = dims[0][1], dims[1][1]  # Resource: NAME:QUALIFIER
+                    gauge.add_metric([function, resource[len(function) + 1 :]], stat.maximum)
+            yield gauge
 
     def _custom(self) -> Iterator[Metric]:
         """The EMF metrics: one summary per namespace and metric."""

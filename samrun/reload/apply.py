@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _reload_permissions(app: App, graph: AppGraph) -> None:
+    """The template's Lambda permissions, again (a role's new policies need a restart)."""
+    iam = getattr(app, "iam", None)
+    if iam is not None:
+        iam.update_graph(graph)
+
+
 async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
     """Serve `graph`: functions, versions, aliases, routes, URLs, ALB rules, settings."""
     graph = await provisioned(app, graph)
@@ -33,6 +40,7 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
     for key in kept.keys() & directory.versions.keys():
         directory.versions[key] = kept[key]  # a published version is a snapshot: keep it
     app.graph = graph
+    _reload_permissions(app, graph)
     for name in diff.functions.changed:
         app.pools.retire(name, LATEST)
     for name in diff.functions.removed:
@@ -48,6 +56,7 @@ async def replace_graph(app: App, graph: AppGraph) -> GraphDiff:
     if triggers is not None and (diff.event_sources or diff.functions.removed):
         for line in await triggers.reconcile(graph):  # push sources and schedules
             logger.info("%s", line)
+    await app.scaler.replace_graph(graph)  # the endpoint's scaling targets follow the edit
     observe = getattr(app, "observe", None)
     if observe is not None:
         observe.alarms.update(graph.alarms)

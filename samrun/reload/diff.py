@@ -60,6 +60,7 @@ class GraphDiff:
     alb: Delta  # target groups by logical id (listeners and rules included)
     event_sources: Delta  # mappings, push sources and schedules
     resources: Delta  # queues, topics, buckets... by logical id
+    scaling: Delta = Delta()  # Application Auto Scaling targets by ResourceId
 
     def __bool__(self) -> bool:
         return any(bool(getattr(self, f.name)) for f in fields(self))
@@ -81,6 +82,7 @@ class GraphDiff:
             "alb": "ALB",
             "event_sources": "event sources",
             "resources": "resources",
+            "scaling": "scaling targets",
         }
         parts = [f"{label} {getattr(self, name).describe()}" for name, label in labels.items()]
         parts = [p for p, name in zip(parts, labels, strict=True) if getattr(self, name)]
@@ -130,6 +132,10 @@ def diff_graphs(old: AppGraph, new: AppGraph) -> GraphDiff:
         alb=delta(keyed(old.target_groups, _id), keyed(new.target_groups, _id)),
         event_sources=delta(sources(old), sources(new)),
         resources=delta(keyed(old.resources, _id), keyed(new.resources, _id)),
+        scaling=delta(
+            keyed(old.scaling_targets, lambda t: t.resource_id),
+            keyed(new.scaling_targets, lambda t: t.resource_id),
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from samrun.runtime.unprivileged import switcher
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MAX_FILES = MAX_PROCESSES = 1024
@@ -41,9 +42,12 @@ def child_setup(
     cgroup_folders: list[Path],
     tmpfs: bool,
     uid: int | None = None,
+    netns: str | None = None,
 ) -> Callable[[], None]:
     """The child's setup; `tmp_folder` is its TMPDIR, of `storage_mb` (EphemeralStorage): with
-    `tmpfs` (probed by `can_mount_tmpfs`), a tmpfs; with `uid`, it runs as that user."""
+    `tmpfs` (probed by `can_mount_tmpfs`), a tmpfs; with `uid`, it runs as that user; with
+    `netns`, in that network namespace (a VPC function's, runtime/vpc.py)."""
+    netns_path = os.fsencode(netns) if netns else None
     become = switcher(uid) if uid is not None else None
     fsize = storage_mb * 1024 * 1024
     tmp_dir = os.fsencode(tmp_folder)
@@ -52,6 +56,8 @@ def child_setup(
     def apply() -> None:
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         Cgroups.join(cgroup_folders)
+        if netns_path is not None:  # before the user switch: setns needs CAP_SYS_ADMIN
+            join_netns(netns_path)
         if not cgroup_folders:  # orphans of its descendants stay in its tree (descendants.py)
             LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
         if not (tmpfs and private_tmp(tmp_dir, tmpfs_options)):
@@ -64,6 +70,15 @@ def child_setup(
             become()
 
     return apply
+
+
+def join_netns(path: bytes) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if LIBC.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+    finally:
+        os.close(fd)
 
 
 def private_tmp(folder: bytes, options: bytes) -> bool:

@@ -7,7 +7,7 @@ import itertools
 import logging
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from samrun.errors import InvalidRuntime
@@ -24,6 +24,7 @@ from samrun.runtime.runtimes import RuntimeCommand, RuntimeLocator
 from samrun.runtime.sandbox import CONTAINER_DEPS, Backend, LaunchSpec
 from samrun.runtime.server import RuntimeApiServer
 from samrun.runtime.session import RuntimeSession
+from samrun.runtime.vpc import VpcNetworks
 
 _instance_ids = itertools.count(1)
 logger = logging.getLogger(__name__)
@@ -42,11 +43,13 @@ class HostContext:
     host_env: Mapping[str, str]
     aws_endpoint: str | None = None
     aws_credentials: Mapping[str, str] | None = None  # --aws-profile's, for functions
+    role_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # IAM
     containers: Backend | None = None  # runs PackageType Image functions, whatever `backend` is
     containers_problem: str = "no Docker engine was asked for"  # why `containers` is None
     terminal: int | None = None  # `invoke` on a terminal: breakpoint() runs pdb on it
     xray_daemon: str | None = None  # the local X-Ray daemon's host:port (AWS_XRAY_DAEMON_ADDRESS)
     freeze: bool = True  # idle instances are frozen between invocations (--no-freeze: not)
+    vpc: VpcNetworks | None = None  # VPC functions' network namespaces (runtime/vpc.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,7 @@ class Launcher:
             emit=lambda *event: holder[0]._platform(*event) if holder else None,
         )
         address = await self.host.server.open(session)
+        netns, unmirror = await self._network(backend, address)
         who = InstanceIdentity(
             function_name=self.function_name,
             version=self.version,
@@ -114,7 +118,9 @@ class Launcher:
             instance_id=instance_id,
             lambda_endpoint=self.host.lambda_endpoint,
             aws_endpoint=self.host.aws_endpoint,
-            credentials=self.host.aws_credentials,
+            # --enforce-iam: its execution role's session; else --aws-profile's, or fake ones
+            credentials=self.host.role_credentials.get(self.function_name)
+            or self.host.aws_credentials,
         )
         if backend.provides_runtime:
             env = self._container_environment(who, has_layers=prepared.opt_dir is not None)
@@ -165,6 +171,7 @@ class Launcher:
                 *Boot.fds(boot),
             ),
             debug=self.debug if backend.provides_runtime else None,  # else in the command
+            netns=netns,
         )
 
         async def close_listener() -> None:
@@ -173,6 +180,7 @@ class Launcher:
             if boot is not None:
                 boot.close()
             terminal.close()
+            unmirror()
             await self.host.server.close(address)
             await asyncio.to_thread(shutil.rmtree, tmp_dir, True)
 
@@ -221,6 +229,25 @@ class Launcher:
                 await instance.stop()
                 raise
         return instance
+
+    async def _network(
+        self, backend: Backend, address: str
+    ) -> tuple[str | None, Callable[[], None]]:
+        """A VPC function's namespace, with its Runtime API listener mirrored inside."""
+        vpc = self.host.vpc if not backend.provides_runtime else None
+        netns = vpc.netns(self.function_name) if vpc is not None else None
+        if vpc is None or netns is None:
+            return None, lambda: None
+        if self.debug is not None:  # its debugger's port must be reachable from the IDE
+            logger.warning(
+                "%s: debugged: runs on the host network, not in its VPC", self.function_name
+            )
+            return None, lambda: None
+        try:
+            return netns, await vpc.mirror(self.function_name, address)
+        except BaseException:
+            await self.host.server.close(address)
+            raise
 
     def _command(
         self, prepared: PreparedCode, env: dict[str, str]

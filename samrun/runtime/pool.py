@@ -289,6 +289,10 @@ class InstancePool:
         return instance, None
 
     async def _release(self, instance: Instance) -> None:
+        if instance in self.provisioned and len(self.provisioned) > self.provisioned_target:
+            self.provisioned.discard(instance)  # scaled in while it worked: it goes now
+            await self._discard(instance)
+            return
         if instance.reusable:
             (self.provisioned_idle if instance in self.provisioned else self.idle).append(instance)
             self.capacity.notify()

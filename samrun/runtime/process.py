@@ -265,7 +265,9 @@ class ProcessBackend:
         folders = self.cgroups.create(spec.name.replace(":", "-"))
         read_end, write_end = os.pipe()
         os.set_blocking(read_end, False)
-        setup = child_setup(spec.tmp_dir, spec.ephemeral_storage_mb, folders, self.tmpfs, uid)
+        setup = child_setup(
+            spec.tmp_dir, spec.ephemeral_storage_mb, folders, self.tmpfs, uid, spec.netns
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.argv,

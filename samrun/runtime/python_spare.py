@@ -139,6 +139,7 @@ class PythonSpare:
             "ephemeral_storage_mb": spec.ephemeral_storage_mb,
             "tmpfs": self._tmpfs,
             "uid": uid,
+            "netns": spec.netns,  # a VPC function's network namespace (runtime/vpc.py)
             "pass_fds": list(spec.pass_fds),
             "argv": list(spec.argv),
         }

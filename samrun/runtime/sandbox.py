@@ -42,6 +42,7 @@ class LaunchSpec:
     deps_dir: Path | None = None  # built dependencies (samrun.build), beside the code
     pass_fds: tuple[int, ...] = ()  # descriptors the runtime inherits (its lane, runtime/lane.py)
     debug: DebugSpec | None = None  # a container starts its runtime under it (docker_debug.py)
+    netns: str | None = None  # a VPC function's network namespace (runtime/vpc.py)
 
 
 class Sandbox(Protocol):

@@ -71,6 +71,8 @@ class Spares:
 
     async def take(self, spec: LaunchSpec) -> Started | None:
         """The instance, started from one of its runtime client's spares; None: spawn it."""
+        if spec.netns is not None and kind(spec.argv, self._tmp_root) != "python":
+            return None  # a Node.js spare is isolated ahead, on the host network
         upcoming = self._next.get(spec.argv)
         if not upcoming:  # none left (a burst); none ever asked for (a one-shot `invoke`)
             if upcoming is not None:

@@ -89,7 +89,11 @@ class Runner:
             InvocationType.EVENT if check.action.get("async") else InvocationType.REQUEST_RESPONSE
         )
         request = InvokeRequest(
-            function=target, payload=check.event or b"{}", invocation_type=kind, tail_logs=True
+            function=target,
+            payload=check.event or b"{}",
+            invocation_type=kind,
+            tail_logs=True,
+            source="smoke",
         )
         result = await self.app.invoker.invoke(request)
         function = self.app.graph.function(target.split(":", 1)[0])

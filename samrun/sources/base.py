@@ -146,6 +146,7 @@ class Context:
                     qualifier=esm.qualifier,
                     payload=payload,
                     trace_id=trace_id,
+                    source=esm.source_type,
                 )
                 try:
                     return await self.invoker.invoke(request)

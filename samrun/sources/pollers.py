@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from samrun.errors import ResourceConflict, ResourceNotFound
@@ -40,6 +40,8 @@ class Pollers:
         self._pollers: dict[str, Poller] = {}
         self._template: dict[str, EventSourceMapping] = {}  # uuid -> as the template said
         self._store = MappingStore(context.state_dir / "sources" / "api-mappings.json")
+        # --enforce-iam: why the function's role cannot poll a mapping (Lambda's reason), or None
+        self.refuse: Callable[[EventSourceMapping], str | None] | None = None
 
     # -- lifecycle --
 
@@ -118,6 +120,12 @@ class Pollers:
         if problem:
             mapping.state, mapping.state_reason = "Disabled", f"PROBLEM: {problem}"
             logger.warning("event source mapping %s is not polled: %s", esm.logical_id, problem)
+            return mapping
+        refused = self.refuse(esm) if self.refuse and esm.source_type in POLLED else None
+        if refused:
+            mapping.state, mapping.state_reason = "Disabled", refused
+            name = esm.logical_id or key
+            logger.error("event source mapping %s is not polled: %s", name, refused)
             return mapping
         if esm.source_type not in POLLED:
             mapping.state = "Enabled" if esm.enabled else "Disabled"

@@ -58,6 +58,8 @@ class Triggers:
         self._started = False
         self.relays = Relays(aws, self._executor, self._relayed, state_dir)
         self.relays.heir = self.pushes.get  # a retiring relay's fallback: the running trigger
+        # --enforce-iam: the source service's refusal when no resource policy lets it invoke
+        self.refuse: Callable[[PushSource], str | None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -108,7 +110,9 @@ class Triggers:
             if key not in self.pushes:  # between the old and the new (an overlap may repeat)
                 trigger = PushTrigger(push)
                 self.pushes[key] = trigger
-                await self.relays.add(trigger)
+                trigger.error = self.refuse(push) if self.refuse else None
+                if trigger.error is None:  # refused: the source would not accept the wiring
+                    await self.relays.add(trigger)
                 if trigger.status != "running":
                     logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
                 lines.append(f"trigger {key}: {trigger.status}")
@@ -137,7 +141,7 @@ class Triggers:
             if push.state_machine:
                 await self._start(push.state_machine, payload)
             else:
-                await self._invoke(push.function, push.qualifier, payload, trace)
+                await self._invoke(push.function, push.qualifier, payload, trace, push.type)
             trigger.invoked += 1
 
     def _payloads(self, trigger: PushTrigger, body: str) -> list[bytes]:
@@ -158,8 +162,14 @@ class Triggers:
         return [json.dumps({"Records": [r]}).encode() for r in s3.records(push, body)]
 
     async def _invoke(
-        self, function: str, qualifier: str | None, payload: bytes, trace: str | None = None
+        self,
+        function: str,
+        qualifier: str | None,
+        payload: bytes,
+        trace: str | None = None,
+        source: str = "",
     ) -> None:
+        """`source`: what sent the event (schedule, sns, s3...): the dashboard's trigger."""
         await self.invoke(
             InvokeRequest(
                 function=function,
@@ -167,6 +177,7 @@ class Triggers:
                 payload=payload,
                 invocation_type=InvocationType.EVENT,
                 trace_id=trace,
+                source=source,
             )
         )
 
@@ -182,7 +193,7 @@ class Triggers:
         if schedule.state_machine:
             await self._start(schedule.state_machine, payload)
         else:
-            await self._invoke(schedule.function, schedule.qualifier, payload)
+            await self._invoke(schedule.function, schedule.qualifier, payload, source="schedule")
 
     # --- `samrun trigger`, startup table, /_samrun/state ---------------------------------
 
@@ -237,7 +248,8 @@ class Triggers:
         if machine:
             await self._start(machine, body)
         else:
-            await self._invoke(function, qualifier, body)
+            source = "schedule" if isinstance(item, ScheduleRunner) else item.push.type
+            await self._invoke(function, qualifier, body, source=source)
         if isinstance(item, ScheduleRunner):
             item.fired += 1
         else:

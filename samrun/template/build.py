@@ -17,6 +17,7 @@ from samrun.errors import TemplateError
 from samrun.model import AppGraph, Resource, Unavailable
 from samrun.template.build_alarms import build_alarms
 from samrun.template.build_alb import build_target_groups
+from samrun.template.build_cloudfront import build_distributions
 from samrun.template.build_events import (
     build_event_source_mappings,
     build_push_sources,
@@ -28,7 +29,9 @@ from samrun.template.build_functions import (
     build_layers,
     build_versions,
 )
+from samrun.template.build_iam import build_permissions, build_roles
 from samrun.template.build_routes import build_routes
+from samrun.template.build_scaling import build_scaling_targets
 from samrun.template.build_states import state_machine_properties
 from samrun.template.context import BuildContext, Notice, source_logical_id
 from samrun.template.coverage import name_unrealised
@@ -465,8 +468,12 @@ def _build_graph(compiled: Compiled) -> AppGraph:
         warnings=tuple(dict.fromkeys([*(n.render() for n in ctx.notices), *ctx.resolver.warnings])),
         secrets=_secrets(compiled),
         alarms=build_alarms(ctx),
+        scaling_targets=build_scaling_targets(ctx),
         unavailable=tuple(ctx.unavailable),
+        roles=build_roles(ctx),
+        permissions=build_permissions(ctx),
     )
+    graph = replace(graph, distributions=build_distributions(ctx, graph.functions, graph.versions))
     name_unrealised(ctx, functions, graph.event_source_mappings, graph.push_sources)
     graph = replace(graph, not_run=tuple(ctx.not_run))
     return merge(graph, ctx.children, ctx)

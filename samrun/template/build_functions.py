@@ -19,6 +19,7 @@ from samrun.model import (
     Code,
     DeploymentPreference,
     Destination,
+    DurableConfig,
     Function,
     FunctionConfig,
     FunctionUrl,
@@ -37,6 +38,7 @@ from samrun.template.context import BuildContext, flag, text_or_none
 from samrun.template.intrinsics import as_text
 from samrun.template.layer_map import mapped as layer_map_entry
 from samrun.template.sam import image_tag
+from samrun.template.vpc import vpc_config
 
 _DESTINATION_TYPES = {"sqs": "sqs", "sns": "sns", "lambda": "lambda", "events": "eventbridge"}
 
@@ -172,6 +174,20 @@ def _config(
         description=as_text(ctx.prop(lid, props, "Description", "")),
         image_build=image_build,
         tenant_isolation=_tenant_isolation(ctx.prop(lid, props, "TenancyConfig")),
+        vpc=vpc_config(ctx, lid, props),
+        durable=_durable(ctx.prop(lid, props, "DurableConfig")),
+    )
+
+
+def _durable(config: object) -> DurableConfig | None:
+    """DurableConfig: ExecutionTimeout (seconds) and RetentionPeriodInDays (Lambda's 14)."""
+    if not isinstance(config, dict):
+        return None
+    timeout, retention = config.get("ExecutionTimeout"), config.get("RetentionPeriodInDays")
+    return DurableConfig(
+        execution_timeout_s=int(as_text(timeout)) if timeout is not None else 86400,
+        retention_days=int(as_text(retention)) if retention is not None else 14,
+        kms_key_arn=text_or_none(config.get("KMSKeyArn")),
     )
 
 

@@ -9,11 +9,13 @@ the one place that says what samrun runs; tests walk them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from samrun.model import (
     POLLED_SOURCE_TYPES,
     RELAYED_PUSH_TYPES,
+    AppGraph,
     EventSourceMapping,
     Function,
     PushSource,
@@ -62,9 +64,16 @@ REALISED: Mapping[str, str] = {
     "AWS::SecretsManager::Secret": "created on the AWS endpoint",
     "AWS::KMS::Key": "created on the AWS endpoint",
     "AWS::Logs::LogGroup": "created on the AWS endpoint",
-    "AWS::IAM::Role": "created on the AWS endpoint (accepted, not enforced)",
+    "AWS::IAM::Role": "created on the AWS endpoint (its policies enforced with --enforce-iam)",
     "AWS::CloudFormation::Stack": "nested applications, from local templates",
     "AWS::StepFunctions::StateMachine": "created on the AWS endpoint, its Lambda tasks run here",
+    "AWS::ApplicationAutoScaling::ScalableTarget": (
+        "provisioned concurrency auto scaling (Lambda's; other services' are named)"
+    ),
+    "AWS::ApplicationAutoScaling::ScalingPolicy": (
+        "target tracking of provisioned concurrency (step and predictive policies are named)"
+    ),
+    "AWS::CloudFront::Distribution": "CloudFront doors, their Lambda@Edge functions run here",
 }
 """CloudFormation resource types samrun runs, with what it makes of them."""
 
@@ -84,13 +93,40 @@ NOT_ENFORCED: Mapping[str, str] = {
     "AWS::SNS::TopicPolicy": "resource policies are not enforced locally",
     "AWS::S3::BucketPolicy": "resource policies are not enforced locally",
 }
-"""Access-control types: accepted and named once per type, never enforced."""
+"""Access-control types: accepted and named once per type, enforced only as below."""
+
+ENFORCED_BY_IAM = ("AWS::Lambda::Permission", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+"""What --enforce-iam enforces (samrun.iam), so the not-run list stops naming it then."""
+
+
+def iam_enforced(graph: AppGraph) -> AppGraph:
+    """`graph` as --enforce-iam runs it: its Lambda permissions, IAM policies and AWS_IAM
+    function URLs are no longer named as not checked."""
+    kept = tuple(
+        n
+        for n in graph.not_run
+        if n.type not in ENFORCED_BY_IAM
+        and not (n.what == "authorizer" and n.type == "iam" and n.name.endswith("/FunctionUrl"))
+    )
+    return replace(graph, not_run=kept)
+
 
 REASONS: Mapping[str, str] = {
     "AWS::CDK::Metadata": "CDK's usage report: nothing to run locally",
     "Custom::LogRetention": "CDK's log retention custom resource: logs stay local",
     "Custom::S3AutoDeleteObjects": "CDK's auto-delete custom resource: runs only on stack delete",
     "Custom::CDKBucketDeployment": "CDK's bucket deployment custom resource: not uploaded locally",
+    **dict.fromkeys(
+        (
+            "AWS::EC2::Subnet",
+            "AWS::EC2::RouteTable",
+            "AWS::EC2::Route",
+            "AWS::EC2::SubnetRouteTableAssociation",
+            "AWS::EC2::NatGateway",
+            "AWS::EC2::InternetGateway",
+        ),
+        "not created; read for VPC functions' internet egress (NAT routes)",
+    ),
 }
 """Why a resource type that samrun does not run needs nothing locally (CDK's additions)."""
 
@@ -121,7 +157,6 @@ STATE_MACHINE_EVENTS = ("Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatch
 """SAM event types of a state machine samrun runs: each event starts an execution."""
 
 FUNCTION_PROPERTIES: Mapping[str, str] = {
-    "VpcConfig": "functions run on the host network",
     "FileSystemConfigs": "EFS file systems are not mounted",
     "SnapStart": "every cold start runs the init phase",
     "CodeSigningConfigArn": "code signatures are not checked",

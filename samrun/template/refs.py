@@ -273,6 +273,31 @@ def _stack(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return stack_id, {f"Outputs.{name}": value for name, value in outputs.items()}
 
 
+def distribution_id(logical_id: str) -> str:
+    """A stable distribution id, CloudFront's shape (E + 13 upper-case letters and digits)."""
+    digest = hashlib.sha256(logical_id.encode()).hexdigest().upper()
+    return "E" + digest[:13]
+
+
+def _distribution(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    ident = distribution_id(lid)
+    return ident, {"Id": ident, "DomainName": f"{ident.lower()}.cloudfront.net"}
+
+
+def _function_url(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    url = f"https://{lid.lower()}.lambda-url.{table.region}.on.aws/"
+    target = table._resolve(props.get("TargetFunctionArn"), lid)
+    return lid, {"FunctionUrl": url, "FunctionArn": target}
+
+
+def _scalable_target(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
+    """CloudFormation's id: `ResourceId|ScalableDimension|ServiceNamespace` (its documented
+    Return values; ScalingPolicy's ScalingTargetId takes it)."""
+    keys = ("ResourceId", "ScalableDimension", "ServiceNamespace")
+    parts = [as_text(table._resolve(props.get(key, ""), lid)) for key in keys]
+    return "|".join(parts), {}
+
+
 def _default(table: ResourceTable, lid: str, props: Mapping[str, Any]) -> Values:
     return lid, {}
 
@@ -302,6 +327,9 @@ _BUILDERS: dict[str, Callable[[ResourceTable, str, Mapping[str, Any]], Values]] 
     "AWS::ApiGateway::Authorizer": _authorizer,
     "AWS::CloudFormation::Stack": _stack,
     "AWS::ApiGatewayV2::Authorizer": _authorizer,
+    "AWS::CloudFront::Distribution": _distribution,
+    "AWS::Lambda::Url": _function_url,
+    "AWS::ApplicationAutoScaling::ScalableTarget": _scalable_target,
     "AWS::ElasticLoadBalancingV2::TargetGroup": _elb("targetgroup"),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _elb("loadbalancer/app"),
     "AWS::ElasticLoadBalancingV2::Listener": _elb("listener/app"),

@@ -37,6 +37,7 @@ PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_CHILD_SUBREAPER = 1, 8, 36
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH = 47, 2, 2
 CAPABILITY_VERSION_3 = 0x20080522
 CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x00020000, 16384, 1 << 18
+CLONE_NEWNET = 0x40000000
 MAX_FILES = MAX_PROCESSES = 1024
 HIGH_FD = 512  # received descriptors are moved above this before they take their numbers
 
@@ -82,6 +83,13 @@ def isolate(request, cgroups):
     cgroups were joined at the start)."""
     if not cgroups:
         LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1)
+    if request.get("netns"):  # a VPC function's network namespace, while still root
+        fd = os.open(request["netns"], os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if LIBC.setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns")
+        finally:
+            os.close(fd)
     fsize = request["ephemeral_storage_mb"] * 1024 * 1024
     if not (request["tmpfs"] and private_tmp(request)):
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
