@@ -8,6 +8,7 @@ convention never written after construction (they keep `dataclasses.asdict` and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -52,6 +53,18 @@ UNRESOLVED_PREFIX = "${unresolved:"
 def is_unresolved(value: object) -> bool:
     """True for a value the template loader could not resolve to a local value."""
     return isinstance(value, str) and value.startswith(UNRESOLVED_PREFIX)
+
+
+# AWS's own Lambda endpoints (lambda.REGION.amazonaws.com, -fips, China's .com.cn)
+_AWS_LAMBDA_ENDPOINT = re.compile(
+    r"^https?://lambda(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/?$", re.IGNORECASE
+)
+
+
+def names_aws_lambda(url: str) -> bool:
+    """True for a URL of AWS's own Lambda API (an AWS_ENDPOINT_URL_LAMBDA samrun points at
+    its own: the app's functions and durable executions live there, not in a real account)."""
+    return bool(_AWS_LAMBDA_ENDPOINT.match(url.strip()))
 
 
 class PackageType(StrEnum):
@@ -330,6 +343,7 @@ class Schedule:
     start_date: str | None = None  # Scheduler's StartDate / EndDate (ISO 8601), when set
     end_date: str | None = None
     state_machine: str | None = None  # a state machine target's ARN: firings start executions
+    dead_letter: str | None = None  # an EventBridge rule target's DeadLetterConfig queue ARN
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -399,6 +413,16 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorResponse:
+    """A CustomErrorResponse: what the door answers when the origin answers `code`."""
+
+    code: int  # ErrorCode
+    page_path: str | None = None  # ResponsePagePath, fetched through its matching behaviour
+    response_code: int | None = None  # ResponseCode (the origin's code when None)
+    min_ttl: int = 10  # ErrorCachingMinTTL: CloudFront's default is 10 s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Distribution:
     """An AWS::CloudFront::Distribution served by a local door (frontdoors/cloudfront.py)."""
 
@@ -409,6 +433,7 @@ class Distribution:
     behaviors: tuple[CacheBehavior, ...]  # in template order, the default one last
     default_root_object: str = ""
     enabled: bool = True
+    error_responses: tuple[ErrorResponse, ...] = ()  # CustomErrorResponses
 
     def document(self) -> dict[str, Any]:
         """Its origins, and its behaviours in matching order (the default last) with their
@@ -431,6 +456,15 @@ class Distribution:
                     "functions": {f.event_type: f"{f.function}:{f.version}" for f in b.functions},
                 }
                 for b in self.behaviors
+            ],
+            "error_responses": [
+                {
+                    "code": e.code,
+                    "page_path": e.page_path,
+                    "response_code": e.response_code,
+                    "min_ttl": e.min_ttl,
+                }
+                for e in self.error_responses
             ],
         }
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from samrun.iam.roles import mapping_problem, role_lines
+from samrun.iam.resource_policy import ResourcePolicies
+from samrun.iam.roles import mapping_problem, push_problem, role_lines, schedule_problem
 from samrun.model import (
     AppGraph,
     Code,
@@ -165,7 +166,23 @@ def plan_document(
             problem = mapping_problem(graph, esm)
             shown["state"] = "Disabled" if problem else "Enabled"
             shown["state_transition_reason"] = problem or "USER_INITIATED"
+        _invoke_permissions(graph, document)
     return document
+
+
+def _invoke_permissions(graph: AppGraph, document: dict[str, Any]) -> None:
+    """--enforce-iam: the permission a push source or a rule's schedule lacks to invoke its
+    function (S3 refuses the notification; SNS and EventBridge fail each delivery)."""
+    policies = ResourcePolicies(graph)
+    pushes = zip(graph.push_sources, document["push_sources"], strict=True)
+    for push, shown in pushes:
+        problem = push_problem(graph, policies, push)
+        if problem:
+            shown["invoke_permission"] = problem
+    for schedule, shown in zip(graph.schedules, document["schedules"], strict=True):
+        problem = schedule_problem(graph, policies, schedule)
+        if problem:
+            shown["invoke_permission"] = problem
 
 
 def _network(function: Function, subnets: Mapping[str, str]) -> dict[str, Any]:
@@ -504,6 +521,15 @@ def plan_table(
         "Push sources",
         ["FUNCTION", "TYPE", "SOURCE"],
         [(p["function"], p["type"], p["source"]) for p in doc["push_sources"]],
+    )
+    out += _table(  # --enforce-iam: what each delivery (or S3's configuration) fails with
+        "Missing invoke permissions",
+        ["FUNCTION", "SOURCE", "PROBLEM"],
+        [
+            (p["function"], p.get("source") or p.get("expression"), p["invoke_permission"])
+            for p in [*doc["push_sources"], *doc["schedules"]]
+            if p.get("invoke_permission")
+        ],
     )
     out += _table(
         "Schedules",

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from samrun.api.request import json_body, name_of, whole_number
+from samrun.api.request import json_body, list_window, name_of, whole_number
 from samrun.errors import InvalidParameterValue
 from samrun.invoke.control import Control
 
@@ -58,7 +58,11 @@ def add_routes(app: web.Application, control: Control) -> None:
                 for (name, qualifier), config in provisioned.configs.items()
                 if name == function.name
             ]
-            return web.json_response({"ProvisionedConcurrencyConfigs": configs})
+            start, size = list_window(request, 50, 50)  # MaxItems 1..50, a Marker we gave out
+            body: dict[str, Any] = {"ProvisionedConcurrencyConfigs": configs[start : start + size]}
+            if start + size < len(configs):
+                body["NextMarker"] = str(start + size)
+            return web.json_response(body)
         config = provisioned.get(name_of(request), request.query.get("Qualifier"))
         return web.json_response(config.shape())
 

@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from samrun.durable.service import DurableService, page
+from samrun.durable.engine import STATUSES
+from samrun.durable.service import DurableService, expected_timeout, page
 from samrun.errors import InvalidParameterValue, InvalidRequestContent
 
 PREFIX = "/2025-12-01/durable-executions"
@@ -138,7 +139,8 @@ class Routes:
                 "ExecutionTimeout": record["timeout_s"],
                 "RetentionPeriodInDays": record["retention_days"],
             },
-            "ExpectedExecutionTimeoutTimestamp": record["start"] + record["timeout_s"],
+            # scaled by --time-scale, as the timer that ends it is
+            "ExpectedExecutionTimeoutTimestamp": expected_timeout(record, self.service.scale),
         }
         if include:
             body["InputPayload"] = record["input"]
@@ -152,7 +154,7 @@ class Routes:
             pause = record["pause"]
             body["PauseDetails"] = {
                 "PauseRequestTimestamp": pause["at"],
-                "ExecutionTimeoutPaused": False,
+                "ExecutionTimeoutPaused": bool(pause.get("timeout_paused")),
                 **({"Reason": pause["reason"]} if pause.get("reason") else {}),
             }
         return web.json_response(body)
@@ -166,6 +168,13 @@ class Routes:
         if qualifier is not None and qualifier != "$LATEST":
             qualifier = directory.resolve(name, qualifier).version
         statuses = set(request.query.getall("Statuses", []))
+        unknown = sorted(statuses - set(STATUSES))
+        if unknown:  # an unknown one would match nothing: a typo listed as "no executions"
+            raise InvalidParameterValue(
+                f"1 validation error detected: Value '{unknown[0][:40]}' at 'statuses' failed "
+                "to satisfy constraint: Member must satisfy enum value set: "
+                f"[{', '.join(STATUSES)}]"
+            )
         wanted = request.query.get("DurableExecutionName")
         after = timestamp(request.query.get("StartedAfter"))
         before = timestamp(request.query.get("StartedBefore"))

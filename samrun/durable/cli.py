@@ -5,6 +5,7 @@ running samrun, whose Lambda API address `up` leaves in `<state>/durable/endpoin
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import sys
 import urllib.error
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from samrun.durable.engine import STATUSES
 from samrun.durable.store import ExecutionStore
 from samrun.errors import SamrunError
 
@@ -57,6 +59,14 @@ def cmd_executions(args: argparse.Namespace) -> int:
     records = ExecutionStore(Path(args.state_dir).resolve()).load_all()
     if args.function:
         records = [r for r in records if r["function"] == args.function]
+    unknown = [s for s in args.status or [] if s.upper() not in STATUSES]
+    if unknown:  # a typo would list "no durable executions", as if there were none
+        print(
+            f"samrun executions: --status {unknown[0]!r} is not a status "
+            f"(one of {', '.join(STATUSES)})",
+            file=sys.stderr,
+        )
+        return 2
     if args.status:
         records = [r for r in records if r["status"] in {s.upper() for s in args.status}]
     rows = [
@@ -126,11 +136,18 @@ def cmd_callback(args: argparse.Namespace) -> int:
     if args.outcome == "fail":
         error = {"ErrorType": args.error_type or "Error", "ErrorMessage": args.error_message or ""}
         body = json.dumps(error).encode()
+    if not endpoint.startswith(("http://", "https://")):
+        raise SamrunError(f"--endpoint {endpoint!r}: expected an http:// or https:// URL")
+    bad_url = SamrunError(f"--endpoint {endpoint!r}: not a valid URL")
+    if not args.callback_id:
+        raise SamrunError("the callback ID is empty (it is the one the function's log names)")
     url = f"{endpoint}/2025-12-01/durable-execution-callbacks/{quote(args.callback_id, safe='')}"
-    request = urllib.request.Request(f"{url}/{args.outcome}", data=body, method="POST")
     try:
+        request = urllib.request.Request(f"{url}/{args.outcome}", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=30):
             pass
+    except (ValueError, http.client.InvalidURL):
+        raise bad_url from None
     except urllib.error.HTTPError as exc:
         try:
             message = json.loads(exc.read()).get("message", "")

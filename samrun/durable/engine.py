@@ -16,6 +16,16 @@ Record = dict[str, Any]
 Op = dict[str, Any]
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED"})
+STATUSES = (  # an execution's, botocore's ExecutionStatus enum (the Statuses filter's values)
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "STOPPED",
+    "DELETING",
+    "PAUSING",
+    "PAUSED",
+)
 OP_DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 ACTIONS = {
     "EXECUTION": {"SUCCEED", "FAIL"},

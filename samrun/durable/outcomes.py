@@ -98,7 +98,7 @@ class Outcomes:
         sent = invocation_record(
             request_id=result.request_id,
             function_arn=f"{target.function.arn}:{record['version']}",
-            condition=SUCCESS if succeeded else RETRIES_EXHAUSTED,
+            condition=SUCCESS if succeeded else origin.get("condition") or RETRIES_EXHAUSTED,
             attempts=int(record.get("invocation") or 1),
             request_payload=payload,
             result=result,

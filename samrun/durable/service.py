@@ -27,7 +27,15 @@ from samrun.errors import (
     LambdaApiError,
     ResourceConflict,
     ResourceNotFound,
+    TooManyRequests,
 )
+from samrun.invoke.async_queue import (
+    DEFAULT_MAX_AGE_S,
+    RETRY_DELAYS_S,
+    THROTTLE_FIRST_S,
+    THROTTLE_MAX_S,
+)
+from samrun.invoke.destinations import EVENT_AGE_EXCEEDED
 from samrun.invoke.invoker import Invoker
 from samrun.invoke.models import InvocationType, InvokeRequest, InvokeResult
 from samrun.invoke.resolve import Target
@@ -82,6 +90,7 @@ class DurableService:
             self._index(record)
             if record["status"] in TERMINAL:
                 self._settle(record)  # ended before its destinations were told
+                self._arm_retention(record)
             else:
                 self._arm_all(record)
                 for op in record["operations"].values():
@@ -103,9 +112,28 @@ class DurableService:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _expired(self, record: Record) -> bool:
+        due = self._retention_due(record)
+        return due is not None and due < time.time()
+
+    def _retention_due(self, record: Record) -> float | None:
+        """When an ended execution's RetentionPeriodInDays (scaled) runs out."""
         end = record.get("end")
-        keep = float(record.get("retention_days", 14)) * 86400 / self.scale
-        return record["status"] in TERMINAL and end is not None and end + keep < time.time()
+        if record["status"] not in TERMINAL or end is None:
+            return None
+        return float(end) + float(record.get("retention_days", 14)) * 86400 / self.scale
+
+    def _arm_retention(self, record: Record) -> None:
+        """An ended execution is removed when its retention runs out, on a timer."""
+        due = self._retention_due(record)
+        if due is not None:
+            self._at(record, "$retention", due, self._forget)
+
+    def _forget(self, record: Record) -> None:
+        self.records.pop(record["arn"], None)
+        for callback in [c for c, (a, _) in self.callbacks.items() if a == record["arn"]]:
+            del self.callbacks[callback]
+        self._done.pop(record["arn"], None)
+        self.store.delete(record["id"])
 
     def _index(self, record: Record) -> None:
         for op in record["operations"].values():
@@ -228,9 +256,12 @@ class DurableService:
     async def _drive(self, record: Record) -> None:
         failures = 0
         # an `Event` start: its EventInvokeConfig's MaximumRetryAttempts, as Lambda retries one
-        retries = (record.get("async") or {}).get("retries")
+        origin = record.get("async")
+        retries = (origin or {}).get("retries")
         attempts = INVOCATION_ATTEMPTS if retries is None else int(retries) + 1
         while record["status"] == "RUNNING" and record.get("wake"):
+            if self._aged_out(record):
+                return
             record["wake"] = False
             record["invocation"] += 1
             record["dirty"] = []
@@ -256,7 +287,9 @@ class DurableService:
                     qualifier=qualifier,
                     payload=json.dumps(event).encode(),
                 )
-                result = await self.invoker.run(target, request, request_id)
+                result = await self._run_unthrottled(record, target, request, request_id)
+                if result is None:
+                    return  # throttled until its event aged out
                 request_id = result.request_id
                 if result.function_error:
                     error = _function_error(result.payload)
@@ -287,7 +320,7 @@ class DurableService:
                 else:
                     record["wake"] = True
                     self.save(record)
-                    await asyncio.sleep(min(2.0**failures, 60) / self.scale)
+                    await asyncio.sleep(retry_delay(origin, failures) / self.scale)
                     continue
             elif status == "SUCCEEDED":
                 engine.complete(record, "SUCCEEDED", now, result=output.get("Result") or "")
@@ -301,12 +334,57 @@ class DurableService:
             if record["status"] in TERMINAL:
                 self._finished(record)
 
+    async def _run_unthrottled(
+        self, record: Record, target: Target, request: InvokeRequest, request_id: str
+    ) -> InvokeResult | None:
+        """One invocation; a throttle is retried with Lambda's backoff (1 s doubling to 5 min),
+        using up no attempt and recording no invocation, as the async queue does. None: an
+        `Event` start aged out meanwhile."""
+        throttles = 0
+        while True:
+            try:
+                result = await self.invoker.run(target, request, request_id)
+            except TooManyRequests:
+                throttles += 1
+            else:
+                if record.get("async") is not None and not result.function_error:
+                    record["async"]["delivered"] = True  # the event ran: no age limit any more
+                return result
+            delay = min(THROTTLE_MAX_S, THROTTLE_FIRST_S * 2 ** (throttles - 1))
+            await asyncio.sleep(delay / self.scale)
+            if record["status"] != "RUNNING" or self._aged_out(record):
+                return None
+
+    def _aged_out(self, record: Record) -> bool:
+        """An `Event` start not yet run older than its EventInvokeConfig's
+        MaximumEventAgeInSeconds is not tried again, as Lambda drops such an event: the
+        execution fails (EventAgeExceeded, for its OnFailure destination)."""
+        origin = record.get("async")
+        if origin is None or origin.get("delivered"):
+            return False
+        qualifier = origin.get("qualifier")
+        max_age = DEFAULT_MAX_AGE_S
+        with contextlib.suppress(ResourceNotFound):
+            target = self.invoker.directory.resolve(record["function"], qualifier)
+            config = self.invoker.directory.invoke_config(target)
+            if config is not None and config.maximum_event_age_s is not None:
+                max_age = config.maximum_event_age_s
+        if time.time() - float(record["start"]) <= max_age / self.scale:
+            return False
+        origin["condition"] = EVENT_AGE_EXCEEDED
+        aged = {"ErrorType": "EventAgeExceeded", "ErrorMessage": "Event age exceeded"}
+        engine.complete(record, "FAILED", time.time(), error=aged)
+        self.save(record)
+        self._finished(record)
+        return True
+
     def _finished(self, record: Record) -> None:
         arn = record["arn"]
         for key in [k for k in self._timers if k[0] == arn]:
             self._timers.pop(key).cancel()
         self._done.setdefault(arn, asyncio.Event()).set()
         self._settle(record)
+        self._arm_retention(record)
 
     def _settle(self, record: Record) -> None:
         """An `Event`-started execution that ended: its DLQ / destinations, once (the record
@@ -341,8 +419,10 @@ class DurableService:
     def _arm_timeout(self, record: Record) -> None:
         if record["status"] in TERMINAL:
             return
-        due = record["start"] + record["timeout_s"] / self.scale
-        self._at(record, "$timeout", due, self._timed_out)
+        pause = record.get("pause") or {}
+        if pause.get("timeout_paused"):
+            return  # the clock stands still while paused; `resume` re-arms it
+        self._at(record, "$timeout", expected_timeout(record, self.scale), self._timed_out)
 
     def _arm(self, record: Record, op: dict[str, Any]) -> None:
         kind, status = op["Type"], op["Status"]
@@ -527,7 +607,12 @@ class DurableService:
         if record["status"] != "RUNNING":
             raise ResourceConflict(f"Durable execution {arn} is {record['status']}: not running")
         now = time.time()
-        record["status"], record["pause"] = "PAUSED", {"at": now, "reason": reason}
+        record["status"] = "PAUSED"
+        record["pause"] = {"at": now, "reason": reason, "timeout_paused": timeout_paused}
+        if timeout_paused:  # ExecutionTimeoutPaused: the timeout does not run while paused
+            handle = self._timers.pop((arn, "$timeout"), None)
+            if handle is not None:
+                handle.cancel()
         details: dict[str, Any] = {"PauseRequestTimestamp": now}
         details["ExecutionTimeoutPaused"] = timeout_paused
         if reason:
@@ -540,12 +625,16 @@ class DurableService:
         if record["status"] != "PAUSED":
             raise ResourceConflict(f"Durable execution {arn} is {record['status']}: not paused")
         now = time.time()
+        pause = record.get("pause") or {}
+        if pause.get("timeout_paused"):  # the deadline moves by the time spent paused
+            record["paused_s"] = float(record.get("paused_s") or 0) + now - float(pause["at"])
         record["status"], record["pause"] = "RUNNING", None
         details: dict[str, Any] = {"ResumeRequestTimestamp": now}
         if reason:
             details["Reason"] = {"Payload": reason}
         engine.add_event(record, "ExecutionResumed", now, details=details)
         self.save(record)
+        self._arm_timeout(record)
         self.wake(record)
 
     def delete(self, arn: str) -> float:
@@ -572,6 +661,27 @@ class DurableService:
         return [summary(record) for record in self.records.values()]
 
 
+def retry_delay(origin: dict[str, Any] | None, failures: int) -> float:
+    """Seconds before re-invoking after the `failures`-th failed invocation: an `Event` start
+    waits as Lambda's async retries do (1, then 2 minutes), any other doubles from 2 s to 60."""
+    if origin is not None:
+        return RETRY_DELAYS_S[min(failures, 2) - 1]
+    doubled: float = min(2.0**failures, 60)
+    return doubled
+
+
+def expected_timeout(record: Record, scale: float, now: float | None = None) -> float:
+    """When ExecutionTimeout ends the execution (epoch seconds): its start plus the timeout
+    divided by `--time-scale`, plus the time it spent paused with ExecutionTimeoutPaused (and,
+    while so paused, the pause so far)."""
+    due = float(record["start"]) + float(record["timeout_s"]) / scale
+    due += float(record.get("paused_s") or 0)
+    pause = record.get("pause") or {}
+    if pause.get("timeout_paused"):
+        due += max(0.0, (time.time() if now is None else now) - float(pause["at"]))
+    return due
+
+
 def summary(record: Record) -> dict[str, Any]:
     waiting = [
         {"id": op["Id"], "name": op.get("Name"), "type": op["Type"], "status": op["Status"]}
@@ -595,7 +705,9 @@ def _page(items: list[Any], key: str, marker: str | None, size: int) -> dict[str
     try:
         start = int(marker) if marker else 0
     except ValueError:
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None
+        start = -1
+    if start < 0:  # only a NextMarker samrun gave out
+        raise InvalidParameterValue(f"Invalid marker: {str(marker)[:40]}")
     body: dict[str, Any] = {key: items[start : start + size]}
     if start + size < len(items):
         body["NextMarker"] = str(start + size)

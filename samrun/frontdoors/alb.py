@@ -89,7 +89,7 @@ class AlbListener:
     """One listener: its rules (all target groups' rules merged) and default actions."""
 
     # --enforce-iam: why Elastic Load Balancing may not invoke a function, or None
-    permitted: Callable[[str], str | None] | None = None
+    permitted: Callable[[str, str | None], str | None] | None = None
 
     def __init__(
         self,
@@ -130,7 +130,7 @@ class AlbListener:
     async def _forward(self, request: HttpRequest, group: TargetGroup) -> HttpResponse:
         assert group.function is not None
         event = build_alb_event(request, group)
-        refused = self.permitted(group.function) if self.permitted else None
+        refused = self.permitted(group.function, group.arn) if self.permitted else None
         if refused:  # the target is unhealthy to ELB: it answers 502
             logger.error("ALB %s %s: %s", request.method, request.raw_path, refused)
             return alb_error(502)

@@ -74,21 +74,47 @@ def choose(distribution: Distribution, path: str) -> CacheBehavior:
     return distribution.behaviors[-1]
 
 
-def ttl(behavior: CacheBehavior, headers: tuple[tuple[str, str], ...]) -> int:
-    """How long CloudFront keeps a response: Cache-Control's s-maxage / max-age within the
-    behaviour's MinTTL and MaxTTL; no-store, no-cache or private: MinTTL; none: DefaultTTL."""
+def _directives(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
     control = ",".join(v for k, v in headers if k.lower() == "cache-control").lower()
-    directives = dict(
+    return dict(
         (d.split("=", 1)[0].strip(), d.split("=", 1)[1].strip() if "=" in d else "")
         for d in control.split(",")
         if d.strip()
     )
+
+
+def ttl(behavior: CacheBehavior, headers: tuple[tuple[str, str], ...]) -> int:
+    """How long CloudFront keeps a response: Cache-Control's s-maxage / max-age within the
+    behaviour's MinTTL and MaxTTL; no-store, no-cache or private: MinTTL; none: DefaultTTL."""
+    directives = _directives(headers)
     if {"no-store", "no-cache", "private"} & set(directives):
         return behavior.min_ttl
     for name in ("s-maxage", "max-age"):
         if directives.get(name, "").isdigit():
             return max(behavior.min_ttl, min(int(directives[name]), behavior.max_ttl))
     return behavior.default_ttl
+
+
+CACHED_ERRORS = frozenset({400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504})
+"""The 4xx / 5xx codes CloudFront caches (416 and the others: never)."""
+NO_STORE_HONOURED = frozenset({404, 410, 414, 501})
+
+
+def error_ttl(
+    status: int, headers: tuple[tuple[str, str], ...], behavior: CacheBehavior, min_ttl: int
+) -> int:
+    """How long CloudFront keeps an error: the greater of Cache-Control's s-maxage / max-age
+    (within MaxTTL) and ErrorCachingMinTTL (10 s unless a CustomErrorResponse says); no-store,
+    no-cache or private keep 404, 410, 414 and 501 out, other codes ignore them."""
+    if status not in CACHED_ERRORS:
+        return 0
+    directives = _directives(headers)
+    if status in NO_STORE_HONOURED and {"no-store", "no-cache", "private"} & set(directives):
+        return 0
+    for name in ("s-maxage", "max-age"):
+        if directives.get(name, "").isdigit():
+            return max(min_ttl, min(int(directives[name]), behavior.max_ttl))
+    return min_ttl
 
 
 @dataclass
@@ -177,7 +203,35 @@ class CloudFrontDoor:
         verdict = "Hit" if hit else "Miss"
         if response.status >= 400 and not hit:
             verdict = "Error"
+        response = await self._custom_error(response)
         return self._finish(response, f"{verdict} from cloudfront", request_id)
+
+    async def _custom_error(self, response: HttpResponse) -> HttpResponse:
+        """CustomErrorResponses: for its ErrorCode, the page at ResponsePagePath, fetched from
+        the origin of the behaviour that path matches, answered with ResponseCode; the origin's
+        own error when the page cannot be had."""
+        dist = self.distribution
+        rule = next(
+            (e for e in dist.error_responses if e.code == response.status and e.page_path), None
+        )
+        if rule is None or rule.page_path is None:
+            return response
+        behavior = choose(dist, rule.page_path)
+        origin = next(o for o in dist.origins if o.id == behavior.origin)
+        page_request = {"method": "GET", "uri": rule.page_path, "querystring": "", "headers": {}}
+        try:
+            page = await self._fetch(origin, page_request, b"")
+        except EdgeFailure:
+            page = None
+        if page is None or page.status >= 400:
+            logger.error(
+                "CloudFront %s: custom error page %s could not be fetched",
+                dist.logical_id,
+                rule.page_path,
+            )
+            return response
+        status = rule.response_code or response.status
+        return HttpResponse(status=status, headers=page.headers, body=page.body)
 
     def _finish(self, response: HttpResponse, verdict: str, request_id: str) -> HttpResponse:
         headers = [h for h in response.headers if h[0].lower() not in _DROPPED]
@@ -461,9 +515,16 @@ class CloudFrontDoor:
     def _store(
         self, key: tuple[str, ...], behavior: CacheBehavior, response: HttpResponse, method: str
     ) -> None:
-        if not self.caching or method not in ("GET", "HEAD") or response.status >= 500:
+        if not self.caching or method not in ("GET", "HEAD"):
             return
-        seconds = ttl(behavior, response.headers)
+        if response.status >= 400:
+            rule = next(
+                (e for e in self.distribution.error_responses if e.code == response.status), None
+            )
+            min_ttl = rule.min_ttl if rule is not None else 10
+            seconds = error_ttl(response.status, response.headers, behavior, min_ttl)
+        else:
+            seconds = ttl(behavior, response.headers)
         if seconds > 0:
             now = time.monotonic()
             self.cache[key] = _Cached(response, now, now + seconds)

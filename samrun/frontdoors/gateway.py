@@ -37,7 +37,7 @@ class Gateway:
     """The REST and HTTP APIs of one app, served on one port."""
 
     # --enforce-iam: why API Gateway may not invoke a function (its missing permission), or None
-    permitted: Callable[[str], str | None] | None = None
+    permitted: Callable[[str, str | None], str | None] | None = None
 
     def __init__(
         self,
@@ -115,11 +115,26 @@ class Gateway:
         self.invoker.tracer.end_segment(segment, response.status)
         return response
 
+    def _source_arn(self, request: HttpRequest, match: RouteMatch) -> str:
+        """The execute-api ARN API Gateway invokes a route's function from (its aws:SourceArn):
+        API/STAGE/METHOD/RESOURCE-PATH, the path as the route declares it ({id}, {proxy+}).
+        The API id is the one the template's `Ref` gives, as its permissions name it."""
+        route = match.route
+        if route.path == "$default":  # an HTTP API's $default route
+            resource = "$default"
+        else:
+            resource = f"{request.method}/{route.path.lstrip('/')}"
+        prefix = f"arn:aws:execute-api:{self.region}:{self.account_id}:{route.api}"
+        return f"{prefix}/{route.stage}/{resource}"
+
     async def _invoke(
         self, request: HttpRequest, match: RouteMatch, event: Any, header: str | None
     ) -> HttpResponse:
         route, v2 = match.route, match.route.payload_format == "2.0"
-        refused = self.permitted(route.function) if self.permitted else None
+        refused = None
+        if self.permitted is not None:  # --enforce-iam
+            invoked = route.function + (f":{route.qualifier}" if route.qualifier else "")
+            refused = self.permitted(invoked, self._source_arn(request, match))
         if refused:  # API Gateway's answer to "Invalid permissions on Lambda function"
             logger.error("%s %s: %s", request.method, request.raw_path, refused)
             return INTERNAL

@@ -59,6 +59,8 @@ def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
 
 def to_request(request: web.Request, body: bytes) -> HttpRequest:
     raw_path = request.raw_path.split("?", 1)[0]
+    if not raw_path.startswith("/"):  # absolute-form (`GET http://host/x`): its path, as sent
+        raw_path = request.rel_url.raw_path or "/"
     headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers)
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     headers = forwarded(headers, request.remote or "127.0.0.1", sockname[1] if sockname else 80)
@@ -229,14 +231,15 @@ class FrontDoors:
         alb_ports: Mapping[str, int] | None = None,
         disable_authorizer: bool = False,
         url_guard: UrlGuard | None = None,
-        permitted: Callable[[str, str], str | None] | None = None,
+        permitted: Callable[[str, str, str | None], str | None] | None = None,
         cloudfront_ports: Mapping[str, int] | None = None,
         cache: bool = True,
     ) -> None:
         self.graph = graph
         self.disable_authorizer = disable_authorizer  # --disable-authorizer
         self.url_guard = url_guard  # --enforce-iam: AWS_IAM function URLs check SigV4
-        self.permitted = permitted  # --enforce-iam: (service, function) -> missing permission
+        # --enforce-iam: (service, function, source ARN) -> the missing permission, or None
+        self.permitted = permitted
         self.invoker = invoker
         self.host = host
         self.port = port
@@ -305,9 +308,9 @@ class FrontDoors:
         self.health = [HealthChecker(g, self.invoker) for g in graph.target_groups if g.function]
         return new
 
-    def _permitted(self, service: str) -> Callable[[str], str | None] | None:
+    def _permitted(self, service: str) -> Callable[[str, str | None], str | None] | None:
         check = self.permitted
-        return None if check is None else lambda function: check(service, function)
+        return None if check is None else lambda function, arn: check(service, function, arn)
 
     def _configure_listeners(self, graph: AppGraph) -> list[_Door]:
         groups = {g.arn: g for g in graph.target_groups}

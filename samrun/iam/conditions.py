@@ -28,13 +28,14 @@ KNOWN_KEYS = frozenset(
         "aws:sourceaccount",
         "aws:principalarn",
         "aws:principalaccount",
+        "aws:resourceaccount",
         "aws:principalservicename",
         "aws:securetransport",
         "aws:requestedregion",
         "lambda:functionurlauthtype",
     }
 )
-NOT_MODELLED = None  # a value samrun cannot compute (API Gateway's route ARN): every test holds
+NOT_MODELLED = None  # a value samrun cannot compute (no source ARN given): every test holds
 
 _NEGATED = {
     "StringNotEquals",
@@ -175,6 +176,7 @@ def role_context(role_arn: str, account: str, region: str) -> dict[str, str | li
     return {
         "aws:principalarn": role_arn,  # (an assumed role's is the role's ARN)
         "aws:principalaccount": account,
+        "aws:resourceaccount": account,  # every resource of the local endpoint is the app's
         "aws:requestedregion": region,
         "aws:securetransport": "true",
     }

@@ -73,8 +73,17 @@ def statement(
     return found
 
 
+def policy_key(function: str, qualifier: str | None = None) -> str:
+    """Whose policy: Lambda keeps one per function (its unqualified ARN and $LATEST) and one per
+    version or alias; `function` may carry the qualifier (`Fn:live`) itself."""
+    name, _, named = function.partition(":")
+    qualifier = qualifier or named or None
+    return f"{name}:{qualifier}" if qualifier and qualifier != "$LATEST" else name
+
+
 class ResourcePolicies:
-    """Every function's statements, by function name (a qualified permission keeps its ARN)."""
+    """Every policy's statements, by `policy_key`: a function's, and each version's or alias's
+    (an invocation of an alias ARN is judged by the alias's policy alone)."""
 
     def __init__(self, graph: AppGraph) -> None:
         self._lock = threading.Lock()
@@ -99,11 +108,12 @@ class ResourcePolicies:
             for permission in permissions:
                 name, _, qualifier = _split(permission.function)
                 found = self.graph.function(name)
-                key = found.name if found else name
+                function = found.name if found else name
+                key = policy_key(function, qualifier or None)
                 self._statements.setdefault(key, {})[permission.logical_id] = {
                     **statement(
                         sid=permission.logical_id,
-                        function_arn=self._arn(key, qualifier or None),
+                        function_arn=self._arn(function, qualifier or None),
                         action=permission.action,
                         principal=permission.principal,
                         account_id=self.graph.account_id,
@@ -134,10 +144,11 @@ class ResourcePolicies:
                 "constraint: Member must satisfy regular expression pattern: "
                 "(lambda:[*]|lambda:[a-zA-Z]+|[*])"
             )
+        key = policy_key(function, qualifier)
         with self._lock:
-            statements = self._statements.setdefault(function, {})
+            statements = self._statements.setdefault(key, {})
             revision = body.get("RevisionId")
-            if revision and revision != self._revisions.get(function):
+            if revision and revision != self._revisions.get(key):
                 raise PreconditionFailed(
                     "The Revision Id provided does not match the latest Revision Id. Call the "
                     "GetPolicy API to retrieve the latest Revision Id"
@@ -159,24 +170,26 @@ class ResourcePolicies:
                 principal_org_id=_text(body.get("PrincipalOrgID")),
             )
             statements[sid] = found
-            self._revisions[function] = str(uuid.uuid4())
+            self._revisions[key] = str(uuid.uuid4())
         if self.on_added is not None:
-            self.on_added(function, found)
+            self.on_added(key, found)
         return found
 
-    def remove(self, function: str, sid: str) -> None:
+    def remove(self, function: str, sid: str, qualifier: str | None = None) -> None:
+        key = policy_key(function, qualifier)
         with self._lock:
-            statements = self._statements.get(function) or {}
+            statements = self._statements.get(key) or {}
             if sid not in statements:
                 raise ResourceNotFound(f"Statement {sid} is not found in resource policy.")
             del statements[sid]
-            self._revisions[function] = str(uuid.uuid4())
+            self._revisions[key] = str(uuid.uuid4())
 
-    def policy(self, function: str) -> dict[str, str]:
-        """GetPolicy's answer; ResourceNotFoundException when the function has none."""
+    def policy(self, function: str, qualifier: str | None = None) -> dict[str, str]:
+        """GetPolicy's answer; ResourceNotFoundException when that policy has no statement."""
+        key = policy_key(function, qualifier)
         with self._lock:
-            statements = list((self._statements.get(function) or {}).values())
-            revision = self._revisions.get(function, "")
+            statements = list((self._statements.get(key) or {}).values())
+            revision = self._revisions.get(key, "")
         if not statements:
             raise ResourceNotFound("The resource you requested does not exist.")
         shown = [{k: v for k, v in s.items() if not k.startswith("_")} for s in statements]
@@ -193,10 +206,11 @@ class ResourcePolicies:
         url_auth_type: str | None = None,
     ) -> bool:
         """Whether a statement lets `principal` (a service, or an account's or role's ARN) do
-        `action` on `function`, its conditions holding. A service's `source_arn` None: one
-        samrun does not model (API Gateway's route), which any SourceArn condition accepts."""
+        `action` on `function` (`Fn:live`: the alias invoked, by its own policy), its conditions
+        holding. A service's `source_arn` (the bucket, topic, rule, execute-api route or target
+        group ARN) None: unknown to the caller, which any SourceArn condition accepts."""
         with self._lock:
-            statements = list((self._statements.get(function) or {}).values())
+            statements = list((self._statements.get(policy_key(function)) or {}).values())
         context = self.context(principal, source_arn=source_arn, url_auth_type=url_auth_type)
         for found in statements:
             if not _action_matches(str(found.get("Action")), action):
@@ -211,7 +225,7 @@ class ResourcePolicies:
     def unmet(self, function: str, principal: str, *, source_arn: str | None) -> list[str]:
         """The statements letting `principal` invoke `function` whose conditions do not hold."""
         with self._lock:
-            statements = list((self._statements.get(function) or {}).values())
+            statements = list((self._statements.get(policy_key(function)) or {}).values())
         context = self.context(principal, source_arn=source_arn, url_auth_type=None)
         return [
             str(found.get("Sid"))

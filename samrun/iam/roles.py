@@ -18,7 +18,14 @@ from samrun.iam.conditions import role_context
 from samrun.iam.moto_auth import DENIED_PREFIX, SESSION_PREFIX
 from samrun.iam.policy import evaluate, needed, role_documents, summarise, unresolved_managed
 from samrun.iam.resource_policy import SERVICE_PRINCIPALS, ResourcePolicies
-from samrun.model import AppGraph, EventSourceMapping, ExecutionRole, Function, PushSource
+from samrun.model import (
+    AppGraph,
+    EventSourceMapping,
+    ExecutionRole,
+    Function,
+    PushSource,
+    Schedule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,25 +153,53 @@ def push_problem(graph: AppGraph, policies: ResourcePolicies, push: PushSource) 
         "sns": push.source,
         "eventbridge": _rule_arn(graph, push),
     }.get(push.type)
-    if policies.allows(function.name, principal, source_arn=source_arn):
+    missing = _missing(graph, policies, principal, function, source_arn, push.qualifier)
+    if missing is None or push.type != "s3":
+        return missing and f"{principal} is not allowed to invoke {function.name}; {missing}"
+    return (
+        "S3 PutBucketNotificationConfiguration: InvalidArgument: Unable to validate the "
+        f"following destination configurations (Not authorized to invoke function "
+        f"[{function.arn}]); {missing}"
+    )
+
+
+def schedule_problem(graph: AppGraph, policies: ResourcePolicies, schedule: Schedule) -> str | None:
+    """An EventBridge rule's schedule whose function's resource policy does not let
+    events.amazonaws.com invoke it from the rule: each firing fails, or None."""
+    function = graph.function(schedule.function)
+    if function is None or schedule.kind != "events":
+        return None
+    name = schedule.name or schedule.logical_id or ""
+    rule = f"arn:aws:events:{graph.region}:{graph.account_id}:rule/{name}"
+    principal = SERVICE_PRINCIPALS["eventbridge"]
+    missing = _missing(graph, policies, principal, function, rule, schedule.qualifier)
+    return missing and f"{principal} is not allowed to invoke {function.name}; {missing}"
+
+
+def _missing(
+    graph: AppGraph,
+    policies: ResourcePolicies,
+    principal: str,
+    function: Function,
+    source_arn: str | None,
+    qualifier: str | None = None,
+) -> str | None:
+    """The permission `principal` (a service) lacks to invoke `function` (its version or alias
+    `qualifier`, judged by that one's policy) from `source_arn`, or None."""
+    invoked = function.name + (f":{qualifier}" if qualifier else "")
+    if policies.allows(invoked, principal, source_arn=source_arn):
         return None
     missing = (
-        f"an AWS::Lambda::Permission (or AddPermission) letting {principal} call "
-        f"lambda:InvokeFunction on {function.name}" + (f" from {source_arn}" if source_arn else "")
+        f"missing: an AWS::Lambda::Permission (or AddPermission) letting {principal} call "
+        f"lambda:InvokeFunction on {invoked}" + (f" from {source_arn}" if source_arn else "")
     )
-    unmet = policies.unmet(function.name, principal, source_arn=source_arn)
+    unmet = policies.unmet(invoked, principal, source_arn=source_arn)
     if unmet:  # a permission is there, its Condition (SourceArn, SourceAccount...) does not hold
         missing += (
             f" ({', '.join(unmet)} names {principal}, but its Condition does not hold for "
             f"{source_arn or 'this source'} in account {graph.account_id})"
         )
-    if push.type == "s3":
-        return (
-            "S3 PutBucketNotificationConfiguration: InvalidArgument: Unable to validate the "
-            f"following destination configurations (Not authorized to invoke function "
-            f"[{function.arn}]); missing: {missing}"
-        )
-    return f"{principal} is not allowed to invoke {function.name}; missing: {missing}"
+    return missing
 
 
 def _rule_arn(graph: AppGraph, push: PushSource) -> str:

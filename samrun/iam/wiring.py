@@ -13,7 +13,14 @@ from typing import Any
 from samrun.iam.conditions import condition_keys, role_context
 from samrun.iam.policy import evaluate, role_documents, statements
 from samrun.iam.resource_policy import SERVICE_PRINCIPALS, ResourcePolicies
-from samrun.iam.roles import Enforcement, mapping_problem, push_problem, role_lines, role_of
+from samrun.iam.roles import (
+    Enforcement,
+    mapping_problem,
+    push_problem,
+    role_lines,
+    role_of,
+    schedule_problem,
+)
 from samrun.iam.sigv4 import FORBIDDEN, Caller, verify
 from samrun.model import AppGraph, Route
 
@@ -54,6 +61,9 @@ class IamWiring:
         app._host = replace(app._host, role_credentials=credentials)
         app.pollers.refuse = lambda esm: mapping_problem(app.directory.graph, esm)
         app.triggers.refuse = lambda push: push_problem(app.directory.graph, self.policies, push)
+        app.triggers.refuse_schedule = lambda schedule: schedule_problem(
+            app.directory.graph, self.policies, schedule
+        )
         logger.info(
             "IAM enforced: %d of %d functions call AWS with their execution role's session",
             len(credentials),
@@ -79,18 +89,24 @@ class IamWiring:
                 where,
             )
 
-    def permitted(self, service: str, function: str) -> str | None:
-        """API Gateway's or Elastic Load Balancing's missing permission to invoke `function`,
-        or None (always None until the roles are set up: --enforce-iam only)."""
+    def permitted(self, service: str, function: str, source_arn: str | None) -> str | None:
+        """API Gateway's or Elastic Load Balancing's missing permission to invoke `function`
+        from `source_arn` (the route's execute-api ARN, the target group's ARN), or None
+        (always None until the roles are set up: --enforce-iam only)."""
         if self.enforcement is None:
             return None
         principal = SERVICE_PRINCIPALS[service]
-        if self.policies.allows(function, principal):
+        if self.policies.allows(function, principal, source_arn=source_arn):
             return None
-        return (
+        found = (
             f"{principal} may not invoke {function}: no AWS::Lambda::Permission (or AddPermission) "
             f"lets {principal} call lambda:InvokeFunction on it"
+            + (f" from {source_arn}" if source_arn else "")
         )
+        unmet = self.policies.unmet(function, principal, source_arn=source_arn)
+        if unmet:  # a permission names the service, its SourceArn (or other Condition) not this
+            found += f" ({', '.join(unmet)} names {principal}, but its Condition does not hold)"
+        return found
 
     def update_graph(self, graph: AppGraph) -> None:
         self.graph = graph
@@ -139,8 +155,9 @@ class IamWiring:
             context["lambda:functionurlauthtype"] = "AWS_IAM"
             if evaluate(documents, "lambda:InvokeFunctionUrl", arn, context).allowed:
                 return None
+            invoked = route.function + (f":{route.qualifier}" if route.qualifier else "")
             if self.policies.allows(
-                route.function, role.arn, action="lambda:InvokeFunctionUrl", url_auth_type="AWS_IAM"
+                invoked, role.arn, action="lambda:InvokeFunctionUrl", url_auth_type="AWS_IAM"
             ):
                 return None
         logger.error(

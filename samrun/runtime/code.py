@@ -17,6 +17,7 @@ from pathlib import Path
 
 from samrun.errors import InvalidParameterValue
 from samrun.model import Code, FunctionConfig
+from samrun.state_lock import LOCK_NAME
 
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 INLINE_FILES = {"python": "index.py", "nodejs": "index.js"}
@@ -109,16 +110,26 @@ def layer_folders(layer_paths: Sequence[Path], state_dir: Path) -> list[Path]:
     ]
 
 
+SKIPPED = ("__pycache__", ".git", ".aws-sam", ".samrun")
+
+
+def not_code(folder: str | os.PathLike[str], names: list[str]) -> set[str]:
+    """The entries of `folder` that are never a function's code: caches, VCS, and any samrun
+    state folder (a `--state-dir` inside the code folder would otherwise copy itself forever)."""
+    return {
+        name for name in names if name in SKIPPED or (Path(folder) / name / LOCK_NAME).is_file()
+    }
+
+
 def code_files(config: FunctionConfig) -> list[Path]:
     path = Path(config.code.path) if config.code.path else None
     if path is None or not path.exists():
         return []
     if path.is_file():
         return [path]
-    skip = {"__pycache__", ".git", ".aws-sam", ".samrun"}
     files: list[Path] = []
     for root, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in skip)
+        dirs[:] = sorted(set(dirs) - not_code(root, dirs))
         files.extend(Path(root) / name for name in sorted(names))
     return files
 
@@ -154,8 +165,7 @@ def snapshot(code: Code, state_dir: Path, sha256: str) -> Code:
         shutil.rmtree(staging, ignore_errors=True)
         staging.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", ".git", ".aws-sam", ".samrun")
-            shutil.copytree(source, staging, symlinks=True, ignore=ignore)
+            shutil.copytree(source, staging, symlinks=True, ignore=not_code)
         else:
             shutil.copy2(source, staging)
         staging.rename(target)

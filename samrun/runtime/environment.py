@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from samrun.model import FunctionConfig
+from samrun.model import FunctionConfig, names_aws_lambda
 
 # Credentials a local function gets: fake, so no SDK call can reach a real account by accident.
 LOCAL_CREDENTIALS = {
@@ -59,9 +59,19 @@ def lambda_environment(
     )
     if who.aws_endpoint:
         env["AWS_ENDPOINT_URL"] = who.aws_endpoint
-    env.update(config.environment)
+    env.update(local_lambda_endpoint(config.environment, who.lambda_endpoint))
     env.update(overrides)
     env.update(reserved(config, who, code_dir))
+    return env
+
+
+def local_lambda_endpoint(variables: Mapping[str, str], lambda_endpoint: str) -> dict[str, str]:
+    """The template's variables, with an AWS_ENDPOINT_URL_LAMBDA that names AWS's own Lambda
+    endpoint (the durable SDK's samples default to it) pointed at samrun's Lambda API: the
+    functions, their durable executions and callbacks live there, not in a real account."""
+    env = dict(variables)
+    if names_aws_lambda(env.get("AWS_ENDPOINT_URL_LAMBDA", "")):
+        env["AWS_ENDPOINT_URL_LAMBDA"] = lambda_endpoint
     return env
 
 

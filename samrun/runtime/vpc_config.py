@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,26 @@ def parse_address(text: str, flag: str = "--vpc-allow") -> Address:
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise SamrunError(f"{flag} {text!r}: expected HOST:PORT (e.g. 127.0.0.1:5432)")
+    if not _is_host(host):  # a space, a slash...: refused now, not when the lookup fails later
+        raise SamrunError(
+            f"{flag} {text!r}: {host!r} is not a host name or IP address "
+            "(expected HOST:PORT, e.g. 127.0.0.1:5432)"
+        )
     return Address(host, int(port))
+
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _is_host(host: str) -> bool:
+    """An IP address, or a DNS name (letters, digits and hyphens in dot-separated labels)."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(_LABEL.match(label) for label in labels)
 
 
 def resolve_ip(host: str) -> str:
@@ -90,6 +110,8 @@ def _read(path: Path) -> dict[str, Any]:
         text = path.read_text()
     except OSError as exc:
         raise SamrunError(f"--vpc-config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SamrunError(f"--vpc-config {path}: not a text file (UTF-8 JSON or YAML)") from None
     try:
         document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:

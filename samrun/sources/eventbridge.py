@@ -63,6 +63,24 @@ def unwire(aws: Any, bus: str, relay_name: str) -> bool:
     return True
 
 
+def dead_letter(aws: Any, queue_arn: str, payload: bytes, attributes: Mapping[str, str]) -> None:
+    """Blocking: an event EventBridge could not deliver, onto its target's dead-letter queue,
+    with the attributes EventBridge sets (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE)."""
+    parts = queue_arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise ValueError(f"{queue_arn} is not an SQS queue ARN")
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=payload.decode("utf-8", "replace"),
+        MessageAttributes={
+            name: {"DataType": "String", "StringValue": value[:1024]}
+            for name, value in attributes.items()
+        },
+    )
+
+
 def event_of(body: str, account_id: str) -> dict[str, Any]:
     """The event as EventBridge hands it to targets (moto's SQS target leaves out `account`,
     adds `ingestion-time`, and may send `time` as a number)."""

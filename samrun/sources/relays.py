@@ -51,6 +51,7 @@ class PushTrigger:
     error: str | None = None
     invoked: int = 0
     filtered: int = 0
+    failed: int = 0  # deliveries failed for a missing permission (--enforce-iam)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -109,6 +109,7 @@ class ScheduleRunner:
         self.region = region
         self.account_id = account_id
         self.fired = 0
+        self.failed = 0  # firings failed for a missing permission (--enforce-iam)
         self.error: str | None = None
         self.expression: ScheduleExpression | None = None
         self.started = clock.now()

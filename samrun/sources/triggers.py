@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,9 @@ from samrun.sources.schedules import ScaledClock, ScheduleRunner, iso
 from samrun.sources.schedules import payload as schedule_payload
 
 logger = logging.getLogger(__name__)
+
+CHECKED_AT_DELIVERY = ("sns", "eventbridge")  # S3 checks the permission when configured
+FAILED_METRICS = {"sns": "NumberOfNotificationsFailed", "eventbridge": "FailedInvocations"}
 
 Invoke = Callable[[InvokeRequest], Awaitable[InvokeResult]]
 
@@ -58,8 +61,12 @@ class Triggers:
         self._started = False
         self.relays = Relays(aws, self._executor, self._relayed, state_dir)
         self.relays.heir = self.pushes.get  # a retiring relay's fallback: the running trigger
-        # --enforce-iam: the source service's refusal when no resource policy lets it invoke
+        # --enforce-iam: the missing permission of a source service (a push source, an
+        # EventBridge rule's schedule) to invoke its function, or None. S3 checks it when the
+        # notification is configured (the trigger is refused); SNS and EventBridge accept the
+        # subscription or target and fail each delivery while the permission is missing.
         self.refuse: Callable[[PushSource], str | None] | None = None
+        self.refuse_schedule: Callable[[Schedule], str | None] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -99,6 +106,13 @@ class Triggers:
                 runner.start()
                 if runner.error:
                     logger.warning("schedule %s: %s (not run)", key, runner.error)
+                problem = self._schedule_denied(schedule)
+                if problem and runner.active:
+                    logger.warning(
+                        "schedule %s: each firing will fail until the permission is added: %s",
+                        key,
+                        problem,
+                    )
                 lines.append(f"schedule {key}: {runner.describe()}")
         wanted_p = {push_key(p): p for p in graph.push_sources}
         stale = [
@@ -108,19 +122,33 @@ class Triggers:
         ]
         for key, push in wanted_p.items():  # the new wiring first, so that no event falls
             if key not in self.pushes:  # between the old and the new (an overlap may repeat)
-                trigger = PushTrigger(push)
-                self.pushes[key] = trigger
-                trigger.error = self.refuse(push) if self.refuse else None
-                if trigger.error is None:  # refused: the source would not accept the wiring
-                    await self.relays.add(trigger)
-                if trigger.status != "running":
-                    logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
-                lines.append(f"trigger {key}: {trigger.status}")
+                lines.append(await self._wire(key, push))
         for key, old in stale:
             await self.relays.remove(old)
             if key not in wanted_p:
                 lines.append(f"trigger {key}: removed")
         return lines
+
+    async def _wire(self, key: str, push: PushSource) -> str:
+        """A new push trigger wired (unless its service refuses it); its line."""
+        trigger = PushTrigger(push)
+        self.pushes[key] = trigger
+        problem = self.refuse(push) if self.refuse else None
+        if push.type not in CHECKED_AT_DELIVERY:
+            trigger.error = problem
+        elif problem:
+            logger.warning(
+                "trigger %s (%s): accepted, but each delivery will fail until the permission "
+                "is added: %s",
+                key,
+                push.type,
+                problem,
+            )
+        if trigger.error is None:  # refused: the source would not accept the wiring
+            await self.relays.add(trigger)
+        if trigger.status != "running":
+            logger.warning("trigger %s (%s): %s", key, push.type, trigger.status)
+        return f"trigger {key}: {trigger.status}"
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -140,9 +168,71 @@ class Triggers:
         for payload in payloads:
             if push.state_machine:
                 await self._start(push.state_machine, payload)
+            elif await self._delivery_failed(trigger, payload):
+                continue
             else:
                 await self._invoke(push.function, push.qualifier, payload, trace, push.type)
             trigger.invoked += 1
+
+    def _denied(self, push: PushSource) -> str | None:
+        """The missing permission that fails this delivery (judged at each one, so that an
+        AddPermission lets the next one through), or None."""
+        if self.refuse is None or push.type not in CHECKED_AT_DELIVERY or push.state_machine:
+            return None
+        return self.refuse(push)
+
+    def _schedule_denied(self, schedule: Schedule) -> str | None:
+        if self.refuse_schedule is None or schedule.kind != "events" or schedule.state_machine:
+            return None  # (EventBridge Scheduler invokes with its own role, not a permission)
+        return self.refuse_schedule(schedule)
+
+    async def _delivery_failed(self, trigger: PushTrigger, payload: bytes) -> bool:
+        """SNS and EventBridge fail a delivery whose permission is missing, without retrying
+        it: SNS logs the failure (NumberOfNotificationsFailed); EventBridge counts
+        FailedInvocations and sends the event to the target's DeadLetterConfig queue."""
+        push = trigger.push
+        problem = self._denied(push)
+        if problem is None:
+            return False
+        trigger.failed += 1
+        if push.type == "sns":
+            logger.error(
+                "SNS delivery to %s failed (subscription %s of %s, not retried): %s",
+                push.function,
+                push.logical_id,
+                push.source,
+                problem,
+            )
+            return True
+        rule = eventbridge.rule_arn(push, self.region, self.account_id)
+        config = push.details.get("deadLetterConfig")
+        queue = config.get("Arn") if isinstance(config, Mapping) else None
+        await self._event_failed(rule, push.function, payload, problem, queue)
+        return True
+
+    async def _event_failed(
+        self, rule: str, function: str, payload: bytes, problem: str, queue: Any
+    ) -> None:
+        target = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function}"
+        logger.error(
+            "EventBridge rule %s: FailedInvocations: target %s not invoked (NO_PERMISSIONS, not "
+            "retried%s): %s",
+            rule,
+            function,
+            f"; sent to its dead-letter queue {queue}" if isinstance(queue, str) else "",
+            problem,
+        )
+        if isinstance(queue, str):
+            attributes = {
+                "RULE_ARN": rule,
+                "TARGET_ARN": target,
+                "ERROR_CODE": "NO_PERMISSIONS",
+                "ERROR_MESSAGE": problem,
+            }
+            try:
+                await self._call(eventbridge.dead_letter, self.aws, queue, payload, attributes)
+            except Exception as exc:  # botocore's errors: InvocationsFailedToBeSentToDLQ
+                logger.error("EventBridge rule %s: the dead-letter queue refused: %s", rule, exc)
 
     def _payloads(self, trigger: PushTrigger, body: str) -> list[bytes]:
         """What the function gets for one relayed message: none when filtered out."""
@@ -190,8 +280,18 @@ class Triggers:
         logger.info("started %s", execution)
 
     async def _fire_schedule(self, schedule: Schedule, payload: bytes) -> None:
+        problem = self._schedule_denied(schedule)
         if schedule.state_machine:
             await self._start(schedule.state_machine, payload)
+        elif problem:
+            runner = self.schedules.get(schedule_key(schedule))
+            if runner is not None:
+                runner.failed += 1
+            name = schedule.name or schedule.logical_id
+            rule = f"arn:aws:events:{self.region}:{self.account_id}:rule/{name}"
+            await self._event_failed(
+                rule, schedule.function, payload, problem, schedule.dead_letter
+            )
         else:
             await self._invoke(schedule.function, schedule.qualifier, payload, source="schedule")
 
@@ -245,14 +345,14 @@ class Triggers:
         item = self.find(name)
         function, qualifier, body = self.event_for(name)
         machine = state_machine_of(item)
-        if machine:
-            await self._start(machine, body)
-        else:
-            source = "schedule" if isinstance(item, ScheduleRunner) else item.push.type
-            await self._invoke(function, qualifier, body, source=source)
         if isinstance(item, ScheduleRunner):
+            await self._fire_schedule(item.schedule, body)
             item.fired += 1
-        else:
+        elif machine:
+            await self._start(machine, body)
+            item.invoked += 1
+        elif not await self._delivery_failed(item, body):
+            await self._invoke(function, qualifier, body, source=item.push.type)
             item.invoked += 1
         return function
 
@@ -285,6 +385,14 @@ class Triggers:
                     "received": t.relay.received if t.relay else 0,
                     "invoked": t.invoked,
                     "filtered": t.filtered,
+                    # deliveries failed for a missing permission (--enforce-iam), under the
+                    # service's own CloudWatch metric name
+                    "failed": t.failed,
+                    **(
+                        {FAILED_METRICS[t.push.type]: t.failed}
+                        if t.push.type in FAILED_METRICS
+                        else {}
+                    ),
                 }
                 for t in self.pushes.values()
             ],
@@ -299,6 +407,7 @@ class Triggers:
                     "enabled": r.schedule.enabled,
                     "status": r.describe(),
                     "fired": r.fired,
+                    "failed": r.failed,  # EventBridge's FailedInvocations
                     "next_firing": iso(r.next_firing) if r.next_firing and r.active else None,
                 }
                 for r in self.schedules.values()

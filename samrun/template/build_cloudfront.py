@@ -17,6 +17,7 @@ from samrun.model import (
     CacheBehavior,
     Distribution,
     EdgeFunction,
+    ErrorResponse,
     Function,
     FunctionConfig,
     Origin,
@@ -65,9 +66,143 @@ def build_distributions(
                 behaviors=tuple(behaviors),
                 default_root_object=as_text(config.get("DefaultRootObject") or ""),
                 enabled=flag(config.get("Enabled"), True),
+                error_responses=_error_responses(ctx, lid, config),
             )
         )
+        name_unapplied(ctx, ctx.source_id(lid) or lid, config)
     return tuple(built)
+
+
+NOT_APPLIED: Mapping[str, str] = {
+    "OriginGroups": "origin failover groups: only each behaviour's TargetOriginId is reached",
+    "Restrictions": "geographic restrictions: every viewer is served",
+    "WebACLId": "the AWS WAF web ACL: requests are not filtered",
+    "Aliases": "alternate domain names: the door answers on its local port only",
+    "ViewerCertificate": "the TLS certificate: the local door serves plain HTTP",
+    "Logging": "standard (access) logs are not written to S3",
+    "ContinuousDeploymentPolicyId": "the staging distribution's traffic split",
+}
+"""DistributionConfig properties samrun reads but does not apply, with what they are."""
+
+BEHAVIOR_NOT_APPLIED: Mapping[str, str] = {
+    "FunctionAssociations": "CloudFront Functions: they do not run (Lambda@Edge does)",
+    "CachePolicyId": (
+        "the cache policy: the local cache keys on method, path and query string "
+        "and keeps responses for the behaviour's MinTTL/DefaultTTL/MaxTTL"
+    ),
+    "OriginRequestPolicyId": (
+        "the origin request policy: the viewer's headers, cookies and query "
+        "string all reach the origin"
+    ),
+    "ResponseHeadersPolicyId": "the response headers policy: it adds no headers",
+    "FieldLevelEncryptionId": "field-level encryption: POST fields reach the origin as sent",
+    "TrustedSigners": "signed URLs and cookies are not required",
+    "TrustedKeyGroups": "signed URLs and cookies are not required",
+    "RealtimeLogConfigArn": "real-time logs are not sent to Kinesis",
+}
+"""Cache behaviour properties samrun does not apply, with what they are."""
+
+
+def name_unapplied(ctx: BuildContext, lid: str, config: Mapping[str, Any]) -> None:
+    """Name, once per distribution, each property of its config samrun does not apply."""
+    for prop, reason in NOT_APPLIED.items():
+        if config.get(prop) and not _default_certificate(prop, config.get(prop)):
+            ctx.skip("property", f"{lid}.{prop}", prop, f"not applied: {reason}")
+    behaviors = [*_list(config, "CacheBehaviors"), config.get("DefaultCacheBehavior")]
+    raws = [b for b in behaviors if isinstance(b, dict)]
+    for prop, reason in BEHAVIOR_NOT_APPLIED.items():
+        if any(raw.get(prop) for raw in raws):
+            ctx.skip("property", f"{lid}.{prop}", prop, f"not applied: {reason}")
+    policies = {as_text(raw.get("ViewerProtocolPolicy") or "allow-all") for raw in raws}
+    if policies - {"allow-all"}:
+        shown = ", ".join(sorted(policies - {"allow-all"}))
+        reason = (
+            f"{shown} not applied: the local door serves HTTP; viewers are not redirected "
+            "(redirect-to-https) nor refused (https-only)"
+        )
+        ctx.skip("property", f"{lid}.ViewerProtocolPolicy", "ViewerProtocolPolicy", reason)
+    forwarded = [raw.get("ForwardedValues") for raw in raws]
+    _name_forwarded(ctx, lid, [f for f in forwarded if isinstance(f, dict)])
+    s3_access = [
+        o.get("OriginAccessControlId") or _oai(o.get("S3OriginConfig"))
+        for o in _list(config, "Origins")
+    ]
+    if any(s3_access):
+        reason = (
+            "subsumed: origin access control / identity is not needed locally, samrun reads "
+            "the local S3 origin with its own signed requests"
+        )
+        ctx.skip("property", f"{lid}.OriginAccess", "OriginAccessControlId", reason)
+
+
+def _oai(s3: Any) -> Any:
+    return s3.get("OriginAccessIdentity") if isinstance(s3, dict) else None
+
+
+def _default_certificate(prop: str, value: Any) -> bool:
+    """A ViewerCertificate that only keeps the *.cloudfront.net certificate changes nothing."""
+    if prop != "ViewerCertificate" or not isinstance(value, dict):
+        return False
+    return set(value) <= {"CloudFrontDefaultCertificate", "MinimumProtocolVersion"}
+
+
+def _name_forwarded(ctx: BuildContext, lid: str, forwarded: list[dict[str, Any]]) -> None:
+    """ForwardedValues (legacy cache settings) whose effect on the cache key and on what
+    reaches the origin differs locally: samrun forwards everything and keys its cache on
+    method, path and query string only."""
+    parts = []
+    if any(not flag(f.get("QueryString"), False) for f in forwarded):
+        parts.append(
+            "QueryString false (CloudFront neither forwards the query string nor caches on it; "
+            "samrun does both)"
+        )
+    if any(f.get("Headers") or f.get("QueryStringCacheKeys") for f in forwarded):
+        parts.append("Headers / QueryStringCacheKeys (the local cache does not key on them)")
+    cookies = [f.get("Cookies") for f in forwarded]
+    if any(isinstance(c, dict) and as_text(c.get("Forward") or "none") != "none" for c in cookies):
+        parts.append("Cookies (the local cache does not key on them)")
+    if parts:
+        reason = "not applied: " + "; ".join(parts)
+        ctx.skip("property", f"{lid}.ForwardedValues", "ForwardedValues", reason)
+
+
+def _error_responses(
+    ctx: BuildContext, lid: str, config: Mapping[str, Any]
+) -> tuple[ErrorResponse, ...]:
+    """CustomErrorResponses: ErrorCode 400-599; ResponsePagePath and ResponseCode together."""
+    found = []
+    for i, raw in enumerate(_list(config, "CustomErrorResponses")):
+        at = ("DistributionConfig", "CustomErrorResponses", i)
+        code = _code(ctx, lid, raw.get("ErrorCode"), (*at, "ErrorCode"))
+        if code is None or not 400 <= code <= 599:
+            raise _error(ctx, lid, f"ErrorCode {raw.get('ErrorCode')!r} is not 4xx or 5xx", *at)
+        page = raw.get("ResponsePagePath")
+        page_path = as_text(page) if page not in (None, "") else None
+        response = _code(ctx, lid, raw.get("ResponseCode"), (*at, "ResponseCode"))
+        if (page_path is None) != (response is None):
+            message = "ResponsePagePath and ResponseCode must be specified together"
+            raise _error(ctx, lid, message, *at)
+        if page_path is not None and not page_path.startswith("/"):
+            raise _error(ctx, lid, "ResponsePagePath must begin with /", *at, "ResponsePagePath")
+        min_ttl = _code(ctx, lid, raw.get("ErrorCachingMinTTL"), (*at, "ErrorCachingMinTTL"))
+        found.append(
+            ErrorResponse(
+                code=code,
+                page_path=page_path,
+                response_code=response,
+                min_ttl=10 if min_ttl is None else min_ttl,
+            )
+        )
+    return tuple(found)
+
+
+def _code(ctx: BuildContext, lid: str, value: Any, at: tuple[str | int, ...]) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(as_text(value))
+    except ValueError:
+        raise _error(ctx, lid, f"{at[-1]} must be a number, not {value!r}", *at) from None
 
 
 def _list(config: Mapping[str, Any], name: str) -> list[Any]:
@@ -97,7 +232,8 @@ def _origin(ctx: BuildContext, lid: str, index: int, raw: Mapping[str, Any]) -> 
     }
     kind, target = _origin_kind(ctx, domain, s3="S3OriginConfig" in raw or custom is None)
     policy = as_text((custom or {}).get("OriginProtocolPolicy") or "https-only")
-    protocol = "http" if policy == "http-only" else "https"
+    # match-viewer uses the viewer's protocol, and the local door's viewers speak plain HTTP
+    protocol = "http" if policy in ("http-only", "match-viewer") else "https"
     port_key = "HTTPPort" if protocol == "http" else "HTTPSPort"
     port = (custom or {}).get(port_key)
     return Origin(

@@ -89,6 +89,13 @@ def _targets(ctx: BuildContext, items: Any) -> Iterator[Target]:
                 yield item, machines[arn], None, arn
 
 
+def _dead_letter(target: Mapping[str, Any]) -> str | None:
+    """A rule target's DeadLetterConfig queue ARN, when it names one."""
+    config = target.get("DeadLetterConfig")
+    arn = config.get("Arn") if isinstance(config, Mapping) else None
+    return arn if isinstance(arn, str) and arn.startswith("arn:") else None
+
+
 def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
     schedules = []
     for lid, props in ctx.of_type("AWS::Events::Rule"):
@@ -112,6 +119,7 @@ def build_schedules(ctx: BuildContext) -> tuple[Schedule, ...]:
                     name=ctx.table.name(lid),
                     logical_id=lid,
                     state_machine=machine,
+                    dead_letter=_dead_letter(target),
                 )
             )
     for lid, props in ctx.of_type("AWS::Scheduler::Schedule"):

@@ -32,9 +32,10 @@ from samrun.model import (
     PackageType,
     Version,
     is_unresolved,
+    names_aws_lambda,
 )
 from samrun.template.cdk import construct_path, docker_asset
-from samrun.template.context import BuildContext, flag, text_or_none
+from samrun.template.context import BuildContext, Notice, flag, text_or_none
 from samrun.template.intrinsics import as_text
 from samrun.template.layer_map import mapped as layer_map_entry
 from samrun.template.sam import image_tag
@@ -137,6 +138,13 @@ def _config(
         code = Code(image_uri=image_build.tag)
     env = ctx.prop(lid, props, "Environment", {}) or {}
     variables = env.get("Variables", {}) if isinstance(env, dict) else {}
+    if names_aws_lambda(_env_text(variables.get("AWS_ENDPOINT_URL_LAMBDA", ""))):
+        message = (
+            f"{lid}: AWS_ENDPOINT_URL_LAMBDA names AWS's own Lambda API; the function is given "
+            "samrun's (its durable executions and the functions it calls are here)"
+        )
+        where = ctx.where(lid, "Environment", "Variables", "AWS_ENDPOINT_URL_LAMBDA")
+        ctx.notices.append(Notice(where, "lambda-endpoint", message))
     by_arn = {layer.arn: layer for layer in layers}
     layer_refs = []
     for arn in ctx.prop(lid, props, "Layers", []) or []:
@@ -175,20 +183,40 @@ def _config(
         image_build=image_build,
         tenant_isolation=_tenant_isolation(ctx.prop(lid, props, "TenancyConfig")),
         vpc=vpc_config(ctx, lid, props),
-        durable=_durable(ctx.prop(lid, props, "DurableConfig")),
+        durable=_durable(ctx, lid, ctx.prop(lid, props, "DurableConfig")),
     )
 
 
-def _durable(config: object) -> DurableConfig | None:
+def _durable(ctx: BuildContext, lid: str, config: object) -> DurableConfig | None:
     """DurableConfig: ExecutionTimeout (seconds) and RetentionPeriodInDays (Lambda's 14)."""
     if not isinstance(config, dict):
         return None
-    timeout, retention = config.get("ExecutionTimeout"), config.get("RetentionPeriodInDays")
     return DurableConfig(
-        execution_timeout_s=int(as_text(timeout)) if timeout is not None else 86400,
-        retention_days=int(as_text(retention)) if retention is not None else 14,
+        execution_timeout_s=_durable_int(ctx, lid, config, "ExecutionTimeout", 86400, 31622400),
+        retention_days=_durable_int(ctx, lid, config, "RetentionPeriodInDays", 14, 90),
         kms_key_arn=text_or_none(config.get("KMSKeyArn")),
     )
+
+
+def _durable_int(
+    ctx: BuildContext, lid: str, config: Mapping[str, Any], key: str, default: int, most: int
+) -> int:
+    """A DurableConfig member in Lambda's range (1..most), refused at its line otherwise."""
+    value = config.get(key)
+    if value is None:
+        return default
+    try:
+        number = int(as_text(value))
+    except ValueError:
+        number = 0
+    if not 1 <= number <= most:
+        raise TemplateError(
+            f"DurableConfig.{key} must be a whole number from 1 to {most}, not {value!r}",
+            ctx.where(lid, "DurableConfig", key),
+            "types",
+            lid,
+        )
+    return number
 
 
 def _tenant_isolation(tenancy: object) -> str | None:

@@ -39,6 +39,13 @@ def build_roles(ctx: BuildContext) -> tuple[ExecutionRole, ...]:
         resolved = ctx.resolve(props, lid)
         name = ctx.table.name(lid)
         names[name] = names[lid] = lid
+        if resolved.get("PermissionsBoundary"):  # a role's, or a SAM function's via its role
+            reason = (
+                "the permissions boundary is not applied: with --enforce-iam only the role's "
+                "own policies limit what it may do"
+            )
+            source = ctx.source_id(lid) or lid
+            ctx.skip("property", f"{source}.PermissionsBoundary", "PermissionsBoundary", reason)
         policies = []
         for i, policy in enumerate(resolved.get("Policies") or []):
             document = _document(policy.get("PolicyDocument")) if isinstance(policy, dict) else None
@@ -82,8 +89,14 @@ def build_permissions(ctx: BuildContext) -> tuple[LambdaPermission, ...]:
         if not isinstance(function, str) or is_unresolved(function):
             continue
         target = ctx.function_target(function)
-        if target is not None:  # a function of this app: its name (and qualifier)
-            function = target[0] + (f":{target[1]}" if target[1] else "")
+        if target is None:  # a function deployed elsewhere, or none: AWS would say which
+            reason = (
+                f"FunctionName {function!r} names no function of this template (one deployed "
+                "elsewhere?): its permission is not kept locally"
+            )
+            ctx.skip("resource", ctx.source_id(lid) or lid, "AWS::Lambda::Permission", reason)
+            continue
+        function = target[0] + (f":{target[1]}" if target[1] else "")  # its name (and qualifier)
         optional = {
             key: str(resolved[prop])
             for key, prop in (

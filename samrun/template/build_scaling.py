@@ -87,14 +87,15 @@ def _target(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> ScalableTa
             ctx, lid, "MinCapacity", f"MinCapacity {low} / MaxCapacity {high}: need 0 <= min <= max"
         )
     suspended = props.get("SuspendedState") or {}
+    actions = props.get("ScheduledActions") or []
+    if not isinstance(actions, list):
+        raise _error(ctx, lid, "ScheduledActions", "ScheduledActions must be a list")
     return ScalableTarget(
         function=function,
         qualifier=qualifier,
         min_capacity=low,
         max_capacity=high,
-        scheduled_actions=tuple(
-            _scheduled(ctx, lid, n, a) for n, a in enumerate(props.get("ScheduledActions") or [])
-        ),
+        scheduled_actions=tuple(_scheduled(ctx, lid, n, a) for n, a in enumerate(actions)),
         suspended={k: _flag(suspended.get(k)) for k in SUSPENDED if isinstance(suspended, dict)},
         logical_id=ctx.source_id(lid) or lid,
     )
@@ -124,6 +125,10 @@ def _scheduled(ctx: BuildContext, lid: str, index: int, raw: Any) -> ScheduledAc
         message = "a scheduled action needs ScheduledActionName and Schedule"
         raise TemplateError(message, ctx.where(lid, *where), "autoscaling", lid)
     action = raw.get("ScalableTargetAction") or {}
+    if not isinstance(action, dict):
+        message = "ScalableTargetAction must be an object (MinCapacity, MaxCapacity)"
+        where_action = ctx.where(lid, *where, "ScalableTargetAction")
+        raise TemplateError(message, where_action, "autoscaling", lid)
     schedule = as_text(raw["Schedule"])
     if not schedule.endswith(")") or not schedule.startswith(("at(", "rate(", "cron(")):
         message = f"Schedule {schedule!r}: use at(...), rate(...) or cron(...)"
@@ -194,10 +199,11 @@ def _policy(ctx: BuildContext, lid: str, props: Mapping[str, Any]) -> ScalingPol
             reason = "metric math in a customised metric is not evaluated locally"
             ctx.skip("resource", ctx.source_id(lid) or lid, POLICY, reason)
             return None
+        listed = custom.get("Dimensions") or []
+        if not isinstance(listed, list):
+            raise _error(ctx, lid, prop, "CustomizedMetricSpecification.Dimensions must be a list")
         dims = {
-            as_text(d.get("Name")): as_text(d.get("Value"))
-            for d in custom.get("Dimensions") or []
-            if isinstance(d, dict)
+            as_text(d.get("Name")): as_text(d.get("Value")) for d in listed if isinstance(d, dict)
         }
         fields = {
             "metric": as_text(custom.get("MetricName", "")),

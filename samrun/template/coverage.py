@@ -81,6 +81,12 @@ SUBSUMED: Mapping[str, str] = {
     "AWS::ApiGatewayV2::Deployment": "HTTP API stages serve as declared",
     "AWS::CodeDeploy::Application": "the SAM function's DeploymentPreference is run",
     "AWS::CodeDeploy::DeploymentGroup": "the SAM function's DeploymentPreference is run",
+    "AWS::CloudFront::OriginAccessControl": (
+        "the local S3 origin is read by samrun anyway (its own signed requests)"
+    ),
+    "AWS::CloudFront::CloudFrontOriginAccessIdentity": (
+        "the local S3 origin is read by samrun anyway (its own signed requests)"
+    ),
 }
 """Types whose whole local effect samrun realises through another resource."""
 
@@ -126,6 +132,33 @@ REASONS: Mapping[str, str] = {
             "AWS::EC2::InternetGateway",
         ),
         "not created; read for VPC functions' internet egress (NAT routes)",
+    ),
+    **dict.fromkeys(
+        (
+            "AWS::EC2::SecurityGroup",
+            "AWS::EC2::SecurityGroupIngress",
+            "AWS::EC2::SecurityGroupEgress",
+        ),
+        "not created, not evaluated: a VPC function's traffic is not filtered by security groups",
+    ),
+    "AWS::EC2::VPCEndpoint": (
+        "not created: a gateway or interface endpoint would give a private subnet access to its "
+        "service (S3, DynamoDB, ...); samrun's AWS endpoint is always reachable from functions"
+    ),
+    **dict.fromkeys(
+        ("AWS::IAM::User", "AWS::IAM::Group", "AWS::IAM::InstanceProfile"),
+        "not created: functions act as their execution role (enforced with --enforce-iam)",
+    ),
+    "AWS::CloudFront::Function": "CloudFront Functions do not run locally (Lambda@Edge does)",
+    "AWS::CloudFront::CachePolicy": (
+        "cache policies are not applied: the local cache keys on method, path and query string"
+    ),
+    "AWS::CloudFront::OriginRequestPolicy": (
+        "origin request policies are not applied: every header, cookie and query string is "
+        "forwarded"
+    ),
+    "AWS::CloudFront::ResponseHeadersPolicy": (
+        "response headers policies are not applied: no headers are added"
     ),
 }
 """Why a resource type that samrun does not run needs nothing locally (CDK's additions)."""
@@ -243,3 +276,10 @@ def _function_properties(ctx: BuildContext, source: str, props: Mapping[str, Any
             value = value.get("ApplyOn") not in (None, "None")
         if value:
             ctx.skip("property", f"{source}.{prop}", prop, reason)
+    vpc = props.get("VpcConfig")
+    if isinstance(vpc, dict) and vpc.get("SubnetIds") and vpc.get("SecurityGroupIds"):
+        reason = (
+            "security groups are not evaluated: the function's traffic follows its subnets' "
+            "routes only, no inbound or outbound rule filters it"
+        )
+        ctx.skip("property", f"{source}.VpcConfig.SecurityGroupIds", "SecurityGroupIds", reason)

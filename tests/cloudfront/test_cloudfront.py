@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 
-from samrun.frontdoors.cloudfront import pattern_matches, ttl
+from samrun.frontdoors.cloudfront import error_ttl, pattern_matches, ttl
 from samrun.model import CacheBehavior
 from tests.conftest import SamrunProcess, start_up
 from tests.frontdoors.conftest import Reply, golden_keys, send
@@ -268,6 +268,22 @@ def test_a_method_the_behaviour_does_not_allow_is_cloudfronts_403(running: Samru
     _cloudfront_error(reply, 403, "Error", sentence)
 
 
+def test_custom_error_response_serves_its_page_with_its_code_uncached(
+    running: SamrunProcess,
+) -> None:
+    """CustomErrorResponses: S3's error for a missing key becomes /index.html (fetched from the
+    origin of the behaviour /index.html matches) answered 200; ErrorCachingMinTTL 0: the
+    origin is asked again next time."""
+    for _ in range(2):
+        reply = send(_url(running, "/bad/missing.html"))  # the /bad/* behaviour: no rewrite
+        assert reply.status == 200, reply.body
+        assert reply.body == PAGE
+        assert reply.header("X-Cache") == "Error from cloudfront"
+    before = _state(running)["distributions"]["Distribution"]["cache"]["misses"]
+    send(_url(running, "/bad/missing.html"))
+    assert _state(running)["distributions"]["Distribution"]["cache"]["misses"] == before + 1
+
+
 # --- the app's own origins, a custom origin, IncludeBody (the `Apps` distribution) ----------
 
 
@@ -282,6 +298,7 @@ def test_rest_api_origin_with_the_stage_as_origin_path(running: SamrunProcess) -
     assert isinstance(body, dict)
     assert (body["path"], body["stage"]) == ("/api/hello", "Prod")  # OriginPath /Prod: the stage
     assert reply.header("X-Cache") == "Miss from cloudfront"
+    # ViewerProtocolPolicy redirect-to-https: the local door serves HTTP, no 301 (named not run)
 
 
 def test_http_api_origin(running: SamrunProcess) -> None:
@@ -310,6 +327,24 @@ def test_custom_origin_url_gets_the_request(running: SamrunProcess) -> None:
     assert "(CloudFront)" in seen["headers"]["via"]
     assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert reply.header("X-Cache") == "Miss from cloudfront"
+
+
+@pytest.mark.parametrize("target", ["http://elsewhere.example/custom/abs?q=1", "//custom/abs?q=1"])
+def test_an_absolute_form_request_target_reaches_the_origin_as_its_path(
+    running: SamrunProcess, target: str
+) -> None:
+    """`GET http://host/x HTTP/1.1` (a proxy-style request line) is the path /x, not an origin
+    URL glued to the target (it was a 502 with `http://localhost:PORThttp://host/x`)."""
+    address = urlsplit(_apps(running, "/"))
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    try:
+        connection.request("GET", target)
+        reply = connection.getresponse()
+        seen = json.loads(reply.read())
+    finally:
+        connection.close()
+    assert reply.status == 200, seen
+    assert seen["path"].endswith("/custom/abs?q=1")
 
 
 def test_origin_path_is_put_before_the_uri(running: SamrunProcess) -> None:
@@ -406,6 +441,15 @@ def test_plan_lists_the_distribution_and_no_longer_names_it_not_run(tmp_path: Pa
     }
     assert dist["origins"][0]["kind"] == "s3"
     assert not [n for n in document["not_run"] if n["type"] == "AWS::CloudFront::Distribution"]
+    assert dist["error_responses"][0] == {
+        "code": 404,
+        "page_path": "/index.html",
+        "response_code": 200,
+        "min_ttl": 0,
+    }
+    [protocol] = [n for n in document["not_run"] if n["type"] == "ViewerProtocolPolicy"]
+    assert protocol["name"] == "Apps.ViewerProtocolPolicy"
+    assert "the local door serves HTTP; viewers are not redirected" in protocol["reason"]
 
 
 def test_path_patterns_and_ttls() -> None:
@@ -417,6 +461,16 @@ def test_path_patterns_and_ttls() -> None:
     assert ttl(behavior, (("Cache-Control", "max-age=1000"),)) == 100
     assert ttl(behavior, (("Cache-Control", "no-store"),)) == 5
     assert ttl(behavior, ()) == behavior.default_ttl
+
+
+def test_error_caching_follows_cloudfronts_rules() -> None:
+    behavior = CacheBehavior(path_pattern=None, origin="o", max_ttl=100)
+    assert error_ttl(404, (), behavior, 10) == 10  # no header: ErrorCachingMinTTL
+    assert error_ttl(404, (("Cache-Control", "max-age=50"),), behavior, 10) == 50  # the greater
+    assert error_ttl(404, (("Cache-Control", "max-age=500"),), behavior, 10) == 100  # MaxTTL
+    assert error_ttl(404, (("Cache-Control", "no-store"),), behavior, 10) == 0  # honoured for 404
+    assert error_ttl(503, (("Cache-Control", "no-store"),), behavior, 10) == 10  # ignored for 503
+    assert error_ttl(416, (), behavior, 10) == 0  # never cached
 
 
 def test_a_cloudfront_port_naming_no_distribution_stops_up(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from typing import Any
 
@@ -166,6 +167,40 @@ def test_pause_and_resume(client: Any) -> None:
     assert types.index("ExecutionPaused") < types.index("ExecutionResumed")
 
 
+def test_execution_timeout_paused_stands_still_while_paused(client: Any) -> None:
+    """PauseDurableExecution with ExecutionTimeoutPaused: the timeout does not run while paused
+    and its deadline moves by the pause; ExpectedExecutionTimeoutTimestamp is scaled too."""
+    arn = start_event(client, "Slow")  # waits an hour; ExecutionTimeout 20 s (2 s here)
+    event_of(client, arn, "WaitStarted")
+    running = client.get_durable_execution(DurableExecutionArn=arn)
+    start = running["StartTimestamp"].timestamp()
+    deadline = running["ExpectedExecutionTimeoutTimestamp"].timestamp()
+    assert abs(deadline - (start + 2)) < 0.01  # 20 s at --time-scale 10
+    client.pause_durable_execution(DurableExecutionArn=arn, ExecutionTimeoutPaused=True)
+    paused = client.get_durable_execution(DurableExecutionArn=arn)
+    assert paused["Status"] == "PAUSED"
+    assert paused["PauseDetails"]["ExecutionTimeoutPaused"] is True
+    wait_until(lambda: time.time() > deadline + 1, timeout=30, interval=0.2)
+    later = client.get_durable_execution(DurableExecutionArn=arn)
+    assert later["Status"] == "PAUSED"  # past the old deadline, and not timed out
+    assert later["ExpectedExecutionTimeoutTimestamp"].timestamp() > deadline + 1
+    client.resume_durable_execution(DurableExecutionArn=arn)
+    assert finished(client, arn)["Status"] == "TIMED_OUT"  # the rest of the timeout, then
+    paused_event = next(e for e in history(client, arn) if e["EventType"] == "ExecutionPaused")
+    assert paused_event["ExecutionPausedDetails"]["ExecutionTimeoutPaused"] is True
+
+
+def test_waits_in_map_branches_are_scaled_when_every_branch_waits(client: Any) -> None:
+    """Both branches wait 100 s (10 s here): they suspend, the execution suspends, and samrun's
+    scaled timer resumes it, well before the SDK's unscaled in-process timer would."""
+    arn = start_event(client, "Napper", {"seconds": 100})
+    execution = finished(client, arn, timeout=60)
+    assert execution["Status"] == "SUCCEEDED", execution.get("Error")
+    assert json.loads(execution["Result"]) == [10, 20]
+    naps = [n for t, n in kinds(history(client, arn)) if t == "WaitSucceeded"]
+    assert sorted(naps) == ["nap-1", "nap-2"]
+
+
 def test_execution_names_are_idempotent(client: Any) -> None:
     first = start_event(client, "Approval", {"n": 1}, DurableExecutionName="order-7")
     again = start_event(client, "Approval", {"n": 1}, DurableExecutionName="order-7")
@@ -217,6 +252,21 @@ def test_bad_requests_get_lambdas_errors(client: Any) -> None:
     with pytest.raises(ClientError) as unknown:
         client.list_durable_executions_by_function(FunctionName="Nope")
     assert unknown.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"Statuses": ["BOGUS"]}, {"Statuses": ["RUNNING", "done"]}, {"Marker": "-1"}, {"Marker": "x"}],
+)
+def test_list_refuses_an_unknown_status_or_a_marker_it_did_not_give(
+    client: Any, kwargs: dict[str, Any]
+) -> None:
+    """An unknown status used to match nothing (a typo looked like "no executions")."""
+    with pytest.raises(ClientError) as refused:
+        client.list_durable_executions_by_function(FunctionName="Hello", **kwargs)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    if "Statuses" in kwargs:
+        assert "Member must satisfy enum value set: [RUNNING" in str(refused.value)
 
 
 def test_a_plain_function_is_not_durable(client: Any) -> None:

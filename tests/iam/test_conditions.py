@@ -67,6 +67,14 @@ def test_bool_secure_transport_is_true() -> None:
     assert holds({"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/r"}}, request)
 
 
+def test_resource_account_is_the_apps_account() -> None:
+    """AWS managed policies (CloudWatchLambdaApplicationSignalsExecutionRolePolicy) condition on
+    aws:ResourceAccount: every resource of the local endpoint is in the app's account."""
+    request = role_context("arn:aws:iam::123456789012:role/r", "123456789012", "us-east-1")
+    assert holds({"StringEquals": {"aws:ResourceAccount": "123456789012"}}, request)
+    assert not holds({"StringEquals": {"aws:ResourceAccount": "999999999999"}}, request)
+
+
 def test_an_unknown_key_never_lets_an_allow_apply() -> None:
     for block in (
         {"StringEquals": {"aws:PrincipalOrgID": "o-1"}},

@@ -204,6 +204,33 @@ def test_api_route_without_permission_answers_500(enforced: SamrunProcess) -> No
     assert refused.value.code == 500
     assert json.loads(refused.value.read()) == {"message": "Internal server error"}
     enforced.wait_for(r"GET /hello: apigateway.amazonaws.com may not invoke Hello")
+    api = "arn:aws:execute-api:us-east-1:123456789012:ServerlessHttpApi"
+    client.add_permission(  # another route's ARN, as SAM writes it
+        FunctionName="Hello",
+        StatementId="post-route",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"{api}/*/POST/hello",
+    )
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=60)
+        refused.value.close()
+        assert refused.value.code == 500
+        line = enforced.wait_for(r"GET /hello: .* \(post-route names apigateway").string
+        assert f"from {api}/$default/GET/hello" in line, line
+        client.add_permission(
+            FunctionName="Hello",
+            StatementId="get-route",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"{api}/*/GET/hello",
+        )
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert (response.status, response.read()) == (200, b"private")
+        client.remove_permission(FunctionName="Hello", StatementId="get-route")
+    finally:
+        client.remove_permission(FunctionName="Hello", StatementId="post-route")
 
 
 def test_alb_target_without_its_permission_answers_502(enforced: SamrunProcess) -> None:
@@ -211,31 +238,167 @@ def test_alb_target_without_its_permission_answers_502(enforced: SamrunProcess) 
     assert http(url, data=b"{}")[0] == 502
     enforced.wait_for(r"ALB POST /: elasticloadbalancing.amazonaws.com may not invoke Private")
     client: Any = enforced.lambda_client()
-    client.add_permission(
+    group = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup"
+    client.add_permission(  # another target group's: its aws:SourceArn does not match
         FunctionName="Private",
-        StatementId="alb",
+        StatementId="other-group",
         Action="lambda:InvokeFunction",
         Principal="elasticloadbalancing.amazonaws.com",
+        SourceArn=f"{group}/OtherGroup/0000000000000000",
     )
     try:
+        assert http(url, data=b"{}")[0] == 502
+        line = enforced.wait_for(r"ALB POST /: .* \(other-group names elasticloadbalancing").string
+        assert f"from {group}/GateGroup/0000000000000000" in line, line
+        client.add_permission(
+            FunctionName="Private",
+            StatementId="alb",
+            Action="lambda:InvokeFunction",
+            Principal="elasticloadbalancing.amazonaws.com",
+            SourceArn=f"{group}/GateGroup/*",
+        )
         assert http(url, data=b"{}") == (200, "private")
-    finally:
         client.remove_permission(FunctionName="Private", StatementId="alb")
+    finally:
+        client.remove_permission(FunctionName="Private", StatementId="other-group")
 
 
-def test_sns_subscription_and_eventbridge_rule_without_permission_are_refused(
+def trigger(server: SamrunProcess, key: str) -> dict[str, Any]:
+    (found,) = [t for t in state(server)["triggers"] if t["name"] == key]
+    return found  # type: ignore[no-any-return]
+
+
+def schedule(server: SamrunProcess, key: str) -> dict[str, Any]:
+    (found,) = [s for s in state(server)["schedules"] if s["name"] == key]
+    return found  # type: ignore[no-any-return]
+
+
+def fire(server: SamrunProcess, name: str) -> None:
+    request = urllib.request.Request(
+        f"{server.lambda_endpoint}/_samrun/triggers/{name}", data=b"", method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+
+
+def rule_failures(server: SamrunProcess, count: int) -> list[dict[str, Any]]:
+    """`count` messages of the rules' DeadLetterConfig queue, received and deleted."""
+    sqs = aws(server, "sqs")
+    url = sqs.get_queue_url(QueueName="iam-rule-failures")["QueueUrl"]
+    found: list[dict[str, Any]] = []
+
+    def received() -> bool:
+        answer = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
+        for message in answer.get("Messages", []):
+            found.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return len(found) >= count
+
+    wait_until(received, timeout=30)
+    return found
+
+
+def attributes(message: dict[str, Any]) -> dict[str, str]:
+    return {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+
+
+def test_sns_subscription_without_permission_fails_each_delivery(
     enforced: SamrunProcess,
 ) -> None:
-    for key, kind, principal, source in (
-        ("AlertsToWorker", "sns", "sns.amazonaws.com", "sns:us-east-1:123456789012:iam-alerts"),
-        ("OrdersRule", "eventbridge", "events.amazonaws.com", ":rule/iam-orders-rule"),
-    ):
-        line = enforced.wait_for(rf"trigger {key}->UploadWorker \({kind}\): error:").string
-        assert f"{principal} is not allowed to invoke UploadWorker" in line, line
-        assert source in line, line
-    triggers = json.dumps(state(enforced)["triggers"])
-    assert "sns.amazonaws.com is not allowed" in triggers
-    assert "events.amazonaws.com is not allowed" in triggers
+    """As on AWS: SNS accepts the subscription, and each delivery fails (not retried) until a
+    permission lets sns.amazonaws.com invoke the function."""
+    line = enforced.wait_for(r"trigger AlertsToWorker->UploadWorker \(sns\): accepted, but").string
+    assert "sns.amazonaws.com is not allowed to invoke UploadWorker" in line, line
+    assert "from arn:aws:sns:us-east-1:123456789012:iam-alerts" in line, line
+    assert trigger(enforced, "AlertsToWorker")["status"] == "running"
+    sns = aws(enforced, "sns")
+    topic = "arn:aws:sns:us-east-1:123456789012:iam-alerts"
+    sns.publish(TopicArn=topic, Message="alert-refused")
+    wait_until(lambda: trigger(enforced, "AlertsToWorker")["NumberOfNotificationsFailed"] == 1)
+    line = enforced.wait_for(r"SNS delivery to UploadWorker failed").string
+    assert "sns.amazonaws.com is not allowed" in line, line
+    assert trigger(enforced, "AlertsToWorker")["invoked"] == 0
+    client: Any = enforced.lambda_client()
+    client.add_permission(
+        FunctionName="UploadWorker",
+        StatementId="alerts",
+        Action="lambda:InvokeFunction",
+        Principal="sns.amazonaws.com",
+        SourceArn=topic,
+    )
+    try:
+        sns.publish(TopicArn=topic, Message="alert-delivered")
+        wait_until(lambda: trigger(enforced, "AlertsToWorker")["invoked"] == 1)
+        enforced.wait_for(r"alert-delivered")
+        assert trigger(enforced, "AlertsToWorker")["failed"] == 1
+    finally:
+        client.remove_permission(FunctionName="UploadWorker", StatementId="alerts")
+
+
+def test_eventbridge_rule_without_permission_fails_to_its_dead_letter_queue(
+    enforced: SamrunProcess,
+) -> None:
+    rule = "arn:aws:events:us-east-1:123456789012:rule/iam-orders-rule"
+    line = enforced.wait_for(r"trigger OrdersRule->UploadWorker \(eventbridge\): accepted").string
+    assert "events.amazonaws.com is not allowed to invoke UploadWorker" in line, line
+    assert f"from {rule}" in line, line
+    events = aws(enforced, "events")
+    entry = {"Source": "iam.orders", "DetailType": "order", "Detail": '{"order": "refused"}'}
+    events.put_events(Entries=[entry])
+    wait_until(lambda: trigger(enforced, "OrdersRule")["FailedInvocations"] == 1)
+    enforced.wait_for(rf"EventBridge rule {rule}: FailedInvocations: target UploadWorker")
+    (message,) = rule_failures(enforced, 1)
+    assert json.loads(message["Body"])["detail"] == {"order": "refused"}
+    found = attributes(message)
+    assert found["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert found["RULE_ARN"] == rule
+    assert found["TARGET_ARN"] == "arn:aws:lambda:us-east-1:123456789012:function:UploadWorker"
+    assert "events.amazonaws.com is not allowed to invoke UploadWorker" in found["ERROR_MESSAGE"]
+    client: Any = enforced.lambda_client()
+    client.add_permission(
+        FunctionName="UploadWorker",
+        StatementId="orders",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule,
+    )
+    try:
+        events.put_events(Entries=[{**entry, "Detail": '{"order": "order-delivered"}'}])
+        wait_until(lambda: trigger(enforced, "OrdersRule")["invoked"] == 1)
+        enforced.wait_for(r"order-delivered")
+        assert trigger(enforced, "OrdersRule")["FailedInvocations"] == 1
+    finally:
+        client.remove_permission(FunctionName="UploadWorker", StatementId="orders")
+
+
+def test_scheduled_rule_without_permission_fails_each_firing(enforced: SamrunProcess) -> None:
+    rule = "arn:aws:events:us-east-1:123456789012:rule/iam-nightly"
+    line = enforced.wait_for(r"schedule Nightly->UploadWorker: each firing will fail").string
+    assert "events.amazonaws.com is not allowed to invoke UploadWorker" in line, line
+    assert f"from {rule}" in line, line
+    assert not [x for x in enforced.lines if "schedule BucketReaderTick" in x and "fail" in x]
+    fire(enforced, "Nightly")
+    wait_until(lambda: schedule(enforced, "Nightly")["failed"] == 1)
+    (message,) = rule_failures(enforced, 1)
+    assert json.loads(message["Body"]) == {"nightly": "iam-nightly-run"}
+    assert attributes(message)["ERROR_CODE"] == "NO_PERMISSIONS"
+    assert attributes(message)["RULE_ARN"] == rule
+    client: Any = enforced.lambda_client()
+    client.add_permission(
+        FunctionName="UploadWorker",
+        StatementId="nightly",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule,
+    )
+    try:
+        fire(enforced, "Nightly")
+        enforced.wait_for(r"iam-nightly-run")
+        assert schedule(enforced, "Nightly")["failed"] == 1
+    finally:
+        client.remove_permission(FunctionName="UploadWorker", StatementId="nightly")
 
 
 def test_s3_trigger_whose_permission_condition_does_not_hold_is_refused(
@@ -317,5 +480,61 @@ def test_without_the_flag_the_same_app_runs_as_today(tmp_path: Path) -> None:
         assert poller["state"] == "Enabled"
         assert state(server)["iam"]["enforced"] is False
         assert not [line for line in server.lines if "IAM:" in line]
+    finally:
+        server.stop()
+
+
+ALIASED = """AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Aliased:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      Handler: app.handler
+      CodeUri: src/
+      AutoPublishAlias: live
+      Events:
+        Get:
+          Type: HttpApi  # SAM adds the permission on the alias the route invokes
+          Properties:
+            Path: /aliased
+            Method: GET
+"""
+
+
+def test_a_route_to_an_alias_is_judged_by_the_alias_policy(tmp_path: Path) -> None:
+    """Lambda keeps one policy per alias: the route invokes `Aliased:live`, so the function's
+    own (unqualified) policy does not let API Gateway in, the alias's does."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    (tmp_path / "template.yaml").write_text(ALIASED)
+    server = start_up(tmp_path / "template.yaml", tmp_path / ".samrun", "--enforce-iam")
+    try:
+        url = server.api + "/aliased"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert (response.status, response.read()) == (200, b"ok")
+        client: Any = server.lambda_client()
+        with pytest.raises(client.exceptions.ResourceNotFoundException):
+            client.get_policy(FunctionName="Aliased")  # SAM's statement is the alias's
+        policy = json.loads(client.get_policy(FunctionName="Aliased", Qualifier="live")["Policy"])
+        (sam,) = policy["Statement"]
+        assert sam["Resource"].endswith(":function:Aliased:live")
+        client.remove_permission(FunctionName="Aliased", Qualifier="live", StatementId=sam["Sid"])
+        grant = {
+            "FunctionName": "Aliased",
+            "StatementId": "api",
+            "Action": "lambda:InvokeFunction",
+            "Principal": "apigateway.amazonaws.com",
+        }
+        client.add_permission(**grant)  # the function's policy: not the alias's
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=60)
+        refused.value.close()
+        assert refused.value.code == 500
+        server.wait_for(r"GET /aliased: apigateway.amazonaws.com may not invoke Aliased:live")
+        client.add_permission(**grant, Qualifier="live")
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert (response.status, response.read()) == (200, b"ok")
     finally:
         server.stop()

@@ -90,3 +90,21 @@ def test_managed_policies_resolve_and_summarise() -> None:
     lines = summarise(role)
     assert any("(AmazonDynamoDBReadOnlyAccess)" in line for line in lines)
     assert lines[-1].startswith("? arn:aws:iam::1:policy/Mine")
+
+
+def test_plan_names_the_invoke_permissions_sources_lack() -> None:
+    """SNS, EventBridge (pattern and schedule) fail each delivery, S3 refuses the wiring; a
+    SAM Schedule event's generated permission (SourceArn: its rule) is enough."""
+    document = plan("--enforce-iam")
+    pushes = {p["type"] + " " + p["source"]: p for p in document["push_sources"]}  # type: ignore[attr-defined]
+    sns = pushes["sns arn:aws:sns:us-east-1:123456789012:iam-alerts"]["invoke_permission"]
+    assert sns.startswith("sns.amazonaws.com is not allowed to invoke UploadWorker")
+    rule = pushes["eventbridge default"]["invoke_permission"]
+    assert "from arn:aws:events:us-east-1:123456789012:rule/iam-orders-rule" in rule
+    assert "invoke_permission" not in pushes["s3 iam-uploads"]
+    schedules = {s["name"]: s for s in document["schedules"]}  # type: ignore[attr-defined]
+    assert "rule/iam-nightly" in schedules["iam-nightly"]["invoke_permission"]
+    assert "invoke_permission" not in schedules["BucketReaderTick"]
+    assert not any("invoke_permission" in p for p in plan()["push_sources"])  # type: ignore[attr-defined]
+    table = run_samrun("plan", str(APP), "--enforce-iam").stdout
+    assert "Missing invoke permissions (5)" in table

@@ -72,3 +72,16 @@ def doomed(event, context):
     """A durable function whose every invocation fails before the SDK runs: its `Event` start
     is retried as its EventInvokeConfig says, then ends in its DLQ and OnFailure destination."""
     raise RuntimeError("cannot start")
+
+
+@durable_execution
+def branch_waits(event, context: DurableContext):
+    """Every branch waits: they all suspend, so the execution suspends and samrun's scaled timer
+    resumes it (an SDK in-process branch timer would wait the unscaled seconds)."""
+    seconds = int(event.get("seconds", 10))
+
+    def branch(ctx, item, index, items):
+        ctx.wait(Duration.from_seconds(seconds), name=f"nap-{item}")
+        return item * 10
+
+    return context.map([1, 2], branch, name="naps").get_results()
